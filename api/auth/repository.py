@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from api.auth.models import LoginThrottle, RefreshToken, User
+
+
+def select_user(session: Session, user_id: str) -> User | None:
+    return session.get(User, user_id)
+
+
+def select_user_by_email(session: Session, email: str) -> User | None:
+    return session.execute(select(User).where(User.email == email)).scalar_one_or_none()
+
+
+def lock_refresh_token(session: Session, token_hash: str) -> RefreshToken | None:
+    return session.execute(
+        select(RefreshToken).where(RefreshToken.token_hash == token_hash).with_for_update()
+    ).scalar_one_or_none()
+
+
+def revoke_family(session: Session, family_id: str, now: datetime) -> None:
+    session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+def lock_throttle(session: Session, email: str) -> LoginThrottle:
+    """The throttle row for an email, created when absent, locked for this transaction."""
+    session.execute(insert(LoginThrottle).values(email=email, failed_count=0).on_conflict_do_nothing())
+    return session.execute(
+        select(LoginThrottle).where(LoginThrottle.email == email).with_for_update()
+    ).scalar_one()

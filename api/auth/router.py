@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request, Response, status
+
+from api.auth import service
+from api.auth.schemas import LogoutIn, RegisterIn, TokenOut, UserOut
+from api.deps import AnonymousIdempotency, ClockDep, CurrentPrincipal, SessionDep, SettingsDep
+from api.errors import BadRequest
+
+router = APIRouter(prefix="/v1", tags=["auth"])
+
+
+@router.post("/auth/register", status_code=status.HTTP_201_CREATED)
+def register(body: RegisterIn, session: SessionDep, idem: AnonymousIdempotency) -> UserOut:
+    user = service.register(session, email=body.email, password=body.password, full_name=body.full_name)
+    return idem.save(201, UserOut.model_validate(user))
+
+
+@router.post(
+    "/auth/token", responses={400: {"description": "invalid_grant"}, 429: {"description": "login_locked"}}
+)
+def token(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    grant_type: Annotated[str, Form(max_length=32)],
+    username: Annotated[str | None, Form(max_length=320)] = None,
+    password: Annotated[str | None, Form(max_length=256)] = None,
+    refresh_token: Annotated[str | None, Form(max_length=512)] = None,
+) -> TokenOut:
+    """OAuth2 token endpoint: the password grant and the refresh-token grant."""
+    tokens = request.app.state.token_settings
+    refresh_ttl = timedelta(days=settings.refresh_token_ttl_days)
+    if grant_type == "password":
+        if not username or not password:
+            raise BadRequest("The password grant needs username and password.", code="invalid_request")
+        pair = service.login_with_password(
+            session,
+            email=username,
+            password=password,
+            tokens=tokens,
+            refresh_ttl=refresh_ttl,
+            policy=request.app.state.login_policy,
+            now=clock.now(),
+        )
+    elif grant_type == "refresh_token":
+        if not refresh_token:
+            raise BadRequest("The refresh_token grant needs refresh_token.", code="invalid_request")
+        pair = service.refresh(
+            session, refresh_token=refresh_token, tokens=tokens, refresh_ttl=refresh_ttl, now=clock.now()
+        )
+    else:
+        raise BadRequest("grant_type must be password or refresh_token.", code="unsupported_grant_type")
+    return TokenOut(
+        access_token=pair.access_token, expires_in=pair.expires_in, refresh_token=pair.refresh_token
+    )
+
+
+@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
+def logout(body: LogoutIn, session: SessionDep, clock: ClockDep) -> Response:
+    service.logout(session, refresh_token=body.refresh_token, now=clock.now())
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/me")
+def me(principal: CurrentPrincipal, session: SessionDep) -> UserOut:
+    return UserOut.model_validate(service.get_user(session, user_id=principal.user_id))

@@ -1,0 +1,202 @@
+"""Registration, login (password and refresh grants), logout and roles.
+
+Services take ``(session, …)`` with keyword-only arguments, flush and never
+commit; they raise the domain errors from ``api.errors``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from api.auth import repository
+from api.auth.models import ROLES, RefreshToken, User
+from api.auth.schemas import MIN_PASSWORD_LENGTH
+from api.auth.security import (
+    DUMMY_PASSWORD_HASH,
+    TokenSettings,
+    hash_password,
+    hash_refresh_token,
+    issue_access_token,
+    new_refresh_token,
+    verify_password,
+)
+from api.errors import BadRequest, Conflict, NotFound, TooManyRequests, UnprocessableEntity
+from api.ids import new_id
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+@dataclass(frozen=True)
+class LoginPolicy:
+    max_failures: int
+    lockout: timedelta
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    expires_in: int
+    refresh_token: str
+
+
+class InvalidGrant(BadRequest):
+    code, title = "invalid_grant", "Invalid grant"
+
+
+def register(session: Session, *, email: str, password: str, full_name: str, role: str = "customer") -> User:
+    email = normalise_email(email)
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UnprocessableEntity(
+            f"The password must be at least {MIN_PASSWORD_LENGTH} characters.", code="weak_password"
+        )
+    if role not in ROLES:
+        raise UnprocessableEntity(f"Unknown role {role!r}.", code="invalid_role")
+    if repository.select_user_by_email(session, email) is not None:
+        raise Conflict("An account with this email already exists.", code="email_taken")
+    user = User(
+        id=new_id("usr"),
+        email=email,
+        full_name=full_name,
+        password_hash=hash_password(password),
+        role=role,
+    )
+    session.add(user)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as exc:  # a concurrent registration won the race
+        raise Conflict("An account with this email already exists.", code="email_taken") from exc
+    return user
+
+
+def _issue_pair(
+    session: Session,
+    *,
+    user: User,
+    family_id: str,
+    tokens: TokenSettings,
+    refresh_ttl: timedelta,
+    now: datetime,
+) -> TokenPair:
+    refresh = new_refresh_token()
+    session.add(
+        RefreshToken(
+            id=new_id("rtk"),
+            user_id=user.id,
+            family_id=family_id,
+            token_hash=hash_refresh_token(refresh),
+            expires_at=now + refresh_ttl,
+        )
+    )
+    session.flush()
+    return TokenPair(
+        access_token=issue_access_token(tokens, user_id=user.id, role=user.role, now=now),
+        expires_in=int(tokens.access_ttl.total_seconds()),
+        refresh_token=refresh,
+    )
+
+
+def login_with_password(
+    session: Session,
+    *,
+    email: str,
+    password: str,
+    tokens: TokenSettings,
+    refresh_ttl: timedelta,
+    policy: LoginPolicy,
+    now: datetime,
+) -> TokenPair:
+    email = normalise_email(email)
+    throttle = repository.lock_throttle(session, email)
+    if throttle.locked_until is not None and throttle.locked_until > now:
+        retry_after = math.ceil((throttle.locked_until - now).total_seconds())
+        raise TooManyRequests(
+            "Too many failed logins for this email; it is locked for a while.",
+            code="login_locked",
+            retry_after=retry_after,
+        )
+    user = repository.select_user_by_email(session, email)
+    # An unknown email verifies a dummy hash, so it costs what a wrong password costs.
+    valid = verify_password(password, user.password_hash if user else DUMMY_PASSWORD_HASH)
+    if user is None or not valid or not user.is_active:
+        throttle.failed_count += 1
+        throttle.first_failed_at = throttle.first_failed_at or now
+        if throttle.failed_count >= policy.max_failures:
+            throttle.locked_until = now + policy.lockout
+            throttle.failed_count = 0
+            throttle.first_failed_at = None
+        session.flush()
+        raise InvalidGrant("The email or password is incorrect.", keep_changes=True)
+    throttle.failed_count = 0
+    throttle.first_failed_at = None
+    throttle.locked_until = None
+    return _issue_pair(
+        session, user=user, family_id=new_id("fam"), tokens=tokens, refresh_ttl=refresh_ttl, now=now
+    )
+
+
+def refresh(
+    session: Session,
+    *,
+    refresh_token: str,
+    tokens: TokenSettings,
+    refresh_ttl: timedelta,
+    now: datetime,
+) -> TokenPair:
+    stored = repository.lock_refresh_token(session, hash_refresh_token(refresh_token))
+    if stored is None:
+        raise InvalidGrant("The refresh token is invalid.")
+    if stored.used_at is not None or stored.revoked_at is not None:
+        # Reuse of a spent token: someone holds a copy. Revoke the whole family (RFC 9700 §4.14).
+        repository.revoke_family(session, stored.family_id, now)
+        session.flush()
+        raise InvalidGrant("The refresh token has already been used or revoked.", keep_changes=True)
+    if stored.expires_at <= now:
+        raise InvalidGrant("The refresh token has expired.")
+    user = repository.select_user(session, stored.user_id)
+    if user is None or not user.is_active:
+        raise InvalidGrant("The refresh token is invalid.")
+    stored.used_at = now
+    return _issue_pair(
+        session, user=user, family_id=stored.family_id, tokens=tokens, refresh_ttl=refresh_ttl, now=now
+    )
+
+
+def logout(session: Session, *, refresh_token: str, now: datetime) -> None:
+    stored = repository.lock_refresh_token(session, hash_refresh_token(refresh_token))
+    if stored is not None:
+        repository.revoke_family(session, stored.family_id, now)
+        session.flush()
+
+
+def get_user(session: Session, *, user_id: str) -> User:
+    user = repository.select_user(session, user_id)
+    if user is None:
+        raise NotFound("No such user.", code="user_not_found")
+    return user
+
+
+def set_role(session: Session, *, user_id: str, role: str) -> User:
+    if role not in ROLES:
+        raise UnprocessableEntity(f"Unknown role {role!r}.", code="invalid_role")
+    user = get_user(session, user_id=user_id)
+    user.role = role
+    session.flush()
+    return user
+
+
+def ensure_user(
+    session: Session, *, email: str, password: str, full_name: str, role: str
+) -> tuple[User, bool]:
+    """The user with this email, created with the given role when absent (for start-up and the CLI)."""
+    existing = repository.select_user_by_email(session, normalise_email(email))
+    if existing is not None:
+        return existing, False
+    return register(session, email=email, password=password, full_name=full_name, role=role), True

@@ -1,0 +1,119 @@
+"""Annotated dependencies used as plain parameter types by the routers."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+from sqlalchemy.orm import Session
+
+from api.auth.security import Principal, decode_access_token
+from api.clock import Clock
+from api.errors import AppError, Forbidden, Unauthorized
+from cardportal.settings import Settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One request, one transaction: committed after the endpoint returns, before the answer."""
+    session: Session = request.app.state.sessionmaker()
+    try:
+        yield session
+        session.commit()
+    except AppError as exc:
+        if exc.keep_changes:
+            session.commit()
+        else:
+            session.rollback()
+        raise
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+# scope="function": the commit happens before the response is sent, so a
+# client never sees a success whose transaction then failed.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_clock(request: Request) -> Clock:
+    clock: Clock = request.app.state.clock
+    return clock
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+
+_bearer = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)
+
+
+def current_principal(request: Request, token: Annotated[str | None, Depends(_bearer)]) -> Principal:
+    if not token:
+        raise Unauthorized("Send a bearer access token.", code="not_authenticated")
+    principal = decode_access_token(request.app.state.token_settings, token)
+    request.state.user_id = principal.user_id
+    request.state.role = principal.role
+    request.app.state.rate_limiter.check_user(principal.user_id)
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require_roles(*roles: str) -> Callable[[Principal], Principal]:
+    def dependency(principal: CurrentPrincipal) -> Principal:
+        if principal.role not in roles:
+            raise Forbidden(f"This needs one of the roles: {', '.join(roles)}.", code="insufficient_role")
+        return principal
+
+    return dependency
+
+
+AdminPrincipal = Annotated[Principal, Depends(require_roles("admin"))]
+ReportsPrincipal = Annotated[Principal, Depends(require_roles("finance", "analyst", "admin"))]
+
+_network_key = APIKeyHeader(name="X-Network-Key", auto_error=False)
+
+
+def network_caller(request: Request, key: Annotated[str | None, Depends(_network_key)]) -> str:
+    expected = request.app.state.settings.secret("network_api_key")
+    if not key or not hmac.compare_digest(key.encode(), expected.encode()):
+        raise Unauthorized(
+            "Send the card network's key in X-Network-Key.",
+            code="invalid_network_key",
+            headers={},
+        )
+    request.state.user_id = "network"
+    request.state.role = "network"
+    return "network"
+
+
+NetworkCaller = Annotated[str, Depends(network_caller)]
+
+
+def user_scope(principal: CurrentPrincipal) -> str:
+    return principal.user_id
+
+
+def anonymous_scope(request: Request) -> str:
+    client = request.client.host if request.client else "unknown"
+    return f"anon:{client}"
+
+
+# Idempotency-Key scopes: keys belong to the caller that sent them.
+from api.gateway.idempotency import Idempotency, idempotency_dependency  # noqa: E402
+
+AnonymousIdempotency = Annotated[
+    Idempotency, Depends(idempotency_dependency(anonymous_scope, required=False))
+]
+UserIdempotency = Annotated[Idempotency, Depends(idempotency_dependency(user_scope, required=True))]
+NetworkIdempotency = Annotated[Idempotency, Depends(idempotency_dependency(network_caller, required=True))]

@@ -1,0 +1,9 @@
+"""The gateway: everything every request passes through before and after its domain.
+
+- ``middleware.GatewayMiddleware``: request id, security headers, body size
+  limit, per-IP rate limit, the access log, and problem+json for crashes.
+- ``ratelimit.RateLimiter``: per-IP and per-user limits (the ``limits`` library).
+- ``idempotency``: the ``Idempotency-Key`` mechanism every creating or
+  money-moving POST uses.
+- ``access_log.AccessLogWriter``: the JSON-lines request log.
+"""

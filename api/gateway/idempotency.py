@@ -1,0 +1,175 @@
+"""The ``Idempotency-Key`` mechanism (API.md), as one reusable dependency.
+
+A route that creates a resource or moves money takes an ``Idempotency``
+parameter and returns ``idem.save(status, payload)``. Everything happens in
+the request's own transaction, so the business write and the stored answer
+commit together or not at all:
+
+1. ``pg_try_advisory_xact_lock`` on (caller, key): when another request with
+   that key holds it, answer 409 ``idempotency_key_in_use``.
+2. A stored, unexpired answer for (caller, key): the same request fingerprint
+   (method, path, body) replays it (``Idempotent-Replayed: true``); another
+   fingerprint is 422 ``idempotency_key_reused``.
+3. Otherwise the route runs and ``save`` stores its answer for at least
+   ``IDEMPOTENCY_TTL_HOURS`` (24 by default).
+
+Errors are not stored: a 4xx changes nothing, so a retry simply runs again.
+Keys are scoped to the caller (a user id, the network, or an anonymous IP).
+"""
+
+import hashlib
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Request
+from fastapi.encoders import jsonable_encoder
+from pydantic import BaseModel
+from sqlalchemy import JSON, String, delete, func, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from api.db import Base
+from api.errors import BadRequest, Conflict, UnprocessableEntity
+
+MAX_KEY_LENGTH = 255
+
+T = TypeVar("T")
+
+
+class IdempotencyRecord(Base):
+    __tablename__ = "idempotency_keys"
+
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(MAX_KEY_LENGTH), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int]
+    # json, not jsonb: a replay returns the same bytes in the same key order.
+    response_body: Mapped[Any] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class IdempotentReplay(Exception):
+    """Raised to answer with a stored response instead of running the route."""
+
+    def __init__(self, status_code: int, body: Any) -> None:
+        self.status_code = status_code
+        self.body = body
+
+
+class Idempotency:
+    """The idempotency context of one request (``key`` is None when none was sent)."""
+
+    def __init__(
+        self, session: Session, *, scope: str, key: str | None, fingerprint: str, ttl: timedelta
+    ) -> None:
+        self.session = session
+        self.scope = scope
+        self.key = key
+        self.fingerprint = fingerprint
+        self.ttl = ttl
+
+    def begin(self) -> None:
+        if self.key is None:
+            return
+        lock_id = int.from_bytes(
+            hashlib.blake2b(f"{self.scope}\x00{self.key}".encode(), digest_size=8).digest(),
+            "big",
+            signed=True,
+        )
+        acquired: bool = self.session.execute(
+            text("select pg_try_advisory_xact_lock(:id)"), {"id": lock_id}
+        ).scalar_one()
+        if not acquired:
+            raise Conflict(
+                "A request with this Idempotency-Key is still being processed; retry later.",
+                code="idempotency_key_in_use",
+            )
+        stored = self.session.execute(
+            select(IdempotencyRecord).where(
+                IdempotencyRecord.scope == self.scope,
+                IdempotencyRecord.key == self.key,
+                IdempotencyRecord.expires_at > func.now(),
+            )
+        ).scalar_one_or_none()
+        if stored is None:
+            return
+        if stored.fingerprint != self.fingerprint:
+            raise UnprocessableEntity(
+                "This Idempotency-Key was already used with a different request.",
+                code="idempotency_key_reused",
+            )
+        raise IdempotentReplay(stored.status_code, stored.response_body)
+
+    def save(self, status_code: int, payload: T) -> T:
+        """Store the answer beside the request's writes; return it unchanged."""
+        if self.key is None:
+            return payload
+        body = jsonable_encoder(
+            payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload
+        )
+        values = {
+            "scope": self.scope,
+            "key": self.key,
+            "fingerprint": self.fingerprint,
+            "status_code": status_code,
+            "response_body": body,
+            "expires_at": func.now() + self.ttl,
+        }
+        statement = insert(IdempotencyRecord).values(**values)
+        # An expired row with the same key is replaced, never a live one (begin() saw none).
+        statement = statement.on_conflict_do_update(
+            index_elements=["scope", "key"],
+            set_={k: statement.excluded[k] for k in values if k not in ("scope", "key")}
+            | {"created_at": func.now()},
+        )
+        self.session.execute(statement)
+        return payload
+
+
+def purge_expired(session: Session) -> int:
+    result = session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= func.now()))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def request_fingerprint(request: Request) -> str:
+    body = await request.body()
+    digest = hashlib.sha256()
+    digest.update(request.method.encode())
+    digest.update(b"\x00")
+    digest.update(request.url.path.encode())
+    digest.update(b"\x00")
+    digest.update(body)
+    return digest.hexdigest()
+
+
+def idempotency_dependency(scope_of: Callable[..., str], *, required: bool) -> Callable[..., Idempotency]:
+    """Build a dependency: ``scope_of`` is a dependency that names the caller."""
+    from api.deps import SessionDep
+
+    def dependency(
+        request: Request,
+        session: SessionDep,
+        fingerprint: Annotated[str, Depends(request_fingerprint)],
+        scope: Annotated[str, Depends(scope_of)],
+    ) -> Idempotency:
+        key = request.headers.get("idempotency-key")
+        if key is not None:
+            key = key.strip()
+            if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+                raise BadRequest(
+                    f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters.",
+                    code="invalid_idempotency_key",
+                )
+        elif required:
+            raise BadRequest(
+                "This request moves money or creates a resource: send an Idempotency-Key header.",
+                code="idempotency_key_required",
+            )
+        ttl = timedelta(hours=request.app.state.settings.idempotency_ttl_hours)
+        idem = Idempotency(session, scope=scope, key=key, fingerprint=fingerprint, ttl=ttl)
+        idem.begin()
+        return idem
+
+    return dependency

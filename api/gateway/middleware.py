@@ -1,0 +1,216 @@
+"""The outermost ASGI layer: one pass over every HTTP request.
+
+In order: assign the request id; refuse bodies over the limit (413, also for
+chunked bodies with no length, by reading at most limit+1 bytes before the
+app runs); apply the per-IP rate limit (429 with ``Retry-After``); run the
+app; add ``X-Request-ID`` and the security headers; turn an unexpected crash
+into a problem+json 500 without a trace; write one access-log line.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.errors import PROBLEM_JSON, problem_body
+from api.gateway.access_log import AccessLogWriter
+from api.gateway.ratelimit import RateLimiter
+
+log = logging.getLogger("cardportal.gateway")
+
+_REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+class GatewayMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        access_log: AccessLogWriter,
+        rate_limiter: RateLimiter,
+        max_body_bytes: int,
+        network_api_key: str,
+        rate_limit_exempt_ips: list[str] | None = None,
+    ) -> None:
+        self.app = app
+        self.access_log = access_log
+        self.rate_limiter = rate_limiter
+        self.max_body_bytes = max_body_bytes
+        self._network_key = network_api_key.encode()
+        self._exempt_ips = set(rate_limit_exempt_ips or [])
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        started = time.perf_counter()
+        headers = _headers(scope)
+        request_id = headers.get("x-request-id", "")
+        if not _REQUEST_ID_OK.match(request_id):
+            request_id = uuid.uuid4().hex
+        state: dict[str, Any] = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        client_ip = scope["client"][0] if scope.get("client") else None
+
+        outcome = {"status": 500, "bytes_out": 0, "started": False}
+        bytes_in = 0
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                outcome["status"] = message["status"]
+                outcome["started"] = True
+                raw = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"]
+                raw.append((b"x-request-id", request_id.encode()))
+                raw.append((b"x-content-type-options", b"nosniff"))
+                raw.append((b"referrer-policy", b"no-referrer"))
+                if b"authorization" in scope_header_names or state.get("user_id"):
+                    raw = [(k, v) for k, v in raw if k.lower() != b"cache-control"]
+                    raw.append((b"cache-control", b"no-store"))
+                message["headers"] = raw
+            elif message["type"] == "http.response.body":
+                outcome["bytes_out"] += len(message.get("body", b""))
+            await send(message)
+
+        scope_header_names = {k.lower() for k, _ in scope.get("headers", [])}
+
+        try:
+            body_or_error = await self._read_body(headers, receive)
+            if isinstance(body_or_error, int):
+                bytes_in = body_or_error
+                await self._problem(
+                    send_wrapper,
+                    state,
+                    413,
+                    "payload_too_large",
+                    "Payload too large",
+                    f"The request body is larger than {self.max_body_bytes} bytes.",
+                )
+                return
+            body = body_or_error
+            bytes_in = len(body)
+
+            if client_ip and not self._exempt(client_ip, headers):
+                retry_after = self.rate_limiter.retry_after_ip(client_ip)
+                if retry_after is not None:
+                    await self._problem(
+                        send_wrapper,
+                        state,
+                        429,
+                        "rate_limited",
+                        "Too many requests",
+                        "Too many requests from this address; retry later.",
+                        {"retry-after": str(retry_after)},
+                        retry_after=retry_after,
+                    )
+                    return
+
+            await self.app(scope, _replay(body, receive), send_wrapper)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if not outcome["started"]:
+                await self._problem(
+                    send_wrapper,
+                    state,
+                    500,
+                    "internal_error",
+                    "Internal server error",
+                    "An unexpected error occurred.",
+                )
+        finally:
+            route = scope.get("route")
+            self.access_log.write(
+                {
+                    "request_id": request_id,
+                    "method": scope.get("method"),
+                    "route": getattr(route, "path", None),
+                    "path": scope.get("path"),
+                    "status": outcome["status"],
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                    "user_id": state.get("user_id"),
+                    "role": state.get("role"),
+                    "client_ip": client_ip,
+                    "bytes_in": bytes_in,
+                    "bytes_out": outcome["bytes_out"],
+                    "error_code": state.get("error_code"),
+                }
+            )
+
+    def _exempt(self, client_ip: str, headers: dict[str, str]) -> bool:
+        if client_ip in self._exempt_ips:
+            return True
+        # The card network is a machine caller with its own contract; its key,
+        # when valid, lifts the per-IP limit (it is checked again by the route).
+        offered = headers.get("x-network-key")
+        return offered is not None and hmac.compare_digest(offered.encode(), self._network_key)
+
+    async def _read_body(self, headers: dict[str, str], receive: Receive) -> bytes | int:
+        """The whole body, or the byte count read when it exceeds the limit."""
+        declared = headers.get("content-length")
+        if declared is not None:
+            try:
+                if int(declared) > self.max_body_bytes:
+                    return int(declared)
+            except ValueError:
+                pass
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                return size
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+    async def _problem(
+        self,
+        send: Send,
+        state: dict[str, Any],
+        status: int,
+        code: str,
+        title: str,
+        detail: str,
+        extra_headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        state["error_code"] = code
+        body = json.dumps(
+            problem_body(status, code, title, detail, request_id=state["request_id"], **extra)
+        ).encode()
+        headers = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())]
+        for key, value in (extra_headers or {}).items():
+            headers.append((key.encode(), value.encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+
+
+def _replay(body: bytes, upstream: Receive) -> Receive:
+    """A receive channel that hands the buffered body to the app once."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        # After the body, the app only ever waits for the client to go away.
+        return await upstream()
+
+    return receive

@@ -1,0 +1,22 @@
+"""Opaque, time-ordered identifiers with a type prefix (``usr_…``, ``acct_…``).
+
+26 characters of Crockford base32 after the prefix: a 48-bit millisecond
+timestamp then 80 random bits, like a ULID, so new rows land at the end of
+their primary-key index and ids sort roughly by creation.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
+
+
+def new_id(prefix: str) -> str:
+    value = (int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
+    chars = []
+    for _ in range(26):
+        chars.append(_ALPHABET[value & 31])
+        value >>= 5
+    return f"{prefix}_{''.join(reversed(chars))}"

