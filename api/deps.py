@@ -116,4 +116,5 @@ AnonymousIdempotency = Annotated[
     Idempotency, Depends(idempotency_dependency(anonymous_scope, required=False))
 ]
 UserIdempotency = Annotated[Idempotency, Depends(idempotency_dependency(user_scope, required=True))]
-NetworkIdempotency = Annotated[Idempotency, Depends(idempotency_dependency(network_caller, required=True))]
+NetworkIdempotency = Annotated[Idempotency, Depends(idempotency_dependency(network_caller, required=False))]
+OptionalUserIdempotency = Annotated[Idempotency, Depends(idempotency_dependency(user_scope, required=False))]

@@ -11,10 +11,14 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from api.accounts.router import router as accounts_router
 from api.admin.router import router as admin_router
+from api.applications.router import router as applications_router
 from api.auth.router import router as auth_router
 from api.auth.security import TokenSettings
 from api.auth.service import LoginPolicy
+from api.cards.numbers import CardVault
+from api.cards.router import router as cards_router
 from api.clock import Clock
 from api.db import make_engine, make_sessionmaker
 from api.errors import install_handlers, problem_response
@@ -22,6 +26,7 @@ from api.gateway.access_log import AccessLogWriter
 from api.gateway.idempotency import IdempotentReplay
 from api.gateway.middleware import GatewayMiddleware
 from api.gateway.ratelimit import RateLimiter
+from api.network.router import router as network_router
 from cardportal.settings import Settings, get_settings
 
 API_DESCRIPTION = """
@@ -73,6 +78,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         settings.rate_limit_storage_uri, settings.rate_limit_per_ip, settings.rate_limit_per_user
     )
     app.state.access_log = access_log
+    app.state.card_vault = CardVault(settings.secret("card_data_key"))
 
     install_handlers(app)
 
@@ -80,8 +86,15 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     async def _replay(_request: Request, exc: IdempotentReplay) -> JSONResponse:
         return JSONResponse(exc.body, status_code=exc.status_code, headers={"Idempotent-Replayed": "true"})
 
-    app.include_router(auth_router)
-    app.include_router(admin_router)
+    for router in (
+        auth_router,
+        applications_router,
+        accounts_router,
+        cards_router,
+        network_router,
+        admin_router,
+    ):
+        app.include_router(router)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:

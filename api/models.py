@@ -1,7 +1,25 @@
 """Every model, imported once so that ``Base.metadata`` knows all tables."""
 
+from api.accounts.models import Account
+from api.applications.models import Application
 from api.auth.models import LoginThrottle, RefreshToken, User
+from api.cards.models import Card
 from api.db import Base
 from api.gateway.idempotency import IdempotencyRecord
+from api.ledger.models import LedgerAccount, LedgerEntry, LedgerTransfer
+from api.network.models import Transaction
 
-__all__ = ["Base", "IdempotencyRecord", "LoginThrottle", "RefreshToken", "User"]
+__all__ = [
+    "Account",
+    "Application",
+    "Base",
+    "Card",
+    "IdempotencyRecord",
+    "LedgerAccount",
+    "LedgerEntry",
+    "LedgerTransfer",
+    "LoginThrottle",
+    "RefreshToken",
+    "Transaction",
+    "User",
+]

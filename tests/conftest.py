@@ -49,9 +49,7 @@ def _prepare_template(server_url: str) -> None:
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute("select pg_advisory_lock(4242)")
         try:
-            exists = conn.execute(
-                "select 1 from pg_database where datname = %s", (TEMPLATE_DB,)
-            ).fetchone()
+            exists = conn.execute("select 1 from pg_database where datname = %s", (TEMPLATE_DB,)).fetchone()
             if not exists:
                 conn.execute(sql.SQL("create database {}").format(sql.Identifier(TEMPLATE_DB)))
                 migrate.upgrade(database_on_same_server(server_url, TEMPLATE_DB))
@@ -164,3 +162,30 @@ def client(app: FastAPI, engine: Engine) -> Iterator[TestClient]:
 def api(client: TestClient, engine: Engine) -> TestClient:
     """The HTTP client, with the database cleaned after the test."""
     return client
+
+
+@pytest.fixture(scope="session")
+def live_server(app: FastAPI, engine: Engine) -> Iterator[str]:
+    """The app behind a real uvicorn on a free loopback port (for concurrency tests)."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)

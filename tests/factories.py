@@ -60,3 +60,23 @@ def user_with_role(client: TestClient, session: Session, role: str) -> LoggedIn:
     auth_service.register(session, email=email, password=PASSWORD, full_name=f"Test {role}", role=role)
     session.commit()
     return login(client, email)
+
+
+def open_card_account(
+    session: Session, app: object, *, credit_limit: int, apr_bps: int = 2_499, email: str | None = None
+) -> tuple[str, str, str]:
+    """A customer with an open account and an active card, through the services; (user, account, card)."""
+    from api.accounts import service as accounts_service
+    from api.cards import service as cards_service
+
+    state = app.state  # type: ignore[attr-defined]
+    now = state.clock.now()
+    user = auth_service.register(
+        session, email=email or unique_email("holder"), password=PASSWORD, full_name="Card Holder"
+    )
+    account = accounts_service.open_account(
+        session, user_id=user.id, application_id=None, credit_limit=credit_limit, apr_bps=apr_bps, now=now
+    )
+    card = cards_service.issue_card(session, account=account, vault=state.card_vault, now=now)
+    session.commit()
+    return user.id, account.id, card.id

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
+from pydantic import BaseModel
 from sqlalchemy import select
 
 from api.auth import service as auth_service
 from api.auth.models import User
 from api.auth.schemas import RoleIn, UserOut
 from api.deps import AdminPrincipal, SessionDep
+from api.ledger import service as ledger
 from api.pagination import CursorParam, LimitParam, Page, paginate
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -25,3 +29,25 @@ def list_users(
 @router.post("/users/{id}/role")
 def set_role(id: str, body: RoleIn, _: AdminPrincipal, session: SessionDep) -> UserOut:
     return UserOut.model_validate(auth_service.set_role(session, user_id=id, role=body.role))
+
+
+class TrialBalanceOut(BaseModel):
+    balanced: bool
+    total_debits: int
+    total_credits: int
+    pending_total: int
+    accounts: list[dict[str, Any]]
+
+
+@router.get("/ledger/trial-balance")
+def trial_balance(_: AdminPrincipal, session: SessionDep) -> TrialBalanceOut:
+    """Posted debits and credits of every ledger account, and whether the ledger balances
+    (debits equal credits, holds net to zero, every kept balance equals its entries)."""
+    result = ledger.trial_balance(session)
+    return TrialBalanceOut(
+        balanced=result.balanced,
+        total_debits=result.total_debits,
+        total_credits=result.total_credits,
+        pending_total=result.pending_total,
+        accounts=result.accounts,
+    )

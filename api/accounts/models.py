@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from api.db import Base
+
+ACCOUNT_STATUSES = ("active", "closed")
+
+
+class Account(Base):
+    """A card account: its limit, APR and billing cycle. Balances live in the ledger."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    application_id: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    credit_limit: Mapped[int]
+    apr_bps: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    billing_cycle_day: Mapped[int]
+    opened_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    closed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint("credit_limit >= 0", name="credit_limit_not_negative"),
+        CheckConstraint("apr_bps between 0 and 10000", name="apr_bps_range"),
+        CheckConstraint("billing_cycle_day between 1 and 28", name="cycle_day_range"),
+        CheckConstraint("status in ('active', 'closed')", name="status_known"),
+        Index("ix_accounts_user_id_created_at", "user_id", "created_at", "id"),
+    )

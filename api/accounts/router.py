@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query
+
+from api.accounts import repository, service
+from api.accounts.models import Account
+from api.accounts.schemas import AccountOut
+from api.deps import CurrentPrincipal, SessionDep
+from api.errors import BadRequest
+from api.network.models import Transaction
+from api.network.schemas import TransactionOut
+from api.pagination import CursorParam, LimitParam, Page, paginate
+
+router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
+
+AccountId = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+@router.get("")
+def list_accounts(
+    principal: CurrentPrincipal, session: SessionDep, limit: LimitParam = 50, cursor: CursorParam = None
+) -> Page[AccountOut]:
+    rows, next_cursor = paginate(
+        session,
+        repository.accounts_of_user(principal.user_id),
+        created_at=Account.created_at,
+        row_id=Account.id,
+        limit=limit,
+        cursor=cursor,
+    )
+    return Page[AccountOut](data=service.describe(session, list(rows)), next_cursor=next_cursor)
+
+
+@router.get("/{id}", responses={404: {"description": "account_not_found"}})
+def get_account(id: AccountId, principal: CurrentPrincipal, session: SessionDep) -> AccountOut:
+    account = service.visible_account(session, principal, id)
+    return service.describe(session, [account])[0]
+
+
+@router.get("/{id}/transactions", responses={404: {"description": "account_not_found"}})
+def list_transactions(
+    id: AccountId,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    limit: LimitParam = 50,
+    cursor: CursorParam = None,
+    status: Literal["pending", "posted", "declined", "reversed"] | None = None,
+    type: Annotated[
+        Literal["purchase", "refund", "payment", "interest", "fee", "reversal"] | None, Query()
+    ] = None,
+    created_from: Annotated[datetime | None, Query(alias="from")] = None,
+    created_to: Annotated[datetime | None, Query(alias="to")] = None,
+) -> Page[TransactionOut]:
+    """The account's transactions, newest first; filter by status, type and a time range [from, to)."""
+    account = service.visible_account(session, principal, id)
+    for value in (created_from, created_to):
+        if value is not None and value.tzinfo is None:
+            raise BadRequest("Times need a UTC offset (RFC 3339).", code="invalid_time")
+    rows, next_cursor = paginate(
+        session,
+        repository.transactions_of_account(
+            account.id, status=status, type_=type, created_from=created_from, created_to=created_to
+        ),
+        created_at=Transaction.created_at,
+        row_id=Transaction.id,
+        limit=limit,
+        cursor=cursor,
+    )
+    return Page[TransactionOut](data=[TransactionOut.of(t) for t in rows], next_cursor=next_cursor)

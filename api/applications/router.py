@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, status
+from sqlalchemy import select
+
+from api.applications import service
+from api.applications.models import Application
+from api.applications.schemas import ApplicationIn, ApplicationOut, DecisionIn
+from api.deps import AdminPrincipal, ClockDep, CurrentPrincipal, OptionalUserIdempotency, SessionDep
+from api.pagination import CursorParam, LimitParam, Page, paginate
+
+router = APIRouter(prefix="/v1/applications", tags=["applications"])
+
+ApplicationId = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses={409: {"description": "application_open"}},
+)
+def apply(
+    request: Request,
+    body: ApplicationIn,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    clock: ClockDep,
+    idem: OptionalUserIdempotency,
+) -> ApplicationOut:
+    """Apply for a card. The rules decide at once: approved (with an account and a card),
+    declined, or manual_review (an admin decides); declines and reviews carry reason codes."""
+    application = service.apply(
+        session,
+        principal,
+        annual_income=body.annual_income,
+        monthly_housing_payment=body.monthly_housing_payment,
+        employment_status=body.employment_status,
+        date_of_birth=body.date_of_birth,
+        requested_credit_limit=body.requested_credit_limit,
+        vault=request.app.state.card_vault,
+        now=clock.now(),
+    )
+    return idem.save(201, service.describe(application))
+
+
+@router.get("")
+def list_applications(
+    principal: CurrentPrincipal, session: SessionDep, limit: LimitParam = 50, cursor: CursorParam = None
+) -> Page[ApplicationOut]:
+    rows, next_cursor = paginate(
+        session,
+        select(Application).where(Application.user_id == principal.user_id),
+        created_at=Application.created_at,
+        row_id=Application.id,
+        limit=limit,
+        cursor=cursor,
+    )
+    return Page[ApplicationOut](data=[service.describe(a) for a in rows], next_cursor=next_cursor)
+
+
+@router.get("/{id}", responses={404: {"description": "application_not_found"}})
+def get_application(id: ApplicationId, principal: CurrentPrincipal, session: SessionDep) -> ApplicationOut:
+    return service.describe(service.visible_application(session, principal, id))
+
+
+@router.post(
+    "/{id}/decision",
+    responses={404: {"description": "application_not_found"}, 409: {"description": "already decided"}},
+)
+def decide(
+    request: Request,
+    id: ApplicationId,
+    body: DecisionIn,
+    principal: AdminPrincipal,
+    session: SessionDep,
+    clock: ClockDep,
+) -> ApplicationOut:
+    """An admin's decision on an application in manual_review."""
+    application = service.decide(
+        session,
+        principal,
+        application_id=id,
+        decision=body.decision,
+        credit_limit=body.credit_limit,
+        vault=request.app.state.card_vault,
+        now=clock.now(),
+    )
+    return service.describe(application)

@@ -1,0 +1,172 @@
+"""Card applications: the rules decide (``underwriting``), approval opens an account and a card."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from api.accounts import service as accounts_service
+from api.applications import underwriting
+from api.applications.models import Application
+from api.applications.schemas import ApplicationOut, ReasonOut
+from api.auth.models import User
+from api.auth.security import Principal
+from api.cards import service as cards_service
+from api.cards.numbers import CardVault
+from api.errors import Conflict, NotFound, UnprocessableEntity
+from api.ids import new_id
+
+
+def _facts(application: Application, today: date) -> underwriting.ApplicationFacts:
+    return underwriting.ApplicationFacts(
+        annual_income=application.annual_income,
+        monthly_housing_payment=application.monthly_housing_payment,
+        employment_status=application.employment_status,  # type: ignore[arg-type]
+        date_of_birth=application.date_of_birth,
+        requested_credit_limit=application.requested_credit_limit,
+        credit_score=application.credit_score,
+        today=today,
+    )
+
+
+def _record(
+    session: Session,
+    application: Application,
+    decision: underwriting.Decision,
+    *,
+    vault: CardVault,
+    now: datetime,
+) -> None:
+    application.status = decision.status
+    application.credit_limit = decision.credit_limit
+    application.apr_bps = decision.apr_bps
+    application.reasons = list(decision.reasons)
+    application.dti_bps = decision.dti_bps
+    if decision.status != "manual_review":
+        application.decided_at = now
+    if decision.status == "approved":
+        assert decision.credit_limit is not None and decision.apr_bps is not None
+        account = accounts_service.open_account(
+            session,
+            user_id=application.user_id,
+            application_id=application.id,
+            credit_limit=decision.credit_limit,
+            apr_bps=decision.apr_bps,
+            now=now,
+        )
+        cards_service.issue_card(session, account=account, vault=vault, now=now)
+        application.account_id = account.id
+
+
+def apply(
+    session: Session,
+    principal: Principal,
+    *,
+    annual_income: int,
+    monthly_housing_payment: int,
+    employment_status: str,
+    date_of_birth: date,
+    requested_credit_limit: int | None,
+    vault: CardVault,
+    now: datetime,
+) -> Application:
+    if date_of_birth > now.date():
+        raise UnprocessableEntity("date_of_birth is in the future.", code="invalid_date_of_birth")
+    user = session.get(User, principal.user_id)
+    if user is None:
+        raise NotFound("No such user.", code="user_not_found")
+    open_application = session.execute(
+        select(Application.id).where(Application.user_id == user.id, Application.status == "manual_review")
+    ).first()
+    if open_application is not None:
+        raise Conflict(
+            "You already have an application under review.",
+            code="application_open",
+            application_id=open_application[0],
+        )
+    application = Application(
+        id=new_id("app"),
+        user_id=user.id,
+        status="manual_review",
+        annual_income=annual_income,
+        monthly_housing_payment=monthly_housing_payment,
+        employment_status=employment_status,
+        date_of_birth=date_of_birth,
+        requested_credit_limit=requested_credit_limit,
+        # The sandbox bureau; a production deployment calls a real one here.
+        credit_score=underwriting.sandbox_credit_score(user.email, user.full_name),
+        dti_bps=0,
+        reasons=[],
+        created_at=now,
+    )
+    decision = underwriting.decide(_facts(application, now.date()))
+    session.add(application)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as exc:  # a concurrent application won the race to be the open one
+        raise Conflict("You already have an application under review.", code="application_open") from exc
+    _record(session, application, decision, vault=vault, now=now)
+    session.flush()
+    return application
+
+
+def visible_application(session: Session, principal: Principal, application_id: str) -> Application:
+    application = session.get(Application, application_id)
+    if application is None or (application.user_id != principal.user_id and principal.role != "admin"):
+        raise NotFound("No application with this id.", code="application_not_found")
+    return application
+
+
+def decide(
+    session: Session,
+    principal: Principal,
+    *,
+    application_id: str,
+    decision: str,
+    credit_limit: int | None,
+    vault: CardVault,
+    now: datetime,
+) -> Application:
+    """An admin decides an application the rules sent to manual review."""
+    application = session.execute(
+        select(Application).where(Application.id == application_id).with_for_update()
+    ).scalar_one_or_none()
+    if application is None:
+        raise NotFound("No application with this id.", code="application_not_found")
+    if application.status != "manual_review":
+        raise Conflict(
+            f"This application is already {application.status}.", code="application_already_decided"
+        )
+    verdict = underwriting.decide_manually(
+        _facts(application, now.date()),
+        decision=decision,  # type: ignore[arg-type]
+        credit_limit=credit_limit,
+    )
+    application.decided_by = principal.user_id
+    _record(session, application, verdict, vault=vault, now=now)
+    session.flush()
+    return application
+
+
+def describe(application: Application) -> ApplicationOut:
+    return ApplicationOut(
+        id=application.id,
+        status=application.status,
+        credit_limit=application.credit_limit,
+        apr_bps=application.apr_bps,
+        reasons=list(application.reasons),
+        reason_details=[
+            ReasonOut(code=code, description=underwriting.REASON_DESCRIPTIONS.get(code, code))
+            for code in application.reasons
+        ],
+        account_id=application.account_id,
+        credit_score=application.credit_score,
+        debt_to_income_bps=application.dti_bps,
+        requested_credit_limit=application.requested_credit_limit,
+        created_at=application.created_at,
+        decided_at=application.decided_at,
+    )

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path
+
+from api.accounts import service as accounts_service
+from api.cards import service
+from api.cards.controls import SpendingControls
+from api.cards.schemas import CardOut
+from api.deps import CurrentPrincipal, SessionDep
+from api.pagination import Page
+
+router = APIRouter(prefix="/v1", tags=["cards"])
+
+ObjectId = Annotated[str, Path(min_length=1, max_length=64)]
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "card_not_found"},
+    409: {"description": "card_closed"},
+}
+
+
+@router.get("/accounts/{id}/cards", responses={404: {"description": "account_not_found"}})
+def list_cards(id: ObjectId, principal: CurrentPrincipal, session: SessionDep) -> Page[CardOut]:
+    account = accounts_service.visible_account(session, principal, id)
+    cards = service.cards_of_account(session, account.id)
+    return Page[CardOut](data=[CardOut.model_validate(c) for c in cards], next_cursor=None)
+
+
+@router.post("/cards/{id}/freeze", responses=_NOT_FOUND)
+def freeze(id: ObjectId, principal: CurrentPrincipal, session: SessionDep) -> CardOut:
+    return CardOut.model_validate(service.set_frozen(session, principal, card_id=id, frozen=True))
+
+
+@router.post("/cards/{id}/unfreeze", responses=_NOT_FOUND)
+def unfreeze(id: ObjectId, principal: CurrentPrincipal, session: SessionDep) -> CardOut:
+    return CardOut.model_validate(service.set_frozen(session, principal, card_id=id, frozen=False))
+
+
+@router.get("/cards/{id}/controls", responses=_NOT_FOUND)
+def get_controls(id: ObjectId, principal: CurrentPrincipal, session: SessionDep) -> SpendingControls:
+    return service.get_controls(session, principal, card_id=id)
+
+
+@router.put("/cards/{id}/controls", responses=_NOT_FOUND)
+def put_controls(
+    id: ObjectId,
+    body: SpendingControls,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+) -> SpendingControls:
+    """Replace the card's controls (blocked MCC groups and countries, per-authorization,
+    daily and monthly limits); a violated control declines with `spending_control`."""
+    return service.set_controls(session, principal, card_id=id, controls=body)

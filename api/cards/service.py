@@ -1,0 +1,89 @@
+"""Cards: issuing, freezing, and their owner's spending controls."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from api.accounts.models import Account
+from api.auth.security import Principal
+from api.cards.controls import SpendingControls
+from api.cards.models import Card
+from api.cards.numbers import CardVault, expiry_for, generate_pan, last4
+from api.errors import Conflict, NotFound
+from api.ids import new_id
+
+
+def issue_card(session: Session, *, account: Account, vault: CardVault, now: datetime) -> Card:
+    exp_month, exp_year = expiry_for(now.date())
+    for _ in range(5):  # a fresh number on the (astronomically rare) clash with an existing one
+        pan = generate_pan()
+        card_id = new_id("card")
+        card = Card(
+            id=card_id,
+            account_id=account.id,
+            user_id=account.user_id,
+            pan_ciphertext=vault.encrypt(pan, card_id),
+            pan_lookup_hash=vault.lookup_hash(pan),
+            last4=last4(pan),
+            exp_month=exp_month,
+            exp_year=exp_year,
+            status="active",
+            controls={},
+            created_at=now,
+        )
+        try:
+            with session.begin_nested():
+                session.add(card)
+                session.flush()
+        except IntegrityError:
+            continue
+        return card
+    raise RuntimeError("could not draw a unique card number")
+
+
+def cards_of_account(session: Session, account_id: str) -> list[Card]:
+    return list(
+        session.execute(
+            select(Card).where(Card.account_id == account_id).order_by(Card.created_at.desc(), Card.id.desc())
+        ).scalars()
+    )
+
+
+def _owned_card(session: Session, principal: Principal, card_id: str, *, lock: bool = False) -> Card:
+    statement = select(Card).where(Card.id == card_id)
+    if lock:
+        statement = statement.with_for_update()
+    card = session.execute(statement).scalar_one_or_none()
+    if card is None or (card.user_id != principal.user_id and principal.role != "admin"):
+        raise NotFound("No card with this id.", code="card_not_found")
+    return card
+
+
+def set_frozen(session: Session, principal: Principal, *, card_id: str, frozen: bool) -> Card:
+    """Freeze or unfreeze; doing it twice is harmless. A closed card stays closed."""
+    card = _owned_card(session, principal, card_id, lock=True)
+    if card.status == "closed":
+        raise Conflict("This card is closed.", code="card_closed")
+    card.status = "frozen" if frozen else "active"
+    session.flush()
+    return card
+
+
+def get_controls(session: Session, principal: Principal, *, card_id: str) -> SpendingControls:
+    card = _owned_card(session, principal, card_id)
+    return SpendingControls.model_validate(card.controls or {})
+
+
+def set_controls(
+    session: Session, principal: Principal, *, card_id: str, controls: SpendingControls
+) -> SpendingControls:
+    card = _owned_card(session, principal, card_id, lock=True)
+    if card.status == "closed":
+        raise Conflict("This card is closed.", code="card_closed")
+    card.controls = controls.model_dump(mode="json")
+    session.flush()
+    return controls

@@ -1,0 +1,461 @@
+"""The ledger's rules. Named invariants, checked by the tests on every step:
+
+1. Every transfer's entries sum to zero in each layer (pending, posted).
+2. The whole ledger sums to zero in each layer, at every instant.
+3. Each account's balances equal the sums of its entries.
+4. A pending transfer is resolved (posted or voided) at most once.
+5. A hold never takes a customer account past its limit.
+
+Shapes. Each transfer moves an amount from a debit account to a credit
+account. A *pending* transfer (a hold) writes pending entries; posting it
+writes reversing pending entries plus posted entries for the final amount
+(which may differ); voiding it writes only the reversing pending entries.
+Corrections are new transfers, never updates of old entries.
+
+Accounts. A customer's card account has one ledger account,
+``<account_id>:receivable`` (debit-positive: what the customer owes). The
+house accounts (network settlement, interest and fee income, Stripe cash
+clearing, charge-off losses) are split into ``HOUSE_SHARDS`` shards chosen
+by the customer account, so no single house row is a hot spot for every
+authorization. House accounts are created on first use.
+
+Locking. A customer's receivable is locked (``FOR UPDATE``) before any
+house account, and a transfer touches one customer account at most, so
+transactions never wait on each other in a cycle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from api.ids import new_id
+from api.ledger.models import LedgerAccount, LedgerEntry, LedgerTransfer
+
+HOUSE_SHARDS = 16
+MAX_AMOUNT = 10**15  # far below int64; no single movement is a quadrillion cents
+
+
+class House(StrEnum):
+    NETWORK_SETTLEMENT = "network_settlement"
+    INTEREST_INCOME = "interest_income"
+    FEE_INCOME = "fee_income"
+    STRIPE_CLEARING = "stripe_clearing"
+    CHARGE_OFF_LOSS = "charge_off_loss"
+
+
+class LedgerError(Exception):
+    """Base of the ledger's own errors (domains map them to API errors)."""
+
+
+class LimitExceeded(LedgerError):
+    def __init__(self, available: int) -> None:
+        super().__init__(f"limit exceeded; available {available}")
+        self.available = available
+
+
+class PendingNotFound(LedgerError):
+    pass
+
+
+class PendingAlreadyResolved(LedgerError):
+    def __init__(self, state: str) -> None:
+        super().__init__(f"pending transfer already {state}")
+        self.state = state
+
+
+class InvalidAmount(LedgerError):
+    pass
+
+
+def receivable(account_id: str) -> str:
+    return f"{account_id}:receivable"
+
+
+def house(kind: House, account_id: str) -> str:
+    shard = hashlib.blake2b(account_id.encode(), digest_size=2).digest()[0] % HOUSE_SHARDS
+    return f"house:{kind.value}:{shard:02d}"
+
+
+@dataclass(frozen=True)
+class Balances:
+    """A customer account's balances, in cents: posted (what is owed) and held."""
+
+    current_balance: int
+    pending_amount: int
+
+
+# One statement writes a transfer: the transfer row, its entries, and the
+# balances of every account it touches (created on first use), so balances
+# and entries can never disagree.
+_WRITE_TRANSFER = text(
+    """
+    with legs(account_id, amount, layer) as (
+        select * from unnest(cast(:accounts as text[]), cast(:amounts as bigint[]),
+                             cast(:layers as text[]))
+    ),
+    sums as (
+        select account_id,
+               coalesce(sum(amount) filter (where layer = 'posted'), 0) as posted,
+               coalesce(sum(amount) filter (where layer = 'pending'), 0) as pending,
+               coalesce(sum(amount) filter (where layer = 'posted' and amount > 0), 0) as debits,
+               coalesce(-sum(amount) filter (where layer = 'posted' and amount < 0), 0) as credits
+        from legs group by account_id
+    ),
+    balances as (
+        insert into ledger_accounts as a
+            (id, currency, posted_balance, pending_balance, posted_debits, posted_credits)
+        select account_id, :currency, posted, pending, debits, credits from sums
+        on conflict (id) do update set
+            posted_balance = a.posted_balance + excluded.posted_balance,
+            pending_balance = a.pending_balance + excluded.pending_balance,
+            posted_debits = a.posted_debits + excluded.posted_debits,
+            posted_credits = a.posted_credits + excluded.posted_credits
+        where a.currency = excluded.currency
+        returning a.id
+    ),
+    transfer as (
+        insert into ledger_transfers
+            (id, kind, state, debit_account_id, credit_account_id, amount, currency,
+             pending_id, reference, created_at)
+        select :id, :kind, :state, :debit, :credit, :amount, :currency, :pending_id, :reference, :now
+        where (select count(*) from balances) = (select count(*) from sums)
+        returning id
+    )
+    insert into ledger_entries (transfer_id, ledger_account_id, amount, layer, created_at)
+    select transfer.id, legs.account_id, legs.amount, legs.layer, :now
+    from transfer cross join legs
+    returning transfer_id
+    """
+)
+
+
+def _write(
+    session: Session,
+    *,
+    kind: str,
+    state: str,
+    debit: str,
+    credit: str,
+    amount: int,
+    currency: str,
+    legs: list[tuple[str, int, str]],
+    now: datetime,
+    pending_id: str | None = None,
+    reference: str | None = None,
+) -> str:
+    transfer_id = new_id("tr")
+    rows = session.execute(
+        _WRITE_TRANSFER,
+        {
+            "accounts": [leg[0] for leg in legs],
+            "amounts": [leg[1] for leg in legs],
+            "layers": [leg[2] for leg in legs],
+            "id": transfer_id,
+            "kind": kind,
+            "state": state,
+            "debit": debit,
+            "credit": credit,
+            "amount": amount,
+            "currency": currency,
+            "pending_id": pending_id,
+            "reference": reference,
+            "now": now,
+        },
+    ).all()
+    if not rows:
+        # The conditional insert above wrote nothing: an account is in another currency.
+        raise LedgerError(f"currency mismatch on transfer {kind} ({currency})")
+    return transfer_id
+
+
+def _check_amount(amount: int, *, allow_zero: bool = False) -> None:
+    if not isinstance(amount, int) or isinstance(amount, bool):
+        raise InvalidAmount("amount must be an integer of minor units")
+    if amount < 0 or (amount == 0 and not allow_zero) or amount > MAX_AMOUNT:
+        raise InvalidAmount(f"amount out of range: {amount}")
+
+
+def open_customer_account(session: Session, *, account_id: str, currency: str) -> str:
+    """Create the receivable of a new card account; its ledger account id."""
+    code = receivable(account_id)
+    session.add(LedgerAccount(id=code, currency=currency))
+    session.flush()
+    return code
+
+
+def lock_balances(session: Session, account_id: str) -> Balances:
+    """Lock a customer's receivable for this transaction; its balances."""
+    row = session.execute(
+        select(LedgerAccount.posted_balance, LedgerAccount.pending_balance)
+        .where(LedgerAccount.id == receivable(account_id))
+        .with_for_update()
+    ).one_or_none()
+    if row is None:
+        raise LedgerError(f"no ledger for account {account_id}")
+    return Balances(current_balance=row[0], pending_amount=row[1])
+
+
+def balances(session: Session, account_ids: list[str]) -> dict[str, Balances]:
+    rows = session.execute(
+        select(LedgerAccount.id, LedgerAccount.posted_balance, LedgerAccount.pending_balance).where(
+            LedgerAccount.id.in_([receivable(a) for a in account_ids])
+        )
+    ).all()
+    by_code = {row[0]: Balances(row[1], row[2]) for row in rows}
+    return {a: by_code.get(receivable(a), Balances(0, 0)) for a in account_ids}
+
+
+@dataclass(frozen=True)
+class Hold:
+    transfer_id: str
+    available_after: int
+
+
+def hold(
+    session: Session,
+    *,
+    account_id: str,
+    amount: int,
+    credit_limit: int,
+    currency: str,
+    now: datetime,
+    reference: str | None = None,
+    locked: Balances | None = None,
+) -> Hold:
+    """A pending purchase: debit the customer, credit network settlement, within the limit.
+
+    Raises ``LimitExceeded`` (writing nothing) when ``current + pending + amount``
+    would pass ``credit_limit``. ``locked`` passes balances already read with
+    ``lock_balances`` in this transaction, to save locking twice.
+    """
+    _check_amount(amount)
+    current = locked or lock_balances(session, account_id)
+    available = credit_limit - current.current_balance - current.pending_amount
+    if amount > available:
+        raise LimitExceeded(available=available)
+    debit, credit = receivable(account_id), house(House.NETWORK_SETTLEMENT, account_id)
+    transfer_id = _write(
+        session,
+        kind="hold",
+        state="pending",
+        debit=debit,
+        credit=credit,
+        amount=amount,
+        currency=currency,
+        legs=[(debit, amount, "pending"), (credit, -amount, "pending")],
+        now=now,
+        reference=reference,
+    )
+    return Hold(transfer_id=transfer_id, available_after=available - amount)
+
+
+def _resolve(session: Session, pending_id: str, new_state: str) -> LedgerTransfer:
+    """Mark a pending transfer resolved, once; the transfer as it was."""
+    pending = session.execute(
+        select(LedgerTransfer).where(LedgerTransfer.id == pending_id).with_for_update()
+    ).scalar_one_or_none()
+    if pending is None:
+        raise PendingNotFound(pending_id)
+    if pending.state != "pending":
+        raise PendingAlreadyResolved(pending.state)
+    pending.state = new_state
+    session.flush()
+    return pending
+
+
+def post_pending(
+    session: Session,
+    *,
+    pending_id: str,
+    amount: int,
+    kind: str,
+    now: datetime,
+    reference: str | None = None,
+) -> str:
+    """Post a hold for ``amount`` (may differ from the hold); releases the rest."""
+    _check_amount(amount, allow_zero=True)
+    # The customer's receivable is locked first, as everywhere.
+    row = session.execute(
+        select(LedgerTransfer.debit_account_id).where(LedgerTransfer.id == pending_id)
+    ).one_or_none()
+    if row is None:
+        raise PendingNotFound(pending_id)
+    session.execute(select(LedgerAccount.id).where(LedgerAccount.id == row[0]).with_for_update()).one()
+    pending = _resolve(session, pending_id, "posted")
+    debit, credit, held = pending.debit_account_id, pending.credit_account_id, pending.amount
+    return _write(
+        session,
+        kind=kind,
+        state="posted",
+        debit=debit,
+        credit=credit,
+        amount=amount,
+        currency=pending.currency,
+        legs=[
+            (debit, -held, "pending"),
+            (credit, held, "pending"),
+            (debit, amount, "posted"),
+            (credit, -amount, "posted"),
+        ],
+        now=now,
+        pending_id=pending_id,
+        reference=reference,
+    )
+
+
+def void_pending(
+    session: Session, *, pending_id: str, kind: str, now: datetime, reference: str | None = None
+) -> str:
+    """Release a hold entirely (a reversal, or an expiry)."""
+    row = session.execute(
+        select(LedgerTransfer.debit_account_id).where(LedgerTransfer.id == pending_id)
+    ).one_or_none()
+    if row is None:
+        raise PendingNotFound(pending_id)
+    session.execute(select(LedgerAccount.id).where(LedgerAccount.id == row[0]).with_for_update()).one()
+    pending = _resolve(session, pending_id, "voided")
+    debit, credit, held = pending.debit_account_id, pending.credit_account_id, pending.amount
+    return _write(
+        session,
+        kind=kind,
+        state="posted",
+        debit=debit,
+        credit=credit,
+        amount=0,
+        currency=pending.currency,
+        legs=[(debit, -held, "pending"), (credit, held, "pending")],
+        now=now,
+        pending_id=pending_id,
+        reference=reference,
+    )
+
+
+def charge(
+    session: Session,
+    *,
+    account_id: str,
+    amount: int,
+    kind: str,
+    against: House,
+    currency: str,
+    now: datetime,
+    reference: str | None = None,
+) -> str:
+    """A posted debit to the customer (interest, a fee): credit a house account."""
+    _check_amount(amount)
+    lock_balances(session, account_id)
+    debit, credit = receivable(account_id), house(against, account_id)
+    return _write(
+        session,
+        kind=kind,
+        state="posted",
+        debit=debit,
+        credit=credit,
+        amount=amount,
+        currency=currency,
+        legs=[(debit, amount, "posted"), (credit, -amount, "posted")],
+        now=now,
+        reference=reference,
+    )
+
+
+def credit(
+    session: Session,
+    *,
+    account_id: str,
+    amount: int,
+    kind: str,
+    against: House,
+    currency: str,
+    now: datetime,
+    reference: str | None = None,
+) -> str:
+    """A posted credit to the customer (a refund, a payment): debit a house account."""
+    _check_amount(amount)
+    lock_balances(session, account_id)
+    debit, credit_code = house(against, account_id), receivable(account_id)
+    return _write(
+        session,
+        kind=kind,
+        state="posted",
+        debit=debit,
+        credit=credit_code,
+        amount=amount,
+        currency=currency,
+        legs=[(debit, amount, "posted"), (credit_code, -amount, "posted")],
+        now=now,
+        reference=reference,
+    )
+
+
+@dataclass(frozen=True)
+class TrialBalance:
+    balanced: bool
+    total_debits: int
+    total_credits: int
+    accounts: list[dict[str, object]]
+    pending_total: int
+    entries_total: int
+
+
+def trial_balance(session: Session) -> TrialBalance:
+    """Every account's posted totals, and whether the ledger balances.
+
+    Balanced means: posted debits equal posted credits, the pending layer nets
+    to zero, the entries sum to zero, and each account's kept balances equal
+    the sums of its entries.
+    """
+    accounts = session.execute(select(LedgerAccount).order_by(LedgerAccount.id)).scalars().all()
+    sums = {
+        row[0]: (int(row[1]), int(row[2]))
+        for row in session.execute(
+            select(
+                LedgerEntry.ledger_account_id,
+                func.coalesce(func.sum(LedgerEntry.amount).filter(LedgerEntry.layer == "posted"), 0),
+                func.coalesce(func.sum(LedgerEntry.amount).filter(LedgerEntry.layer == "pending"), 0),
+            ).group_by(LedgerEntry.ledger_account_id)
+        )
+    }
+    total_debits = sum(a.posted_debits for a in accounts)
+    total_credits = sum(a.posted_credits for a in accounts)
+    pending_total = sum(a.pending_balance for a in accounts)
+    entries_total = sum(p + q for p, q in sums.values())
+    consistent = all(
+        sums.get(a.id, (0, 0)) == (a.posted_balance, a.pending_balance)
+        and a.posted_debits - a.posted_credits == a.posted_balance
+        for a in accounts
+    )
+    return TrialBalance(
+        balanced=consistent and total_debits == total_credits and pending_total == 0 and entries_total == 0,
+        total_debits=total_debits,
+        total_credits=total_credits,
+        accounts=[
+            {
+                "id": a.id,
+                "currency": a.currency,
+                "posted_debits": a.posted_debits,
+                "posted_credits": a.posted_credits,
+                "posted_balance": a.posted_balance,
+                "pending_balance": a.pending_balance,
+            }
+            for a in accounts
+        ],
+        pending_total=pending_total,
+        entries_total=entries_total,
+    )
+
+
+def unbalanced_transfers(session: Session) -> list[str]:
+    """Transfers whose entries do not sum to zero in a layer (must always be empty)."""
+    rows = session.execute(
+        select(LedgerEntry.transfer_id)
+        .group_by(LedgerEntry.transfer_id, LedgerEntry.layer)
+        .having(func.sum(LedgerEntry.amount) != 0)
+    ).all()
+    return [row[0] for row in rows]

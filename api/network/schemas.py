@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.money import Currency, PositiveAmount
+
+CardId = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class MerchantIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    mcc: str = Field(pattern=r"^[0-9]{4}$", description="ISO 18245 merchant category code.")
+    country: str = Field("US", pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2.")
+
+
+class AuthorizationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    card_id: CardId
+    amount: PositiveAmount
+    currency: Currency = "USD"
+    merchant: MerchantIn
+
+
+class ClearIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount: PositiveAmount
+
+
+class RefundIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    card_id: CardId
+    amount: PositiveAmount
+    currency: Currency = "USD"
+    merchant: MerchantIn
+    authorization_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+
+
+class AuthorizationOut(BaseModel):
+    id: str
+    approved: bool
+    decline_code: str | None
+    available_credit: int
+    amount: int
+    currency: str
+    status: Literal["pending", "declined"]
+    card_id: str
+    account_id: str
+    created_at: datetime
+
+
+class MerchantOut(BaseModel):
+    name: str
+    mcc: str
+    country: str | None = None
+
+
+class TransactionOut(BaseModel):
+    id: str
+    account_id: str
+    card_id: str | None
+    type: Literal["purchase", "refund", "payment", "interest", "fee", "reversal"]
+    status: Literal["pending", "posted", "declined", "reversed"]
+    amount: int
+    currency: str
+    authorized_amount: int | None
+    merchant: MerchantOut | None
+    decline_code: str | None
+    closed_reason: str | None
+    original_transaction_id: str | None
+    refunded_amount: int
+    created_at: datetime
+    posted_at: datetime | None
+
+    @classmethod
+    def of(cls, txn: object) -> TransactionOut:
+        from api.network.models import Transaction
+
+        assert isinstance(txn, Transaction)
+        merchant = (
+            MerchantOut(name=txn.merchant_name, mcc=txn.merchant_mcc or "", country=txn.merchant_country)
+            if txn.merchant_name is not None
+            else None
+        )
+        return cls(
+            id=txn.id,
+            account_id=txn.account_id,
+            card_id=txn.card_id,
+            type=txn.type,
+            status=txn.status,
+            amount=txn.amount,
+            currency=txn.currency,
+            authorized_amount=txn.authorized_amount,
+            merchant=merchant,
+            decline_code=txn.decline_code,
+            closed_reason=txn.closed_reason,
+            original_transaction_id=txn.original_transaction_id,
+            refunded_amount=txn.refunded_amount,
+            created_at=txn.created_at,
+            posted_at=txn.posted_at,
+        )
