@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Literal, get_args
 
@@ -158,12 +158,13 @@ class Decision:
     dti_bps: int
     score: int
     # The score tier's name, or None under 560; for the admin's screen and the logs.
-    tier: str | None = field(default=None)
+    tier: str | None = None
 
 
 # --- the sandbox credit bureau ----------------------------------------------
 
-_SCORE_OVERRIDE = re.compile(r"\+score(\d+)$")
+# ASCII digits only, and few enough that int() is cheap; longer tags are plain text.
+_SCORE_OVERRIDE = re.compile(r"\+score([0-9]{1,9})$")
 _SCORE_MEAN = 705
 _SCORE_SPREAD = 85  # points per standard deviation
 # Twelve uniform bytes (0..255) sum to a mean of 1530 with a standard deviation

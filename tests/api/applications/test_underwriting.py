@@ -285,6 +285,11 @@ def test_only_a_trailing_score_tag_in_the_local_part_chooses(email):
     assert sandbox_credit_score(email) != 780
 
 
+def test_an_absurdly_long_tag_is_plain_text():
+    assert 300 <= sandbox_credit_score("a+score" + "9" * 5000 + "@example.com") <= 850
+    assert sandbox_credit_score("a+score\uff17\uff18\uff10@example.com") != 780  # full-width digits
+
+
 def test_the_score_is_deterministic_and_normalised():
     assert sandbox_credit_score("Grace@Example.com") == sandbox_credit_score(" grace@example.com")
     assert sandbox_credit_score("g@x.io", "Grace  Hopper") == sandbox_credit_score("g@x.io", "grace hopper")
