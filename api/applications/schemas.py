@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from api.applications.underwriting import MIN_CREDIT_LIMIT
 from api.money import NonNegativeAmount, PositiveAmount
 
 
@@ -15,7 +16,8 @@ class ApplicationIn(BaseModel):
     monthly_housing_payment: NonNegativeAmount = Field(description="Rent or mortgage, cents per month.")
     employment_status: Literal["employed", "self_employed", "unemployed", "retired", "student"]
     date_of_birth: date
-    requested_credit_limit: PositiveAmount | None = None
+    # Below the smallest line we offer ($300) no application could be approved: bad input.
+    requested_credit_limit: Annotated[PositiveAmount, Field(ge=MIN_CREDIT_LIMIT)] | None = None
 
     @field_validator("date_of_birth")
     @classmethod

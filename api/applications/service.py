@@ -48,7 +48,8 @@ def _record(
     if decision.status != "manual_review":
         application.decided_at = now
     if decision.status == "approved":
-        assert decision.credit_limit is not None and decision.apr_bps is not None
+        assert decision.credit_limit is not None
+        assert decision.apr_bps is not None
         account = accounts_service.open_account(
             session,
             user_id=application.user_id,

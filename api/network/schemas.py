@@ -3,8 +3,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from api.cards.controls import ISO_3166_ALPHA_2
 from api.money import Currency, PositiveAmount
 
 CardId = Annotated[str, Field(min_length=1, max_length=64)]
@@ -16,6 +17,13 @@ class MerchantIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     mcc: str = Field(pattern=r"^[0-9]{4}$", description="ISO 18245 merchant category code.")
     country: str = Field("US", pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2.")
+
+    @field_validator("country")
+    @classmethod
+    def _iso_country(cls, value: str) -> str:
+        if value not in ISO_3166_ALPHA_2:
+            raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 country code")
+        return value
 
 
 class AuthorizationIn(BaseModel):

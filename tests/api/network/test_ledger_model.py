@@ -75,8 +75,14 @@ def make_machine(app: FastAPI, factory: sessionmaker[Session]) -> type[RuleBased
             account = self.accounts[self.cards[card_id]]
             with factory() as session, session.begin():
                 result = network.authorize(
-                    session, card_id=card_id, amount=amount, currency="USD", merchant_name="M",
-                    merchant_mcc=mcc, merchant_country="US", now=self.clock.now(),
+                    session,
+                    card_id=card_id,
+                    amount=amount,
+                    currency="USD",
+                    merchant_name="M",
+                    merchant_mcc=mcc,
+                    merchant_country="US",
+                    now=self.clock.now(),
                 )
             available = account.limit - account.posted - account.pending
             if account.frozen:
@@ -134,8 +140,14 @@ def make_machine(app: FastAPI, factory: sessionmaker[Session]) -> type[RuleBased
             try:
                 with factory() as session, session.begin():
                     network.refund(
-                        session, card_id=auth.card, amount=amount, currency="USD", merchant_name="M",
-                        merchant_mcc=auth.mcc, merchant_country="US", authorization_id=auth_id,
+                        session,
+                        card_id=auth.card,
+                        amount=amount,
+                        currency="USD",
+                        merchant_name="M",
+                        merchant_mcc=auth.mcc,
+                        merchant_country="US",
+                        authorization_id=auth_id,
                         now=self.clock.now(),
                     )
             except AppError as error:
