@@ -39,7 +39,7 @@ class ConfigurationError(RuntimeError):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(extra="ignore")
 
     env: Literal["sandbox", "production"] = Field("sandbox", alias="CARDPORTAL_ENV")
     home: Path = Field(Path(".cardportal"), alias="CARDPORTAL_HOME")
