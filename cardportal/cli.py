@@ -148,6 +148,18 @@ def cmd_users_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from simulator import cli as simulator_cli
+
+    settings = _settings()
+    problem = simulator_cli.validate(args)
+    if problem:
+        print(f"cardportal simulate: {problem}", file=sys.stderr)
+        return 2
+    database_url = _prepare(settings) if args.base_url is None else None
+    return simulator_cli.run(settings, args, database_url)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cardportal", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
@@ -167,6 +179,12 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("action", choices=["upgrade", "downgrade", "current"])
     db.add_argument("revision", nargs="?", default=None)
     db.set_defaults(handler=cmd_db)
+
+    simulate = sub.add_parser("simulate", help="drive a seeded synthetic world through the API")
+    from simulator.cli import add_arguments
+
+    add_arguments(simulate)
+    simulate.set_defaults(handler=cmd_simulate)
 
     users = sub.add_parser("users", help="manage users")
     users_sub = users.add_subparsers(dest="users_command", required=True)

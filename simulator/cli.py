@@ -1,0 +1,160 @@
+"""``cardportal simulate``: arguments, the API to drive, progress and the summary table."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from cardportal.settings import Settings
+from simulator.engine import Simulation, SimulationConfig
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--customers", type=int, default=50, help="how many customers (default 50)")
+    parser.add_argument("--days", type=int, default=30, help="how many days to simulate (default 30)")
+    parser.add_argument("--seed", type=int, default=42, help="the world's seed (default 42)")
+    parser.add_argument("--start", type=date.fromisoformat, default=None, help="first day (YYYY-MM-DD)")
+    parser.add_argument("--base-url", default=None, help="a running API; default: start one in process")
+    parser.add_argument("--workers", type=int, default=8, help="concurrent customers (default 8)")
+    parser.add_argument("--output", type=Path, default=None, help="folder for summary and ground truth")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def validate(args: argparse.Namespace) -> str | None:
+    if args.customers < 1:
+        return "--customers must be at least 1"
+    if args.days < 1:
+        return "--days must be at least 1"
+    if args.days > 3660:
+        return "--days must be at most 3660"
+    if args.workers < 1 or args.workers > 64:
+        return "--workers must be between 1 and 64"
+    return None
+
+
+@contextlib.contextmanager
+def api_in_process(settings: Settings, database_url: str) -> Iterator[str]:
+    """Serve the API on a free loopback port in a thread for the simulation's duration."""
+    import uvicorn
+
+    from api.main import create_app
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings, database_url=database_url),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            access_log=False,
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError("the in-process API did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def run(settings: Settings, args: argparse.Namespace, database_url: str | None) -> int:
+    problem = validate(args)
+    if problem:
+        print(f"cardportal simulate: {problem}", file=sys.stderr)
+        return 2
+    with contextlib.ExitStack() as stack:
+        base_url = args.base_url
+        if base_url is None:
+            assert database_url is not None
+            base_url = stack.enter_context(api_in_process(settings, database_url))
+        try:
+            httpx.get(f"{base_url.rstrip('/')}/healthz", timeout=5).raise_for_status()
+        except httpx.HTTPError as error:
+            print(f"cardportal simulate: the API at {base_url} is not reachable ({error})", file=sys.stderr)
+            return 2
+        output = args.output or settings.home / "simulations" / f"seed{args.seed}"
+        config = SimulationConfig(
+            base_url=base_url,
+            customers=args.customers,
+            days=args.days,
+            seed=args.seed,
+            start=args.start,
+            network_key=settings.secret("network_api_key"),
+            admin_email=settings.first_admin_email or "",
+            admin_password=settings.secret("first_admin_password"),
+            stripe_api_base=settings.stripe_api_base,
+            stripe_api_key=settings.secret("stripe_api_key"),
+            workers=args.workers,
+            output_dir=output,
+        )
+        started = time.perf_counter()
+        summary = _run_with_progress(config, quiet=args.quiet)
+        elapsed = time.perf_counter() - started
+    summary["elapsed_seconds"] = round(elapsed, 1)
+    _print_summary(summary, output)
+    return 0 if summary["trial_balance"]["balanced"] else 1
+
+
+def _run_with_progress(config: SimulationConfig, *, quiet: bool) -> dict[str, Any]:
+    if quiet or not sys.stderr.isatty():
+        return Simulation(config).run()
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        transient=True,
+    ) as progress:
+        task = progress.add_task("simulating days", total=config.days)
+        return Simulation(config, on_day=lambda done, _: progress.update(task, completed=done)).run()
+
+
+def _print_summary(summary: dict[str, Any], output: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(
+        title=f"simulation (seed {summary['seed']}, from {summary['start']}, {summary['days']} days)"
+    )
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    declined = summary["authorizations_declined"]
+    rows = [
+        ("customers", summary["customers"]),
+        ("applications", ", ".join(f"{k} {v}" for k, v in sorted(summary["applications"].items()))),
+        ("open accounts", summary["approved_accounts"]),
+        ("authorizations approved", summary["authorizations_approved"]),
+        ("authorizations declined", ", ".join(f"{k} {v}" for k, v in declined.items()) or "0"),
+        ("cleared volume", f"${summary['cleared_cents'] / 100:,.2f} in {summary['cleared_count']}"),
+        ("refunds / reversals", f"{summary['refunds']} / {summary['reversals']}"),
+        ("payments", ", ".join(f"{k} {v}" for k, v in sorted(summary["payments"].items())) or "0"),
+        ("statements", summary["statements"]),
+        ("late fees", summary["late_fees"]),
+        ("delinquent accounts", summary["delinquent_accounts"]),
+        ("trial balance", "balanced" if summary["trial_balance"]["balanced"] else "NOT BALANCED"),
+        ("elapsed", f"{summary['elapsed_seconds']} s"),
+    ]
+    for name, value in rows:
+        table.add_row(name, str(value))
+    Console().print(table)
+    print(f"summary and ground truth in {output}")

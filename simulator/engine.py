@@ -1,0 +1,496 @@
+"""The simulation loop: onboard, spend, pay, and let the sandbox clock close each day.
+
+Determinism: every customer draws from a random stream of their own (seed,
+customer, day), and a customer's requests run in order on one thread, so a
+seed gives the same decisions, spending and payments whatever the thread
+scheduling; customers are independent accounts, so running them
+concurrently changes no outcome. Days pass one at a time through
+``POST /v1/sandbox/clock/advance``, which runs the billing job.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import threading
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from simulator.catalogue import (
+    BY_CATEGORY,
+    CATEGORIES,
+    FOREIGN_MERCHANTS,
+    SUBSCRIPTION_MERCHANTS,
+    Merchant,
+    draw_amount,
+    spend_multiplier,
+    tip_amount,
+)
+from simulator.client import Api, ApiError, UserSession
+from simulator.population import Customer, customer_rng, make_customer
+
+GOOD_CARD = "4242424242424242"
+# Attaches, then is declined when charged: some payments fail, as in life.
+DECLINING_CARD = "4000000000000341"
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    base_url: str
+    customers: int
+    days: int
+    seed: int
+    network_key: str
+    admin_email: str
+    admin_password: str
+    output_dir: Path
+    start: date | None = None
+    stripe_api_base: str | None = None
+    stripe_api_key: str | None = None
+    workers: int = 8
+    progress: bool = True
+
+
+@dataclass
+class CustomerState:
+    profile: Customer
+    session: UserSession | None = None
+    application_id: str | None = None
+    status: str | None = None
+    account_id: str | None = None
+    card_id: str | None = None
+    cycle_day: int | None = None
+    payment_method: str | None = None
+    frozen_until: int | None = None
+    planned_payment: tuple[int, str] | None = None  # (day index, amount kind)
+    planned_refunds: list[tuple[int, str, int]] = field(default_factory=list)
+
+
+class DayTally:
+    """What happened on one simulated day (merged across threads)."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.cents: Counter[str] = Counter()
+        self.declines: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def add(self, name: str, cents: int = 0, n: int = 1) -> None:
+        with self._lock:
+            self.counts[name] += n
+            if cents:
+                self.cents[name] += cents
+
+    def decline(self, code: str) -> None:
+        with self._lock:
+            self.declines[code] += 1
+            self.counts["authorizations_declined"] += 1
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "counts": dict(sorted(self.counts.items())),
+            "amounts_cents": dict(sorted(self.cents.items())),
+            "declines_by_code": dict(sorted(self.declines.items())),
+        }
+
+
+class Simulation:
+    def __init__(self, config: SimulationConfig, *, on_day: Callable[[int, int], None] | None = None) -> None:
+        if config.customers < 1 or config.days < 1:
+            raise ValueError("customers and days must be at least 1")
+        self.config = config
+        self.api = Api(config.base_url, network_key=config.network_key, run_tag=f"sim{config.seed}")
+        self.on_day = on_day
+        self.ground_truth: dict[str, Any] = {}
+        self.states: list[CustomerState] = []
+        self._stripe: Any = None
+
+    # --- set-up -----------------------------------------------------------------
+
+    def _sandbox_now(self) -> datetime:
+        body = self.api.request("GET", "/v1/sandbox/clock", headers=self.admin_headers())
+        return datetime.fromisoformat(body["now"].replace("Z", "+00:00"))
+
+    def admin_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.admin.access_token}"}
+
+    def _advance(self, *, days: int | None = None, to: date | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"days": days} if days is not None else {"to": f"{to}T00:00:00Z"}
+        result: dict[str, Any] = self.admin.call("POST", "/v1/sandbox/clock/advance", json=body)
+        return result
+
+    def _stripe_client(self) -> Any:
+        if self._stripe is None:
+            import stripe
+
+            self._stripe = stripe.StripeClient(
+                self.config.stripe_api_key or "sk_test_simulator",
+                base_addresses={"api": self.config.stripe_api_base} if self.config.stripe_api_base else None,
+            )
+        return self._stripe
+
+    # --- the run ------------------------------------------------------------------
+
+    def run(self) -> dict[str, Any]:
+        config = self.config
+        self.admin = UserSession(self.api, config.admin_email, config.admin_password)
+        now = self._sandbox_now()
+        start = config.start or now.date()
+        if start > now.date():
+            self._advance(to=start)
+        elif start < now.date():
+            raise ValueError(
+                f"--start {start} is before the sandbox clock ({now.date()}); it only moves forward"
+            )
+        onboarding_days = max(1, min(config.days // 3, 30))
+        self.states = [
+            CustomerState(
+                make_customer(
+                    config.seed,
+                    index,
+                    start=start,
+                    onboarding_days=onboarding_days,
+                    subscription_count=len(SUBSCRIPTION_MERCHANTS),
+                )
+            )
+            for index in range(config.customers)
+        ]
+        with ThreadPoolExecutor(config.workers) as pool:
+            for day_index in range(config.days):
+                today = start + timedelta(days=day_index)
+                tally = DayTally()
+                joining = [s for s in self.states if s.profile.joins_on_day == day_index]
+                list(pool.map(partial(self._onboard, tally=tally), joining))
+                self._decide_reviews(joining, tally)
+                active = [s for s in self.states if s.card_id is not None]
+                day = partial(self._customer_day, day_index=day_index, today=today, tally=tally)
+                list(pool.map(day, active))
+                billing = self._advance(days=1)
+                self.ground_truth[today.isoformat()] = {
+                    **tally.as_dict(),
+                    "billing": billing.get("runs", billing),
+                }
+                if self.on_day:
+                    self.on_day(day_index + 1, config.days)
+        summary = self._summary(start)
+        self._write(summary)
+        self.api.close()
+        return summary
+
+    def _onboard(self, state: CustomerState, tally: DayTally) -> None:
+        profile = self.profile_of(state)
+        try:
+            self.api.request(
+                "POST",
+                "/v1/auth/register",
+                json={"email": profile.email, "password": profile.password, "full_name": profile.full_name},
+                headers={"Idempotency-Key": f"sim{self.config.seed}-register-{profile.index}"},
+                expect=(201,),
+            )
+        except ApiError as error:
+            if error.code != "email_taken":
+                raise
+        state.session = UserSession(self.api, profile.email, profile.password)
+        body: dict[str, Any] = {
+            "annual_income": profile.annual_income,
+            "monthly_housing_payment": profile.monthly_housing_payment,
+            "employment_status": profile.employment_status,
+            "date_of_birth": profile.date_of_birth.isoformat(),
+        }
+        if profile.requested_credit_limit is not None:
+            body["requested_credit_limit"] = profile.requested_credit_limit
+        application = state.session.call(
+            "POST", "/v1/applications", json=body, expect=(201,), idempotent=True
+        )
+        state.application_id, state.status = application["id"], application["status"]
+        tally.add(f"applications_{application['status']}")
+        for reason in application["reasons"]:
+            tally.add(f"application_reason_{reason}")
+        if application["status"] == "approved":
+            self._open(state, application["account_id"])
+
+    @staticmethod
+    def profile_of(state: CustomerState) -> Customer:
+        return state.profile
+
+    def _decide_reviews(self, joining: list[CustomerState], tally: DayTally) -> None:
+        """A simulated underwriter: approves reviews with a fair score and housing under 45 %."""
+        for state in joining:
+            if state.status != "manual_review" or state.application_id is None:
+                continue
+            application = self.admin.call("GET", f"/v1/applications/{state.application_id}")
+            approve = application["credit_score"] >= 600 and application["debt_to_income_bps"] <= 4_500
+            try:
+                decided = self.admin.call(
+                    "POST",
+                    f"/v1/applications/{state.application_id}/decision",
+                    json={"decision": "approved" if approve else "declined"},
+                )
+            except ApiError as error:
+                if error.status not in (409, 422):
+                    raise
+                decided = self.admin.call(
+                    "POST", f"/v1/applications/{state.application_id}/decision", json={"decision": "declined"}
+                )
+            state.status = decided["status"]
+            tally.add(f"reviews_{decided['status']}")
+            if decided["status"] == "approved":
+                self._open(state, decided["account_id"])
+
+    def _open(self, state: CustomerState, account_id: str) -> None:
+        assert state.session is not None
+        state.account_id = account_id
+        account = state.session.call("GET", f"/v1/accounts/{account_id}")
+        state.cycle_day = account["billing_cycle_day"]
+        cards = state.session.call("GET", f"/v1/accounts/{account_id}/cards")["data"]
+        state.card_id = cards[0]["id"]
+        if state.profile.autopay and self.config.stripe_api_base:
+            state.session.call(
+                "PUT",
+                f"/v1/accounts/{account_id}/autopay",
+                json={
+                    "enabled": True,
+                    "amount": "statement_balance",
+                    "payment_method": self._payment_method(state),
+                },
+            )
+
+    def _payment_method(self, state: CustomerState) -> str:
+        if state.payment_method is None:
+            rng = customer_rng(self.config.seed, state.profile.index, "card")
+            number = DECLINING_CARD if rng.random() < 0.05 else GOOD_CARD
+            method = self._stripe_client().v1.payment_methods.create(
+                params={
+                    "type": "card",
+                    "card": {"number": number, "exp_month": 12, "exp_year": 2034, "cvc": "123"},
+                }
+            )
+            state.payment_method = str(method.id)
+        return state.payment_method
+
+    # --- one customer's day ----------------------------------------------------------
+
+    def _customer_day(self, state: CustomerState, day_index: int, today: date, tally: DayTally) -> None:
+        rng = customer_rng(self.config.seed, state.profile.index, "day", day_index)
+        assert state.session is not None
+        assert state.card_id is not None
+        self._lost_card(state, rng, day_index, tally)
+        for merchant, amount, currency in self._purchases(state, rng, today):
+            self._purchase(state, rng, day_index, merchant, amount, currency, tally)
+        for due in [r for r in state.planned_refunds if r[0] == day_index]:
+            state.planned_refunds.remove(due)
+            _, authorization_id, amount = due
+            refund = self.api.network(
+                "POST",
+                "/v1/network/refunds",
+                json={
+                    "card_id": state.card_id,
+                    "amount": amount,
+                    "merchant": {"name": "Refund desk", "mcc": "5311", "country": "US"},
+                    "authorization_id": authorization_id,
+                },
+            )
+            tally.add("refunds", refund["amount"])
+        self._payments(state, rng, day_index, today, tally)
+
+    def _lost_card(self, state: CustomerState, rng: random.Random, day_index: int, tally: DayTally) -> None:
+        assert state.session is not None
+        if state.frozen_until is not None and day_index >= state.frozen_until:
+            state.session.call("POST", f"/v1/cards/{state.card_id}/unfreeze")
+            state.frozen_until = None
+            tally.add("cards_unfrozen")
+        elif state.frozen_until is None and rng.random() < 0.002:
+            state.session.call("POST", f"/v1/cards/{state.card_id}/freeze")
+            state.frozen_until = day_index + rng.randint(1, 3)
+            tally.add("cards_frozen")
+
+    def _purchases(
+        self, state: CustomerState, rng: random.Random, today: date
+    ) -> list[tuple[Merchant, int, str]]:
+        profile = state.profile
+        days_in_month = ((today.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)).day
+        multiplier = spend_multiplier(today.weekday(), today.day, days_in_month)
+        purchases: list[tuple[Merchant, int, str]] = []
+        if today.day == 1 + profile.index % 28:
+            for index in profile.subscriptions:
+                merchant = SUBSCRIPTION_MERCHANTS[index]
+                purchases.append((merchant, draw_amount(rng, merchant, 1.0), "USD"))
+        for name, category in CATEGORIES.items():
+            if category.subscription or category.per_day == 0:
+                continue
+            weekend = category.weekend_factor if today.weekday() >= 5 else 1.0
+            for _ in range(_poisson(rng, category.per_day * profile.activity * multiplier * weekend)):
+                merchant = rng.choice(BY_CATEGORY[name])
+                purchases.append((merchant, draw_amount(rng, merchant, profile.appetite), "USD"))
+        if rng.random() < 0.004:
+            merchant = rng.choice(FOREIGN_MERCHANTS)
+            purchases.append((merchant, draw_amount(rng, merchant, profile.appetite), "EUR"))
+        return purchases
+
+    def _purchase(
+        self,
+        state: CustomerState,
+        rng: random.Random,
+        day_index: int,
+        merchant: Merchant,
+        amount: int,
+        currency: str,
+        tally: DayTally,
+    ) -> None:
+        result = self.api.network(
+            "POST",
+            "/v1/network/authorizations",
+            json={
+                "card_id": state.card_id,
+                "amount": amount,
+                "currency": currency,
+                "merchant": {
+                    "name": merchant.name,
+                    "mcc": merchant.category.mcc,
+                    "country": merchant.country,
+                },
+            },
+        )
+        if not result["approved"]:
+            tally.decline(result["decline_code"])
+            return
+        tally.add("authorizations_approved", amount)
+        roll = rng.random()
+        if roll < 0.02:
+            self.api.network("POST", f"/v1/network/authorizations/{result['id']}/reverse")
+            tally.add("reversals", amount)
+            return
+        cleared = tip_amount(rng, amount) if merchant.category.tipping else amount
+        self.api.network("POST", f"/v1/network/authorizations/{result['id']}/clear", json={"amount": cleared})
+        tally.add("cleared", cleared)
+        if roll > 0.99:
+            refund = cleared if rng.random() < 0.6 else max(1, cleared // 2)
+            state.planned_refunds.append((day_index + rng.randint(1, 5), result["id"], refund))
+
+    def _payments(
+        self, state: CustomerState, rng: random.Random, day_index: int, today: date, tally: DayTally
+    ) -> None:
+        assert state.session is not None
+        yesterday = today - timedelta(days=1)
+        if state.cycle_day is not None and yesterday.day == state.cycle_day and day_index > 0:
+            self._plan_payment(state, rng, day_index)
+        if state.planned_payment is None or state.planned_payment[0] != day_index:
+            return
+        _, kind = state.planned_payment
+        state.planned_payment = None
+        if not self.config.stripe_api_base:
+            return
+        statements = state.session.call(
+            "GET", f"/v1/accounts/{state.account_id}/statements", params={"limit": 1}
+        )
+        account = state.session.call("GET", f"/v1/accounts/{state.account_id}")
+        if not statements["data"]:
+            return
+        statement = statements["data"][0]
+        planned = {
+            "full": statement["closing_balance"],
+            "minimum": statement["minimum_payment"],
+            "partial": (statement["minimum_payment"] + statement["closing_balance"]) // 2,
+        }[kind]
+        amount = min(planned, account["current_balance"] + account["pending_amount"])
+        if amount <= 0:
+            return
+        payment = state.session.call(
+            "POST",
+            f"/v1/accounts/{state.account_id}/payments",
+            json={"amount": amount, "payment_method": self._payment_method(state)},
+            expect=(201,),
+            idempotent=True,
+        )
+        tally.add(f"payments_{payment['status']}", amount)
+
+    def _plan_payment(self, state: CustomerState, rng: random.Random, day_index: int) -> None:
+        profile = state.profile
+        if profile.autopay:
+            return
+        # The statement closed yesterday; it is due 25 days after closing.
+        due_in = 24
+        if profile.payer == "misser" and rng.random() < 0.6:
+            return  # this month slips by: late fee and delinquency follow
+        kind = {"full": "full", "minimum": "minimum", "partial": "partial", "misser": "minimum"}[
+            profile.payer
+        ]
+        state.planned_payment = (day_index + rng.randint(max(1, due_in - 12), due_in - 1), kind)
+
+    # --- the end -------------------------------------------------------------------------
+
+    def _summary(self, start: date) -> dict[str, Any]:
+        totals: Counter[str] = Counter()
+        cents: Counter[str] = Counter()
+        declines: Counter[str] = Counter()
+        for day in self.ground_truth.values():
+            totals.update(day["counts"])
+            cents.update(day["amounts_cents"])
+            declines.update(day["declines_by_code"])
+        statements = late_fees = delinquent = 0
+        for state in self.states:
+            if state.account_id is None or state.session is None:
+                continue
+            statements += len(
+                state.session.call(
+                    "GET", f"/v1/accounts/{state.account_id}/statements", params={"limit": 200}
+                )["data"]
+            )
+            fees = state.session.call(
+                "GET", f"/v1/accounts/{state.account_id}/transactions", params={"type": "fee", "limit": 200}
+            )["data"]
+            late_fees += sum(1 for fee in fees if "late" in json.dumps(fee).lower())
+            account = state.session.call("GET", f"/v1/accounts/{state.account_id}")
+            if account.get("days_past_due", 0) > 0:
+                delinquent += 1
+        trial = self.admin.call("GET", "/v1/admin/ledger/trial-balance")
+        return {
+            "seed": self.config.seed,
+            "start": start.isoformat(),
+            "days": self.config.days,
+            "customers": self.config.customers,
+            "approved_accounts": sum(1 for s in self.states if s.account_id),
+            "applications": {
+                k[len("applications_") :]: v for k, v in totals.items() if k.startswith("applications_")
+            },
+            "authorizations_approved": totals["authorizations_approved"],
+            "authorizations_declined": dict(sorted(declines.items())),
+            "cleared_count": totals["cleared"],
+            "cleared_cents": cents["cleared"],
+            "refunds": totals["refunds"],
+            "reversals": totals["reversals"],
+            "payments": {k[len("payments_") :]: v for k, v in totals.items() if k.startswith("payments_")},
+            "payments_cents": sum(v for k, v in cents.items() if k.startswith("payments_")),
+            "statements": statements,
+            "late_fees": late_fees,
+            "delinquent_accounts": delinquent,
+            "trial_balance": {
+                "balanced": trial["balanced"],
+                "total_debits": trial["total_debits"],
+                "total_credits": trial["total_credits"],
+            },
+        }
+
+    def _write(self, summary: dict[str, Any]) -> None:
+        folder = self.config.output_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
+        (folder / "ground_truth.json").write_text(json.dumps(self.ground_truth, indent=2, sort_keys=True))
+
+
+def _poisson(rng: random.Random, mean: float) -> int:
+    """Knuth's method: fine for the small daily means here."""
+    if mean <= 0:
+        return 0
+    limit, k, product = math.exp(-mean), 0, rng.random()
+    while product > limit:
+        k += 1
+        product *= rng.random()
+    return k
