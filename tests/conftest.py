@@ -49,9 +49,7 @@ def _prepare_template(server_url: str) -> None:
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute("select pg_advisory_lock(4242)")
         try:
-            exists = conn.execute(
-                "select 1 from pg_database where datname = %s", (TEMPLATE_DB,)
-            ).fetchone()
+            exists = conn.execute("select 1 from pg_database where datname = %s", (TEMPLATE_DB,)).fetchone()
             if not exists:
                 conn.execute(sql.SQL("create database {}").format(sql.Identifier(TEMPLATE_DB)))
                 migrate.upgrade(database_on_same_server(server_url, TEMPLATE_DB))
