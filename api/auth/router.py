@@ -24,15 +24,20 @@ def register(body: RegisterIn, session: SessionDep, idem: AnonymousIdempotency) 
 )
 def token(
     request: Request,
+    response: Response,
     session: SessionDep,
     settings: SettingsDep,
     clock: ClockDep,
     grant_type: Annotated[str, Form(max_length=32)],
-    username: Annotated[str | None, Form(max_length=320)] = None,
+    # No NUL: PostgreSQL text cannot hold one, and the name is stored in login_throttles.
+    username: Annotated[str | None, Form(max_length=320, pattern=r"^[^\x00]*$")] = None,
     password: Annotated[str | None, Form(max_length=256)] = None,
     refresh_token: Annotated[str | None, Form(max_length=512)] = None,
 ) -> TokenOut:
     """OAuth2 token endpoint: the password grant and the refresh-token grant."""
+    # Tokens must never be cached by a browser or a proxy (RFC 6749 §5.1).
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
     tokens = request.app.state.token_settings
     refresh_ttl = timedelta(days=settings.refresh_token_ttl_days)
     if grant_type == "password":
