@@ -122,3 +122,38 @@ def test_start_embedded_joins_the_running_server(pgdata: Path) -> None:
     remaining = json.loads(handles.read_text())
     assert dead_pid not in remaining
     assert os.getpid() in remaining
+
+
+def test_ensure_databases_survives_a_creation_race(server_url: str) -> None:
+    import threading
+    import uuid
+
+    from psycopg import sql
+
+    from cardportal.database import ensure_databases
+
+    names = [f"race_{uuid.uuid4().hex[:10]}" for _ in range(3)]
+    barrier = threading.Barrier(6)
+    errors: list[BaseException] = []
+
+    def create() -> None:
+        barrier.wait()
+        try:
+            ensure_databases(server_url, names)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=create) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    try:
+        assert errors == []
+        with psycopg.connect(libpq_conninfo(server_url), autocommit=True) as conn:
+            existing = {row[0] for row in conn.execute("select datname from pg_database")}
+        assert set(names) <= existing
+    finally:
+        with psycopg.connect(libpq_conninfo(server_url), autocommit=True) as conn:
+            for name in names:
+                conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
