@@ -24,6 +24,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("cardportal.errors")
@@ -100,6 +101,48 @@ class TooManyRequests(AppError):
         retry_after = max(1, int(retry_after))
         kwargs.setdefault("headers", {"Retry-After": str(retry_after)})
         super().__init__(detail, retry_after=retry_after, **kwargs)
+
+
+class Problem(BaseModel):
+    """The problem+json shape, for the OpenAPI document (answers are built by ``problem_body``)."""
+
+    model_config = ConfigDict(extra="allow", title="Problem")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+
+
+_PROBLEM_DESCRIPTIONS = {
+    400: "Bad input (`malformed_json`, `invalid_cursor`, `invalid_idempotency_key`, ...)",
+    401: "No or bad credentials (`not_authenticated`, `invalid_token`, `token_expired`)",
+    403: "The caller's role may not do this (`insufficient_role`)",
+    404: "Nothing the caller may see (`not_found`, ...)",
+    409: "A state conflict (`idempotency_key_in_use`, ...)",
+    413: "The body is over the limit (`payload_too_large`)",
+    422: "Invalid fields (`validation_error`, `idempotency_key_reused`, ...)",
+    429: "Rate limited (`rate_limited`, `login_locked`); retry after `Retry-After` seconds",
+    503: "A dependency is unavailable (`database_unavailable`)",
+}
+
+
+def problem_responses(*statuses: int, **descriptions: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for problem+json answers: ``problem_responses(401, 404, s409="email_taken")``."""
+    schema = Problem.model_json_schema()
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        response: dict[str, Any] = {
+            "description": descriptions.get(f"s{status}", _PROBLEM_DESCRIPTIONS.get(status, "Error")),
+            "content": {PROBLEM_JSON: {"schema": schema}},
+        }
+        if status == 429:
+            response["headers"] = {
+                "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}
+            }
+        responses[status] = response
+    return responses
 
 
 def problem_body(

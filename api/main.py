@@ -21,7 +21,7 @@ from api.cards.numbers import CardVault
 from api.cards.router import router as cards_router
 from api.clock import Clock
 from api.db import make_engine, make_sessionmaker
-from api.errors import install_handlers, problem_response
+from api.errors import install_handlers, problem_response, problem_responses
 from api.gateway.access_log import AccessLogWriter
 from api.gateway.idempotency import IdempotentReplay
 from api.gateway.middleware import GatewayMiddleware
@@ -58,6 +58,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         version="1.0.0",
         description=API_DESCRIPTION,
         lifespan=lifespan,
+        # Any request may be malformed, too large or rate limited (the gateway answers those).
+        responses=problem_responses(400, 413, 429),
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -101,7 +103,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         """Liveness: the process answers."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["ops"], responses={503: {"description": "database unreachable"}})
+    @app.get("/readyz", tags=["ops"], responses=problem_responses(503))
     def readyz() -> JSONResponse:
         """Readiness: the database answers."""
         try:

@@ -136,9 +136,14 @@ def cmd_users_create(args: argparse.Namespace) -> int:
         if password is None:
             password = secrets.token_urlsafe(18)
             generated = True
-    user, created = create_user(
-        url, email=args.email, password=password, full_name=args.full_name or args.email, role=args.role
-    )
+    from api.errors import AppError
+
+    try:
+        user, created = create_user(
+            url, email=args.email, password=password, full_name=args.full_name or args.email, role=args.role
+        )
+    except AppError as exc:  # a weak password, an invalid email: a message, not a traceback
+        sys.exit(f"cardportal: {exc.detail}")
     if not created:
         print(f"{user.email} already exists ({user.id}, role {user.role}); role set to {args.role}")
         return 0

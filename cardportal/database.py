@@ -122,8 +122,10 @@ def ensure_databases(server_url: str, names: list[str]) -> None:
                 continue
             try:
                 conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-            except psycopg.errors.DuplicateDatabase:
-                pass  # another process created it first
+            except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
+                # Another process created it first: a race PostgreSQL reports as
+                # either error, depending on when the two catalog inserts meet.
+                pass
 
 
 def resolve_databases(settings: Settings, *, create: bool = True) -> DatabaseUrls:

@@ -7,13 +7,14 @@ with a default or missing secret and names the variable to set.
 
 from __future__ import annotations
 
+import json
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SANDBOX_NETWORK_API_KEY = "sandbox-network-key-4242"
 SANDBOX_ADMIN_EMAIL = "admin@cardportal.local"
@@ -75,15 +76,28 @@ class Settings(BaseSettings):
     rate_limit_per_ip: str = Field("1200/minute", alias="RATE_LIMIT_PER_IP")
     rate_limit_per_user: str = Field("600/minute", alias="RATE_LIMIT_PER_USER")
     # Callers exempt from the per-IP limit (the card network, trusted proxies).
-    rate_limit_exempt_ips: list[str] = Field(default_factory=list, alias="RATE_LIMIT_EXEMPT_IPS")
+    rate_limit_exempt_ips: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, alias="RATE_LIMIT_EXEMPT_IPS"
+    )
 
     max_body_bytes: int = Field(1024 * 1024, alias="MAX_BODY_BYTES", gt=0)
-    cors_origins: list[str] = Field(default_factory=list, alias="CORS_ORIGINS")
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list, alias="CORS_ORIGINS")
     idempotency_ttl_hours: int = Field(24, alias="IDEMPOTENCY_TTL_HOURS", ge=24)
 
     api_host: str = Field("127.0.0.1", alias="API_HOST")
     api_port: int = Field(8000, alias="API_PORT")
     api_workers: int = Field(1, alias="API_WORKERS", ge=1)
+
+    @field_validator("cors_origins", "rate_limit_exempt_ips", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        # From the environment: "https://a.example,https://b.example", or a JSON list.
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [item.strip() for item in text.split(",") if item.strip()]
+        return value
 
     @field_validator("home")
     @classmethod

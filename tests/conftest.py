@@ -11,13 +11,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from httpx2 import Response
 from psycopg import sql
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
@@ -225,3 +227,41 @@ def live_server(app: FastAPI, engine: Engine) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture
+def make_client(tmp_path: Path, database_url: str, engine: Engine) -> Iterator[Callable[..., TestClient]]:
+    """Build a fresh app (own home, own limits) on the worker's database; closed after the test."""
+    from api.main import create_app
+
+    clients: list[TestClient] = []
+
+    def build(**overrides: object) -> TestClient:
+        home = tmp_path / f"home{len(clients)}"
+        home.mkdir()
+        client = TestClient(create_app(make_settings(home, **overrides), database_url=database_url))
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield build
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+def problem(response: Response, status: int, code: str | None = None) -> dict[str, Any]:
+    """Assert an RFC 9457 problem answer with this status (and code); its body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json"), response.headers
+    body: dict[str, Any] = response.json()
+    assert {"type", "title", "status", "detail", "code"} <= body.keys(), body
+    assert body["status"] == status
+    if code is not None:
+        assert body["code"] == code, body
+    assert response.headers["x-request-id"]
+    return body
+
+
+def count_rows(engine: Engine, table: str) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text(f'select count(*) from "{table}"')).scalar_one())

@@ -9,12 +9,12 @@ from api.accounts import repository, service
 from api.accounts.models import Account
 from api.accounts.schemas import AccountOut
 from api.deps import CurrentPrincipal, SessionDep
-from api.errors import BadRequest
+from api.errors import BadRequest, problem_responses
 from api.network.models import Transaction
 from api.network.schemas import TransactionOut
 from api.pagination import CursorParam, LimitParam, Page, paginate
 
-router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
+router = APIRouter(prefix="/v1/accounts", tags=["accounts"], responses=problem_responses(401, 422))
 
 AccountId = Annotated[str, Path(min_length=1, max_length=64)]
 
@@ -34,13 +34,13 @@ def list_accounts(
     return Page[AccountOut](data=service.describe(session, list(rows)), next_cursor=next_cursor)
 
 
-@router.get("/{id}", responses={404: {"description": "account_not_found"}})
+@router.get("/{id}", responses=problem_responses(404, s404="account_not_found"))
 def get_account(id: AccountId, principal: CurrentPrincipal, session: SessionDep) -> AccountOut:
     account = service.visible_account(session, principal, id)
     return service.describe(session, [account])[0]
 
 
-@router.get("/{id}/transactions", responses={404: {"description": "account_not_found"}})
+@router.get("/{id}/transactions", responses=problem_responses(404, s404="account_not_found"))
 def list_transactions(
     id: AccountId,
     principal: CurrentPrincipal,

@@ -10,10 +10,11 @@ from api.auth import service as auth_service
 from api.auth.models import User
 from api.auth.schemas import RoleIn, UserOut
 from api.deps import AdminPrincipal, SessionDep
+from api.errors import problem_responses
 from api.ledger import service as ledger
 from api.pagination import CursorParam, LimitParam, Page, paginate
 
-router = APIRouter(prefix="/v1/admin", tags=["admin"])
+router = APIRouter(prefix="/v1/admin", tags=["admin"], responses=problem_responses(401, 403, 422))
 
 
 @router.get("/users")
@@ -26,7 +27,7 @@ def list_users(
     return Page[UserOut](data=[UserOut.model_validate(u) for u in rows], next_cursor=next_cursor)
 
 
-@router.post("/users/{id}/role")
+@router.post("/users/{id}/role", responses=problem_responses(404))
 def set_role(id: str, body: RoleIn, _: AdminPrincipal, session: SessionDep) -> UserOut:
     return UserOut.model_validate(auth_service.set_role(session, user_id=id, role=body.role))
 

@@ -9,9 +9,10 @@ from api.applications import service
 from api.applications.models import Application
 from api.applications.schemas import ApplicationIn, ApplicationOut, DecisionIn
 from api.deps import AdminPrincipal, ClockDep, CurrentPrincipal, OptionalUserIdempotency, SessionDep
+from api.errors import problem_responses
 from api.pagination import CursorParam, LimitParam, Page, paginate
 
-router = APIRouter(prefix="/v1/applications", tags=["applications"])
+router = APIRouter(prefix="/v1/applications", tags=["applications"], responses=problem_responses(401, 422))
 
 ApplicationId = Annotated[str, Path(min_length=1, max_length=64)]
 
@@ -19,7 +20,7 @@ ApplicationId = Annotated[str, Path(min_length=1, max_length=64)]
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    responses={409: {"description": "application_open"}},
+    responses=problem_responses(409, s409="application_open"),
 )
 def apply(
     request: Request,
@@ -60,14 +61,16 @@ def list_applications(
     return Page[ApplicationOut](data=[service.describe(a) for a in rows], next_cursor=next_cursor)
 
 
-@router.get("/{id}", responses={404: {"description": "application_not_found"}})
+@router.get("/{id}", responses=problem_responses(404, s404="application_not_found"))
 def get_application(id: ApplicationId, principal: CurrentPrincipal, session: SessionDep) -> ApplicationOut:
     return service.describe(service.visible_application(session, principal, id))
 
 
 @router.post(
     "/{id}/decision",
-    responses={404: {"description": "application_not_found"}, 409: {"description": "already decided"}},
+    responses=problem_responses(
+        403, 404, 409, s404="application_not_found", s409="application_already_decided"
+    ),
 )
 def decide(
     request: Request,

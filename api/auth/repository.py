@@ -10,6 +10,8 @@ from api.auth.models import LoginThrottle, RefreshToken, User
 
 
 def select_user(session: Session, user_id: str) -> User | None:
+    if "\x00" in user_id:  # from a path: no id holds a NUL, and PostgreSQL text cannot
+        return None
     return session.get(User, user_id)
 
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path
 
@@ -9,18 +9,16 @@ from api.cards import service
 from api.cards.controls import SpendingControls
 from api.cards.schemas import CardOut
 from api.deps import CurrentPrincipal, SessionDep
+from api.errors import problem_responses
 from api.pagination import Page
 
-router = APIRouter(prefix="/v1", tags=["cards"])
+router = APIRouter(prefix="/v1", tags=["cards"], responses=problem_responses(401, 422))
 
 ObjectId = Annotated[str, Path(min_length=1, max_length=64)]
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"description": "card_not_found"},
-    409: {"description": "card_closed"},
-}
+_NOT_FOUND = problem_responses(404, 409, s404="card_not_found", s409="card_closed")
 
 
-@router.get("/accounts/{id}/cards", responses={404: {"description": "account_not_found"}})
+@router.get("/accounts/{id}/cards", responses=problem_responses(404, s404="account_not_found"))
 def list_cards(id: ObjectId, principal: CurrentPrincipal, session: SessionDep) -> Page[CardOut]:
     account = accounts_service.visible_account(session, principal, id)
     cards = service.cards_of_account(session, account.id)

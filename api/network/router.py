@@ -6,25 +6,22 @@ message it may retry, and a retry with the same key replays the answer.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path
 
 from api.deps import ClockDep, NetworkCaller, NetworkIdempotency, SessionDep
+from api.errors import problem_responses
 from api.network import service
 from api.network.schemas import AuthorizationIn, AuthorizationOut, ClearIn, RefundIn, TransactionOut
 
 router = APIRouter(prefix="/v1/network", tags=["network"])
 
 AuthorizationId = Annotated[str, Path(min_length=1, max_length=64)]
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "invalid_network_key"},
-    404: {"description": "not found"},
-}
-_STATE_ERRORS: dict[int | str, dict[str, Any]] = _ERRORS | {
-    409: {"description": "not pending"},
-    422: {"description": "invalid amount"},
-}
+_ERRORS = problem_responses(
+    401, 404, 422, s401="invalid_network_key", s404="card_not_found or authorization_not_found"
+)
+_STATE_ERRORS = _ERRORS | problem_responses(409, s409="the authorization is not pending")
 
 
 @router.post("/authorizations", responses=_ERRORS)

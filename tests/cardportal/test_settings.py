@@ -1,0 +1,158 @@
+"""Settings: production refuses missing or placeholder secrets; the sandbox fills safe defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cardportal.settings import (
+    SANDBOX_ADMIN_PASSWORD,
+    SANDBOX_NETWORK_API_KEY,
+    SANDBOX_STRIPE_API_KEY,
+    SANDBOX_STRIPE_WEBHOOK_SECRET,
+    ConfigurationError,
+    Settings,
+)
+
+REAL = {
+    "JWT_SECRET": "j" * 48,
+    "NETWORK_API_KEY": "network-key-from-the-vault",
+    "CARD_DATA_KEY": "c" * 64,
+    "STRIPE_API_KEY": "sk_live_realkey",
+    "STRIPE_WEBHOOK_SECRET": "whsec_realsecret",
+}
+
+
+@pytest.fixture(autouse=True)
+def _no_settings_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for field in Settings.model_fields.values():
+        if field.alias:
+            monkeypatch.delenv(field.alias, raising=False)
+
+
+def _production(home: Path, **values: str | None) -> Settings:
+    merged = {**REAL, **values}
+    return Settings(
+        CARDPORTAL_ENV="production",
+        CARDPORTAL_HOME=str(home),
+        **{k: v for k, v in merged.items() if v is not None},  # type: ignore[arg-type]
+    )
+
+
+def test_production_with_every_secret_starts(tmp_path: Path) -> None:
+    settings = _production(tmp_path)
+    assert settings.env == "production"
+    assert settings.secret("jwt_secret") == REAL["JWT_SECRET"]
+    assert settings.first_admin_email is None
+    assert not (tmp_path / "secrets").exists()  # nothing generated in production
+
+
+@pytest.mark.parametrize("name", sorted(REAL))
+def test_production_refuses_a_missing_secret(tmp_path: Path, name: str) -> None:
+    with pytest.raises(ConfigurationError, match=name):
+        _production(tmp_path, **{name: None})
+
+
+@pytest.mark.parametrize("name", sorted(REAL))
+def test_production_refuses_a_blank_secret(tmp_path: Path, name: str) -> None:
+    with pytest.raises(ConfigurationError, match=name):
+        _production(tmp_path, **{name: "   "})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("NETWORK_API_KEY", SANDBOX_NETWORK_API_KEY),
+        ("STRIPE_API_KEY", SANDBOX_STRIPE_API_KEY),
+        ("STRIPE_WEBHOOK_SECRET", SANDBOX_STRIPE_WEBHOOK_SECRET),
+        ("JWT_SECRET", "changeme"),
+        ("CARD_DATA_KEY", "secret"),
+        ("NETWORK_API_KEY", "password"),
+    ],
+)
+def test_production_refuses_placeholders(tmp_path: Path, name: str, value: str) -> None:
+    with pytest.raises(ConfigurationError, match=name):
+        _production(tmp_path, **{name: value})
+
+
+def test_production_refuses_a_short_jwt_secret(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="JWT_SECRET"):
+        _production(tmp_path, JWT_SECRET="short-but-not-a-placeholder")
+
+
+def test_production_with_a_first_admin_needs_a_real_password(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="FIRST_ADMIN_PASSWORD"):
+        _production(tmp_path, FIRST_ADMIN_EMAIL="ops@example.com")
+    with pytest.raises(ConfigurationError, match="FIRST_ADMIN_PASSWORD"):
+        _production(
+            tmp_path, FIRST_ADMIN_EMAIL="ops@example.com", FIRST_ADMIN_PASSWORD=SANDBOX_ADMIN_PASSWORD
+        )
+    ok = _production(
+        tmp_path, FIRST_ADMIN_EMAIL="ops@example.com", FIRST_ADMIN_PASSWORD="a-real-long-password"
+    )
+    assert ok.secret("first_admin_password") == "a-real-long-password"
+
+
+def test_production_reads_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CARDPORTAL_ENV", "production")
+    monkeypatch.setenv("CARDPORTAL_HOME", str(tmp_path))
+    for name, value in REAL.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("STRIPE_WEBHOOK_SECRET")
+    with pytest.raises(ConfigurationError, match="STRIPE_WEBHOOK_SECRET"):
+        Settings()
+
+
+def test_sandbox_fills_defaults(tmp_path: Path) -> None:
+    settings = Settings(CARDPORTAL_HOME=str(tmp_path))  # type: ignore[call-arg]
+    assert settings.env == "sandbox"
+    assert settings.secret("network_api_key") == SANDBOX_NETWORK_API_KEY
+    assert settings.first_admin_email
+    assert settings.secret("first_admin_password") == SANDBOX_ADMIN_PASSWORD
+    assert settings.secret("stripe_api_key") == SANDBOX_STRIPE_API_KEY
+    assert settings.secret("stripe_webhook_secret") == SANDBOX_STRIPE_WEBHOOK_SECRET
+    assert len(settings.secret("jwt_secret")) >= 32
+    assert settings.home == tmp_path.resolve()
+    assert settings.log_dir == tmp_path.resolve() / "logs"
+
+
+def test_the_sandbox_jwt_secret_is_stable_per_home(tmp_path: Path) -> None:
+    first = Settings(CARDPORTAL_HOME=str(tmp_path / "a"))  # type: ignore[call-arg]
+    again = Settings(CARDPORTAL_HOME=str(tmp_path / "a"))  # type: ignore[call-arg]
+    other = Settings(CARDPORTAL_HOME=str(tmp_path / "b"))  # type: ignore[call-arg]
+    assert first.secret("jwt_secret") == again.secret("jwt_secret")
+    assert first.secret("card_data_key") == again.secret("card_data_key")
+    assert first.secret("jwt_secret") != other.secret("jwt_secret")
+    kept = tmp_path / "a" / "secrets" / "jwt_secret"
+    assert kept.read_text().strip() == first.secret("jwt_secret")
+    assert kept.stat().st_mode & 0o077 == 0  # readable by its owner only
+
+
+def test_an_explicit_jwt_secret_wins_in_the_sandbox(tmp_path: Path) -> None:
+    settings = Settings(CARDPORTAL_HOME=str(tmp_path), JWT_SECRET="x" * 40)  # type: ignore[call-arg]
+    assert settings.secret("jwt_secret") == "x" * 40
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("https://a.example", ["https://a.example"]),
+        ("https://a.example, https://b.example", ["https://a.example", "https://b.example"]),
+        ('["https://a.example"]', ["https://a.example"]),
+        ("", []),
+    ],
+)
+def test_list_settings_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, raw: str, expected: list[str]
+) -> None:
+    monkeypatch.setenv("CORS_ORIGINS", raw)
+    monkeypatch.setenv("RATE_LIMIT_EXEMPT_IPS", raw)
+    settings = Settings(CARDPORTAL_HOME=str(tmp_path))  # type: ignore[call-arg]
+    assert settings.cors_origins == expected
+    assert settings.rate_limit_exempt_ips == expected
+
+
+def test_an_unknown_environment_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="CARDPORTAL_ENV"):
+        Settings(CARDPORTAL_ENV="staging", CARDPORTAL_HOME=str(tmp_path))  # type: ignore[call-arg]
