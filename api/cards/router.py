@@ -9,11 +9,12 @@ from api.cards import service
 from api.cards.controls import SpendingControls
 from api.cards.schemas import CardOut
 from api.deps import CurrentPrincipal, SessionDep
+from api.ids import ID_PATTERN
 from api.pagination import Page
 
 router = APIRouter(prefix="/v1", tags=["cards"])
 
-ObjectId = Annotated[str, Path(min_length=1, max_length=64)]
+ObjectId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "card_not_found"},
     409: {"description": "card_closed"},

@@ -11,12 +11,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 
 from api.deps import ClockDep, NetworkCaller, NetworkIdempotency, SessionDep
+from api.ids import ID_PATTERN
 from api.network import service
 from api.network.schemas import AuthorizationIn, AuthorizationOut, ClearIn, RefundIn, TransactionOut
 
 router = APIRouter(prefix="/v1/network", tags=["network"])
 
-AuthorizationId = Annotated[str, Path(min_length=1, max_length=64)]
+AuthorizationId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "invalid_network_key"},
     404: {"description": "not found"},
