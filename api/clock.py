@@ -20,7 +20,17 @@ class Clock:
         self._lock = threading.Lock()
 
     def now(self) -> datetime:
+        """Business time: the sandbox's moved clock, or the real one in production."""
         return datetime.now(UTC) + self._offset
+
+    @staticmethod
+    def wall_now() -> datetime:
+        """Security time, never moved: token lifetimes, lockouts, rate limits.
+
+        A token checked by a library against the real clock must be issued
+        against it too, or moving the sandbox clock would sign everyone out.
+        """
+        return datetime.now(UTC)
 
     def advance(self, delta: timedelta) -> datetime:
         if not self.movable:

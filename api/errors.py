@@ -208,6 +208,18 @@ _HTTP_CODES = {
 }
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route accepts on this path (a route matches FULL only on its methods)."""
+    from starlette.routing import Match
+
+    allowed = []
+    for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"):
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return allowed
+
+
 def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> JSONResponse:
@@ -245,9 +257,12 @@ def install_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else title
         if status == 404 and detail == "Not Found":
             detail = f"No route matches {request.method} {request.url.path}."
+        headers = dict(exc.headers or {})
         if status == 405:
             detail = f"{request.method} is not allowed on {request.url.path}."
-        return problem_response(status, code, title, detail, request, dict(exc.headers or {}))
+            # Starlette names only the methods of the last route it tried; RFC 9110 wants all.
+            headers["Allow"] = ", ".join(_allowed_methods(request))
+        return problem_response(status, code, title, detail, request, headers)
 
     # Unexpected exceptions are turned into a 500 problem by the gateway middleware,
     # which also stamps the request id on it (see api.gateway.middleware).

@@ -12,6 +12,11 @@ import time
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 
+# What an id in a path or body may look like: letters, digits, ``_`` and ``-``,
+# at most 64 characters. Anything else (a NUL byte above all, which PostgreSQL
+# refuses in text) is bad input, answered 422 before any query runs.
+ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
 
 def new_id(prefix: str) -> str:
     value = (int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")

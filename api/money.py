@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, StrictInt
+from pydantic import AfterValidator, BeforeValidator, Field
 
-# The largest amount a request may carry: PostgreSQL's bigint. Anything larger is a 422.
-INT64_MAX = 2**63 - 1
+# The largest amount a request may carry: 2**53 - 1 cents (about $90 trillion), the
+# largest integer a JSON number holds exactly in every client (JavaScript's
+# Number.MAX_SAFE_INTEGER), and well inside PostgreSQL's bigint. Larger is a 422.
+MAX_AMOUNT = 2**53 - 1
 
 # Active ISO 4217 codes: a code outside this list is bad input (422); a real
 # currency we do not issue in is a business answer (a decline), not an error.
@@ -32,8 +34,24 @@ def _known_currency(value: str) -> str:
     return value
 
 
-PositiveAmount = Annotated[StrictInt, Field(ge=1, le=INT64_MAX, description="Minor units (cents).")]
-NonNegativeAmount = Annotated[StrictInt, Field(ge=0, le=INT64_MAX, description="Minor units (cents).")]
+def _whole_number(value: object) -> object:
+    """An integer, or a JSON number with no fraction (``100.0``, which JSON Schema calls an
+    integer); never a string, a boolean or a fraction of a cent."""
+    if isinstance(value, float) and value.is_integer() and abs(value) <= MAX_AMOUNT:
+        return int(value)
+    return value
+
+
+PositiveAmount = Annotated[
+    int,
+    Field(strict=True, ge=1, le=MAX_AMOUNT, description="Minor units (cents)."),
+    BeforeValidator(_whole_number),
+]
+NonNegativeAmount = Annotated[
+    int,
+    Field(strict=True, ge=0, le=MAX_AMOUNT, description="Minor units (cents)."),
+    BeforeValidator(_whole_number),
+]
 Currency = Annotated[
     str,
     Field(min_length=3, max_length=3, pattern=r"^[A-Z]{3}$", description="ISO 4217 code."),

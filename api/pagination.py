@@ -47,8 +47,13 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         padded = cursor + "=" * (-len(cursor) % 4)
         created_at, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
         parsed = datetime.fromisoformat(created_at)
-        # A NUL cannot be in any id (PostgreSQL text cannot even hold one).
-        if not isinstance(row_id, str) or "\x00" in row_id or parsed.tzinfo is None:
+        # Ids are short and printable (a NUL byte would reach PostgreSQL, which refuses it).
+        if (
+            not isinstance(row_id, str)
+            or not row_id.isprintable()
+            or len(row_id) > 64
+            or parsed.tzinfo is None
+        ):
             raise ValueError
         return parsed, row_id
     except (ValueError, TypeError, json.JSONDecodeError, UnicodeDecodeError) as exc:

@@ -80,3 +80,38 @@ def open_card_account(
     card = cards_service.issue_card(session, account=account, vault=state.card_vault, now=now)
     session.commit()
     return user.id, account.id, card.id
+
+
+NETWORK_HEADERS = {"X-Network-Key": "test-network-key"}
+GROCER = {"name": "Corner Grocer", "mcc": "5411", "country": "US"}
+
+
+def scored_email(score: int, prefix: str = "applicant") -> str:
+    """A unique email that the sandbox bureau scores ``score`` (``…+score<NNN>@…``)."""
+    return f"{prefix}{next(_counter)}+score{score}@example.com"
+
+
+def application_body(**overrides: object) -> dict[str, object]:
+    """A strong application (approved for a +score760 or better email), changed where a test says."""
+    body: dict[str, object] = {
+        "annual_income": 90_000_00,
+        "monthly_housing_payment": 1_500_00,
+        "employment_status": "employed",
+        "date_of_birth": "1990-01-01",
+        "requested_credit_limit": 5_000_00,
+    }
+    body.update(overrides)
+    return body
+
+
+def approved_customer(
+    client: TestClient, *, score: int = 790, **overrides: object
+) -> tuple[LoggedIn, str, str]:
+    """A customer approved through POST /v1/applications; (user, account id, card id)."""
+    user = customer(client, email=scored_email(score))
+    response = client.post("/v1/applications", headers=user.headers, json=application_body(**overrides))
+    assert response.status_code == 201, response.text
+    assert response.json()["status"] == "approved", response.text
+    account_id = response.json()["account_id"]
+    cards = client.get(f"/v1/accounts/{account_id}/cards", headers=user.headers).json()["data"]
+    return user, account_id, cards[0]["id"]

@@ -10,13 +10,14 @@ from api.accounts.models import Account
 from api.accounts.schemas import AccountOut
 from api.deps import CurrentPrincipal, SessionDep
 from api.errors import BadRequest, problem_responses
+from api.ids import ID_PATTERN
 from api.network.models import Transaction
 from api.network.schemas import TransactionOut
 from api.pagination import CursorParam, LimitParam, Page, paginate
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"], responses=problem_responses(401, 422))
 
-AccountId = Annotated[str, Path(min_length=1, max_length=64)]
+AccountId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
 
 
 @router.get("")

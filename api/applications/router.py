@@ -10,11 +10,12 @@ from api.applications.models import Application
 from api.applications.schemas import ApplicationIn, ApplicationOut, DecisionIn
 from api.deps import AdminPrincipal, ClockDep, CurrentPrincipal, OptionalUserIdempotency, SessionDep
 from api.errors import problem_responses
+from api.ids import ID_PATTERN
 from api.pagination import CursorParam, LimitParam, Page, paginate
 
 router = APIRouter(prefix="/v1/applications", tags=["applications"], responses=problem_responses(401, 422))
 
-ApplicationId = Annotated[str, Path(min_length=1, max_length=64)]
+ApplicationId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
 
 
 @router.post(

@@ -15,9 +15,20 @@ class ApplicationIn(BaseModel):
     annual_income: NonNegativeAmount = Field(description="Cents per year, before tax.")
     monthly_housing_payment: NonNegativeAmount = Field(description="Rent or mortgage, cents per month.")
     employment_status: Literal["employed", "self_employed", "unemployed", "retired", "student"]
-    date_of_birth: date
+    # The pattern states the "after 1900" rule in the OpenAPI document too.
+    date_of_birth: date = Field(
+        description="YYYY-MM-DD", json_schema_extra={"pattern": r"^(19|2[0-9])[0-9]{2}-[0-9]{2}-[0-9]{2}$"}
+    )
     # Below the smallest line we offer ($300) no application could be approved: bad input.
     requested_credit_limit: Annotated[PositiveAmount, Field(ge=MIN_CREDIT_LIMIT)] | None = None
+
+    @field_validator("date_of_birth", mode="before")
+    @classmethod
+    def _a_calendar_date(cls, value: object) -> object:
+        # Not a number of seconds since 1970: pydantic would read 0 as 1970-01-01.
+        if not isinstance(value, (str, date)):
+            raise ValueError("date_of_birth must be a date, YYYY-MM-DD")
+        return value
 
     @field_validator("date_of_birth")
     @classmethod

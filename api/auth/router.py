@@ -61,13 +61,13 @@ def token(
             tokens=tokens,
             refresh_ttl=refresh_ttl,
             policy=request.app.state.login_policy,
-            now=clock.now(),
+            now=clock.wall_now(),
         )
     elif grant_type == "refresh_token":
         if not refresh_token:
             raise BadRequest("The refresh_token grant needs refresh_token.", code="invalid_request")
         pair = service.refresh(
-            session, refresh_token=refresh_token, tokens=tokens, refresh_ttl=refresh_ttl, now=clock.now()
+            session, refresh_token=refresh_token, tokens=tokens, refresh_ttl=refresh_ttl, now=clock.wall_now()
         )
     else:
         raise BadRequest("grant_type must be password or refresh_token.", code="unsupported_grant_type")
@@ -78,7 +78,7 @@ def token(
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(422))
 def logout(body: LogoutIn, session: SessionDep, clock: ClockDep) -> Response:
-    service.logout(session, refresh_token=body.refresh_token, now=clock.now())
+    service.logout(session, refresh_token=body.refresh_token, now=clock.wall_now())
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -21,6 +21,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from api.money import PositiveAmount
+
 SPENDING_CONTROL = "spending_control"
 ControlReason = Literal[
     "blocked_mcc_group", "blocked_country", "per_authorization_limit", "daily_limit", "monthly_limit"
@@ -29,7 +31,6 @@ ControlReason = Literal[
 MCC_PATTERN = r"^[0-9]{4}$"
 COUNTRY_PATTERN = r"^[A-Z]{2}$"
 _MCC = re.compile(MCC_PATTERN)
-INT64_MAX = 2**63 - 1
 
 # ISO 18245 merchant category codes by group. A code belongs to at most one
 # group (the tests check it); whatever is listed nowhere is "other".
@@ -161,7 +162,7 @@ def max_clear_amount(authorized_amount: int, mcc: str) -> int:
 
 
 # Positive cents, exact integers only (no 10.5, no "100", no true).
-LimitAmount = Annotated[int, Field(strict=True, gt=0, le=INT64_MAX)]
+LimitAmount = PositiveAmount
 
 
 class SpendingControls(BaseModel):
@@ -169,8 +170,13 @@ class SpendingControls(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    blocked_mcc_groups: list[str] = Field(default_factory=list, max_length=len(MCC_GROUPS))
-    blocked_countries: list[str] = Field(default_factory=list, max_length=len(ISO_3166_ALPHA_2))
+    # The enums make the OpenAPI document say exactly what is accepted.
+    blocked_mcc_groups: list[Annotated[str, Field(json_schema_extra={"enum": sorted(MCC_GROUPS)})]] = Field(
+        default_factory=list, max_length=len(MCC_GROUPS)
+    )
+    blocked_countries: list[
+        Annotated[str, Field(pattern=COUNTRY_PATTERN, json_schema_extra={"enum": sorted(ISO_3166_ALPHA_2)})]
+    ] = Field(default_factory=list, max_length=len(ISO_3166_ALPHA_2))
     per_authorization_limit: LimitAmount | None = None
     daily_limit: LimitAmount | None = None
     monthly_limit: LimitAmount | None = None
@@ -186,7 +192,10 @@ class SpendingControls(BaseModel):
     @field_validator("blocked_countries")
     @classmethod
     def _iso_countries(cls, countries: list[str]) -> list[str]:
-        return list(dict.fromkeys(normalise_country(country) for country in countries))
+        unknown = sorted(set(countries) - ISO_3166_ALPHA_2)
+        if unknown:
+            raise ValueError(f"{unknown} are not ISO 3166-1 alpha-2 country codes (upper case)")
+        return list(dict.fromkeys(countries))
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,12 @@ from api.cards.controls import SpendingControls
 from api.cards.schemas import CardOut
 from api.deps import CurrentPrincipal, SessionDep
 from api.errors import problem_responses
+from api.ids import ID_PATTERN
 from api.pagination import Page
 
 router = APIRouter(prefix="/v1", tags=["cards"], responses=problem_responses(401, 422))
 
-ObjectId = Annotated[str, Path(min_length=1, max_length=64)]
+ObjectId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
 _NOT_FOUND = problem_responses(404, 409, s404="card_not_found", s409="card_closed")
 
 

@@ -38,7 +38,8 @@ from api.ids import new_id
 from api.ledger.models import LedgerAccount, LedgerEntry, LedgerTransfer
 
 HOUSE_SHARDS = 16
-MAX_AMOUNT = 10**15  # far below int64; no single movement is a quadrillion cents
+# The API's ceiling on any amount (2**53 - 1 cents); a larger one is a bug upstream.
+MAX_AMOUNT = 2**53 - 1
 
 
 class House(StrEnum):

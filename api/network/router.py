@@ -12,12 +12,13 @@ from fastapi import APIRouter, Path
 
 from api.deps import ClockDep, NetworkCaller, NetworkIdempotency, SessionDep
 from api.errors import problem_responses
+from api.ids import ID_PATTERN
 from api.network import service
 from api.network.schemas import AuthorizationIn, AuthorizationOut, ClearIn, RefundIn, TransactionOut
 
 router = APIRouter(prefix="/v1/network", tags=["network"])
 
-AuthorizationId = Annotated[str, Path(min_length=1, max_length=64)]
+AuthorizationId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
 _ERRORS = problem_responses(
     401, 404, 422, s401="invalid_network_key", s404="card_not_found or authorization_not_found"
 )

@@ -6,15 +6,17 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.cards.controls import ISO_3166_ALPHA_2
+from api.ids import ID_PATTERN
 from api.money import Currency, PositiveAmount
 
-CardId = Annotated[str, Field(min_length=1, max_length=64)]
+ObjectId = Annotated[str, Field(min_length=1, max_length=64, pattern=ID_PATTERN)]
 
 
 class MerchantIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    # No control characters: a NUL byte cannot be stored in PostgreSQL text at all.
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")
     mcc: str = Field(pattern=r"^[0-9]{4}$", description="ISO 18245 merchant category code.")
     country: str = Field("US", pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2.")
 
@@ -29,7 +31,7 @@ class MerchantIn(BaseModel):
 class AuthorizationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    card_id: CardId
+    card_id: ObjectId
     amount: PositiveAmount
     currency: Currency = "USD"
     merchant: MerchantIn
@@ -44,11 +46,11 @@ class ClearIn(BaseModel):
 class RefundIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    card_id: CardId
+    card_id: ObjectId
     amount: PositiveAmount
     currency: Currency = "USD"
     merchant: MerchantIn
-    authorization_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    authorization_id: ObjectId | None = None
 
 
 class AuthorizationOut(BaseModel):

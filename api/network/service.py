@@ -259,6 +259,11 @@ def refund(
                 "left to refund).",
                 code="refund_exceeds_cleared",
             )
+    if original is None and amount > MAX_AUTHORIZATION_AMOUNT:
+        raise UnprocessableEntity(
+            f"A refund without its authorization is at most {MAX_AUTHORIZATION_AMOUNT} cents.",
+            code="refund_too_large",
+        )
     card, account = _card_and_account(session, card_id)
     if currency != account.currency:
         raise UnprocessableEntity(

@@ -133,16 +133,20 @@ def test_empty_controls_block_nothing():
     }
 
 
-def test_countries_are_upper_cased_and_duplicates_dropped():
+def test_countries_are_canonical_and_duplicates_dropped():
     controls = SpendingControls(
-        blocked_countries=["ru", "KP", " ir ", "RU"], blocked_mcc_groups=["gambling"] * 2
+        blocked_countries=["RU", "KP", "IR", "RU"], blocked_mcc_groups=["gambling"] * 2
     )
     assert controls.blocked_countries == ["RU", "KP", "IR"]
     assert controls.blocked_mcc_groups == ["gambling"]
+    # The contract names upper-case ISO codes; anything else is refused, not guessed at.
+    for near_miss in ("ru", " IR "):
+        with pytest.raises(ValidationError):
+            SpendingControls(blocked_countries=[near_miss])
 
 
 def test_the_json_body_validates():
-    body = '{"blocked_mcc_groups": ["gambling", "cash_advance"], "blocked_countries": ["fr"], '
+    body = '{"blocked_mcc_groups": ["gambling", "cash_advance"], "blocked_countries": ["FR"], '
     body += '"daily_limit": 500}'
     controls = SpendingControls.model_validate_json(body)
     assert controls.blocked_countries == ["FR"]
@@ -162,7 +166,7 @@ def test_the_json_body_validates():
         {"per_authorization_limit": 0},
         {"daily_limit": -1},
         {"monthly_limit": 10.5},
-        {"monthly_limit": 10.0},
+        {"monthly_limit": 2**53},
         {"daily_limit": "100"},
         {"daily_limit": True},
         {"daily_limit": 2**63},
