@@ -59,7 +59,9 @@ _bearer = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)
 def current_principal(request: Request, token: Annotated[str | None, Depends(_bearer)]) -> Principal:
     if not token:
         raise Unauthorized("Send a bearer access token.", code="not_authenticated")
-    principal = decode_access_token(request.app.state.token_settings, token)
+    principal = decode_access_token(
+        request.app.state.token_settings, token, now=request.app.state.clock.now()
+    )
     request.state.user_id = principal.user_id
     request.state.role = principal.role
     request.app.state.rate_limiter.check_user(principal.user_id)
