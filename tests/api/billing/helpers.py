@@ -32,7 +32,13 @@ def purchase(session: Session, card_id: str, amount: int, now: datetime) -> str:
 
 def refund(session: Session, card_id: str, authorization_id: str, amount: int, now: datetime) -> None:
     network.refund(
-        session, card_id=card_id, amount=amount, currency="USD", authorization_id=authorization_id, now=now, **MERCHANT
+        session,
+        card_id=card_id,
+        amount=amount,
+        currency="USD",
+        authorization_id=authorization_id,
+        now=now,
+        **MERCHANT,
     )
     session.commit()
 

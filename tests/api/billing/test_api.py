@@ -32,12 +32,15 @@ def _buy(api: TestClient, card_id: str, amount: int) -> None:
         headers=NET,
         json={"card_id": card_id, "amount": amount, "currency": "USD", "merchant": MERCHANT},
     )
-    assert r.status_code == 200 and r.json()["approved"], r.text
+    assert r.status_code == 200, r.text
+    assert r.json()["approved"], r.text
     r = api.post(f"/v1/network/authorizations/{r.json()['id']}/clear", headers=NET, json={"amount": amount})
     assert r.status_code == 200, r.text
 
 
-def test_advance_35_days_then_30_more_without_payment(api: TestClient, session: Session, app: FastAPI) -> None:
+def test_advance_35_days_then_30_more_without_payment(
+    api: TestClient, session: Session, app: FastAPI
+) -> None:
     holder, account_id, card_id = _card_holder(api, session, app, credit_limit=3_000_00, apr_bps=1_999)
     admin = user_with_role(api, session, "admin")
     opened = app.state.clock.now()
@@ -58,10 +61,13 @@ def test_advance_35_days_then_30_more_without_payment(api: TestClient, session: 
     r = api.get(f"/v1/accounts/{account_id}/statements", headers=holder.headers)
     assert r.status_code == 200, r.text
     page = r.json()
-    assert page["next_cursor"] is None and len(page["data"]) == 1
+    assert page["next_cursor"] is None
+    assert len(page["data"]) == 1
     statement = page["data"][0]
     # The first cycle: the purchase alone; grace period, so no interest; 1 % of 1,234.56 = 12.35 < 25.
-    assert {k: statement[k] for k in ("opening_balance", "purchases", "refunds", "payments", "interest", "fees")} == {
+    assert {
+        k: statement[k] for k in ("opening_balance", "purchases", "refunds", "payments", "interest", "fees")
+    } == {
         "opening_balance": 0,
         "purchases": 1_234_56,
         "refunds": 0,
@@ -69,7 +75,8 @@ def test_advance_35_days_then_30_more_without_payment(api: TestClient, session: 
         "interest": 0,
         "fees": 0,
     }
-    assert statement["closing_balance"] == 1_234_56 and statement["minimum_payment"] == 25_00
+    assert statement["closing_balance"] == 1_234_56
+    assert statement["minimum_payment"] == 25_00
     period_end, due = date.fromisoformat(statement["period_end"]), date.fromisoformat(statement["due_date"])
     assert statement["period_start"] == opened.date().isoformat()
     assert 21 <= (due - period_end).days <= 26
@@ -96,7 +103,8 @@ def test_advance_35_days_then_30_more_without_payment(api: TestClient, session: 
     assert account["delinquency_bucket"] in ("1-29", "30-59")
     assert account["past_due_amount"] == 25_00
     assert account["current_balance"] == 1_234_56 + 25_00 + sum(
-        s["interest"] for s in api.get(f"/v1/accounts/{account_id}/statements", headers=holder.headers).json()["data"]
+        s["interest"]
+        for s in api.get(f"/v1/accounts/{account_id}/statements", headers=holder.headers).json()["data"]
     )
     tb = api.get("/v1/admin/ledger/trial-balance", headers=admin.headers).json()
     assert tb["balanced"] is True
@@ -109,7 +117,9 @@ def test_statements_of_another_customer_are_404(api: TestClient, session: Sessio
     _buy(api, card_id, 50_00)
     assert api.post("/v1/sandbox/clock/advance", headers=admin.headers, json={"days": 32}).status_code == 200
     holder, stranger = login(api, holder.email), login(api, stranger.email)
-    statement_id = api.get(f"/v1/accounts/{account_id}/statements", headers=holder.headers).json()["data"][0]["id"]
+    statement_id = api.get(f"/v1/accounts/{account_id}/statements", headers=holder.headers).json()["data"][0][
+        "id"
+    ]
     for path in (
         f"/v1/accounts/{account_id}/statements",
         f"/v1/statements/{statement_id}",

@@ -64,7 +64,9 @@ def _advance_to(app: FastAPI, session_factory: sessionmaker[Session], when) -> N
     billing.advance_clock(session_factory, app.state.clock, to=when)
 
 
-def test_three_cycles_to_the_cent(app: FastAPI, session: Session, session_factory: sessionmaker[Session]) -> None:
+def test_three_cycles_to_the_cent(
+    app: FastAPI, session: Session, session_factory: sessionmaker[Session]
+) -> None:
     move_clock_to(app, at(2030, 1, 10))
     _, account_id, card_id = open_card_account(session, app, credit_limit=5_000_00, apr_bps=2_499)
 
@@ -83,9 +85,13 @@ def test_three_cycles_to_the_cent(app: FastAPI, session: Session, session_factor
     _advance_to(app, session_factory, at(2030, 4, 11))
 
     session.expire_all()
-    statements = session.execute(
-        select(Statement).where(Statement.account_id == account_id).order_by(Statement.period_end)
-    ).scalars().all()
+    statements = (
+        session.execute(
+            select(Statement).where(Statement.account_id == account_id).order_by(Statement.period_end)
+        )
+        .scalars()
+        .all()
+    )
     figures = [
         (
             s.period_start, s.period_end, s.days_in_period, s.opening_balance, s.purchases, s.refunds,
@@ -93,8 +99,10 @@ def test_three_cycles_to_the_cent(app: FastAPI, session: Session, session_factor
         )
         for s in statements
     ]  # fmt: skip
+    # start, end, days, opening, purchases, refunds, payments, interest, fees, closing, minimum, due
     assert figures == [
-        (date(2030, 1, 10), date(2030, 2, 10), 32, 0, 2_200_00, 100_00, 0, 0, 0, 2_100_00, 25_00, date(2030, 3, 5)),
+        (date(2030, 1, 10), date(2030, 2, 10), 32, 0, 2_200_00, 100_00, 0, 0, 0, 2_100_00, 25_00,
+         date(2030, 3, 5)),
         (date(2030, 2, 11), date(2030, 3, 10), 28, 2_100_00, 200_00, 0, 300_00, 35_88, 0, 2_035_88, 56_24,
          date(2030, 4, 5)),
         (date(2030, 3, 11), date(2030, 4, 10), 31, 2_035_88, 100_00, 0, 0, 45_18, 30_00, 2_211_06, 97_29,
@@ -108,15 +116,23 @@ def test_three_cycles_to_the_cent(app: FastAPI, session: Session, session_factor
     assert (s3.interest_ytd, s3.fees_ytd) == (81_06, 30_00)
     assert (s2.interest_ytd, s2.fees_ytd) == (35_88, 0)
     # The minimum-payment warning: 2,211.06 at 24.99 % takes more than 36 months paying the minimum.
-    assert s3.minimum_only_months is not None and s3.minimum_only_months > 36
-    assert s3.pay_in_36_monthly is not None and s3.pay_in_36_total == s3.pay_in_36_monthly * 36
+    assert s3.minimum_only_months is not None
+    assert s3.minimum_only_months > 36
+    assert s3.pay_in_36_monthly is not None
+    assert s3.pay_in_36_total == s3.pay_in_36_monthly * 36
     # Each closing balance is the ledger's own balance at the close.
     for s in statements:
         assert receivable_as_of(session, account_id, billing.day_end(s.period_end)) == s.closing_balance
     fee = session.get(Transaction, s2.late_fee_transaction_id)
-    assert fee is not None and (fee.type, fee.amount, fee.posted_at) == ("fee", 30_00, billing.day_end(date(2030, 4, 5)))
+    assert fee is not None
+    assert (fee.type, fee.amount, fee.posted_at) == (
+        "fee",
+        30_00,
+        billing.day_end(date(2030, 4, 5)),
+    )
     state = session.get(AccountBilling, account_id)
-    assert state is not None and (state.days_past_due, state.delinquency_bucket, state.past_due_amount) == (
+    assert state is not None
+    assert (state.days_past_due, state.delinquency_bucket, state.past_due_amount) == (
         5,
         "1-29",
         56_24,
