@@ -1,27 +1,117 @@
 """The one source of "now" for the platform.
 
-Production reads the system clock. The sandbox clock (like Stripe's test
-clocks) can be moved forward, never back; its persistence and the daily
-job it drives arrive with billing.
+Production reads the system clock and refuses to move. The sandbox clock
+(like Stripe's test clocks) is the system clock plus an offset that only
+grows. With an engine, the offset lives in the one-row ``platform_clock``
+table, so every process (API workers, the CLI, the simulator) shares it and
+it survives restarts; each process re-reads it after ``cache_seconds``.
+Without an engine (unit tests of pure services) the offset is in memory.
+
+Moving the clock and running what falls due on the days passed is
+``api.billing.service.advance_clock``; this module only keeps the time.
 """
 
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+import time
+from datetime import UTC, date, datetime, timedelta
 
-from api.errors import Conflict
+from sqlalchemy import BigInteger, CheckConstraint, SmallInteger, func, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Mapped, mapped_column
+
+from api.db import Base
+from api.errors import Forbidden, UnprocessableEntity
+
+
+class PlatformClock(Base):
+    """The sandbox clock's offset from the system clock: one row, or none (offset zero)."""
+
+    __tablename__ = "platform_clock"
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, default=1, autoincrement=False)
+    offset_us: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint("id = 1", name="one_row"),
+        CheckConstraint("offset_us >= 0", name="forward_only"),
+    )
+
+
+_READ = text("select offset_us from platform_clock where id = 1")
+# The offset only ever grows: greatest() keeps it so under concurrent moves.
+_MOVE = text(
+    """
+    insert into platform_clock (id, offset_us, updated_at) values (1, :offset_us, now())
+    on conflict (id) do update
+        set offset_us = greatest(platform_clock.offset_us, excluded.offset_us), updated_at = now()
+    returning offset_us
+    """
+)
+
+
+def _micros(delta: timedelta) -> int:
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 class Clock:
-    def __init__(self, *, movable: bool = False) -> None:
+    def __init__(self, *, movable: bool = False, engine: Engine | None = None, cache_seconds: float = 1.0):
         self.movable = movable
+        self._engine = engine if movable else None
+        self._cache_seconds = cache_seconds
         self._offset = timedelta(0)
+        self._read_at: float | None = None
         self._lock = threading.Lock()
+
+    def _system_now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def offset(self) -> timedelta:
+        if self._engine is None:
+            return self._offset
+        stamp = time.monotonic()
+        with self._lock:
+            fresh = self._read_at is not None and stamp - self._read_at < self._cache_seconds
+            if fresh:
+                return self._offset
+        with self._engine.connect() as connection:
+            micros = connection.execute(_READ).scalar_one_or_none() or 0
+        with self._lock:
+            self._offset, self._read_at = timedelta(microseconds=micros), stamp
+            return self._offset
 
     def now(self) -> datetime:
         """Business time: the sandbox's moved clock, or the real one in production."""
-        return datetime.now(UTC) + self._offset
+        return self._system_now() + self.offset()
+
+    def today(self) -> date:
+        return self.now().date()
+
+    def forget(self) -> None:
+        """Drop the cached offset: the next ``now()`` reads the shared one."""
+        with self._lock:
+            self._read_at = None
+
+    def require_movable(self) -> None:
+        if not self.movable:
+            raise Forbidden("The clock of a production platform cannot be moved.", code="clock_not_movable")
+
+    def set_offset(self, delta: timedelta) -> datetime:
+        """Move the clock to ``system time + delta``; never back. The new now."""
+        self.require_movable()
+        if delta < timedelta(0):
+            raise UnprocessableEntity("The sandbox clock only moves forward.", code="clock_backwards")
+        if self._engine is None:
+            with self._lock:
+                self._offset = max(self._offset, delta)
+            return self.now()
+        with self._engine.begin() as connection:
+            micros: int = connection.execute(_MOVE, {"offset_us": _micros(delta)}).scalar_one()
+        with self._lock:
+            self._offset, self._read_at = timedelta(microseconds=micros), time.monotonic()
+        return self.now()
 
     @staticmethod
     def wall_now() -> datetime:
@@ -33,10 +123,9 @@ class Clock:
         return datetime.now(UTC)
 
     def advance(self, delta: timedelta) -> datetime:
-        if not self.movable:
-            raise Conflict("The clock of a production platform cannot be moved.", code="clock_not_movable")
+        """Move the clock forward by ``delta`` (time only; nothing is run)."""
+        self.require_movable()
         if delta < timedelta(0):
-            raise Conflict("The sandbox clock only moves forward.", code="clock_backwards")
-        with self._lock:
-            self._offset += delta
-        return self.now()
+            raise UnprocessableEntity("The sandbox clock only moves forward.", code="clock_backwards")
+        self.forget()
+        return self.set_offset(self.offset() + delta)

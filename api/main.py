@@ -17,6 +17,8 @@ from api.applications.router import router as applications_router
 from api.auth.router import router as auth_router
 from api.auth.security import TokenSettings
 from api.auth.service import LoginPolicy
+from api.billing.router import clock_router as sandbox_clock_router
+from api.billing.router import router as billing_router
 from api.cards.numbers import CardVault
 from api.cards.router import router as cards_router
 from api.clock import Clock
@@ -64,7 +66,9 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
-    app.state.clock = Clock(movable=settings.env == "sandbox")
+    app.state.clock = Clock(
+        movable=settings.env == "sandbox", engine=engine, cache_seconds=settings.clock_cache_seconds
+    )
     app.state.token_settings = TokenSettings(
         secret=settings.secret("jwt_secret"),
         algorithm=settings.jwt_algorithm,
@@ -95,6 +99,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         cards_router,
         network_router,
         admin_router,
+        billing_router,
+        sandbox_clock_router,
     ):
         app.include_router(router)
 

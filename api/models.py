@@ -3,7 +3,9 @@
 from api.accounts.models import Account
 from api.applications.models import Application
 from api.auth.models import LoginThrottle, RefreshToken, User
+from api.billing.models import AccountBilling, BillingRun, Statement
 from api.cards.models import Card
+from api.clock import PlatformClock
 from api.db import Base
 from api.gateway.idempotency import IdempotencyRecord
 from api.ledger.models import LedgerAccount, LedgerEntry, LedgerTransfer
@@ -11,15 +13,19 @@ from api.network.models import Transaction
 
 __all__ = [
     "Account",
+    "AccountBilling",
     "Application",
     "Base",
+    "BillingRun",
     "Card",
     "IdempotencyRecord",
     "LedgerAccount",
     "LedgerEntry",
     "LedgerTransfer",
     "LoginThrottle",
+    "PlatformClock",
     "RefreshToken",
+    "Statement",
     "Transaction",
     "User",
 ]

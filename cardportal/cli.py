@@ -9,6 +9,7 @@ import secrets
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import date
 
 from cardportal.settings import ConfigurationError, Settings, get_settings
 
@@ -165,6 +166,32 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return simulator_cli.run(settings, args, database_url)
 
 
+def cmd_ops_run_day(args: argparse.Namespace) -> int:
+    """The daily billing job for every day not yet run, through --date (default: yesterday)."""
+    from api.billing import service as billing
+    from api.clock import Clock
+    from api.db import make_engine, make_sessionmaker
+    from api.errors import AppError
+
+    settings = _settings()
+    url = _prepare(settings)
+    engine = make_engine(url, pool_size=2, max_overflow=2)
+    try:
+        clock = Clock(movable=settings.env == "sandbox", engine=engine, cache_seconds=0)
+        runs = billing.catch_up(make_sessionmaker(engine), clock, through=args.date)
+    except AppError as exc:
+        print(f"cardportal: {exc.detail} ({exc.code})", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    if not runs:
+        print("nothing to run: every day through the date has run")
+    for run in runs:
+        counts = " ".join(f"{k}={v}" for k, v in run.counts.items() if k != "failed_accounts")
+        print(f"{run.day} {'already run' if run.already_run else 'ran'}: {counts}")
+    return 1 if any(run.counts.get("failed") for run in runs) else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cardportal", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
@@ -199,6 +226,19 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--full-name", default=None)
     create.add_argument("--password", default=None, help="default: prompt, or generate and print")
     create.set_defaults(handler=cmd_users_create)
+
+    ops = sub.add_parser("ops", help="operations")
+    ops_sub = ops.add_subparsers(dest="ops_command", required=True)
+    run_day = ops_sub.add_parser(
+        "run-day", help="run the daily billing job for each day not yet run, oldest first, through --date"
+    )
+    run_day.add_argument(
+        "--date",
+        type=date.fromisoformat,
+        default=None,
+        help="YYYY-MM-DD, a day that is over (default: yesterday)",
+    )
+    run_day.set_defaults(handler=cmd_ops_run_day)
     return parser
 
 

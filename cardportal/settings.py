@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list, alias="CORS_ORIGINS")
     idempotency_ttl_hours: int = Field(24, alias="IDEMPOTENCY_TTL_HOURS", ge=24)
 
+    # How long a process trusts its cached copy of the shared sandbox clock.
+    clock_cache_seconds: float = Field(1.0, alias="CLOCK_CACHE_SECONDS", ge=0)
+
     api_host: str = Field("127.0.0.1", alias="API_HOST")
     api_port: int = Field(8000, alias="API_PORT")
     api_workers: int = Field(1, alias="API_WORKERS", ge=1)

@@ -59,10 +59,14 @@ def visible_account(session: Session, principal: Principal, account_id: str) -> 
 
 
 def describe(session: Session, accounts: list[Account]) -> list[AccountOut]:
+    from api.billing.service import billing_summaries
+
     balances = ledger.balances(session, [a.id for a in accounts])
+    billing = billing_summaries(session, [a.id for a in accounts])
     out = []
     for account in accounts:
         current = balances[account.id]
+        summary = billing[account.id]
         out.append(
             AccountOut(
                 id=account.id,
@@ -75,6 +79,12 @@ def describe(session: Session, accounts: list[Account]) -> list[AccountOut]:
                 currency=account.currency,
                 billing_cycle_day=account.billing_cycle_day,
                 opened_at=account.opened_at,
+                statement_balance=summary.statement_balance,
+                next_due_date=summary.next_due_date,
+                minimum_payment_due=summary.minimum_payment_due,
+                past_due_amount=summary.past_due_amount,
+                days_past_due=summary.days_past_due,
+                delinquency_bucket=summary.delinquency_bucket,
             )
         )
     return out

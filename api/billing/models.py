@@ -1,0 +1,102 @@
+"""Billing tables: statements, each account's delinquency, and the daily job's runs."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint, func, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from api.db import Base
+
+DELINQUENCY_BUCKETS = ("current", "1-29", "30-59", "60-89", "90+")
+
+
+class Statement(Base):
+    """One closed billing cycle of an account, with every figure the customer is shown.
+
+    ``closing_balance = opening_balance + purchases - refunds - payments + interest + fees``
+    (a check constraint keeps it so).
+    """
+
+    __tablename__ = "statements"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    currency: Mapped[str] = mapped_column(String(3))
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    due_date: Mapped[date] = mapped_column(Date)
+    opening_balance: Mapped[int]
+    purchases: Mapped[int]
+    refunds: Mapped[int]
+    payments: Mapped[int]
+    interest: Mapped[int]
+    fees: Mapped[int]
+    closing_balance: Mapped[int]
+    minimum_payment: Mapped[int]
+    apr_bps: Mapped[int]
+    credit_limit: Mapped[int]
+    days_in_period: Mapped[int]
+    # The interest charge calculation: average daily balance and the days it covers.
+    average_daily_balance: Mapped[int]
+    grace_period_applied: Mapped[bool]
+    interest_ytd: Mapped[int]
+    fees_ytd: Mapped[int]
+    # The minimum-payment warning (12 CFR 1026.7(b)(12)); null when nothing is owed.
+    minimum_only_months: Mapped[int | None]
+    minimum_only_total: Mapped[int | None]
+    pay_in_36_monthly: Mapped[int | None]
+    pay_in_36_total: Mapped[int | None]
+    # Set once, when the minimum was missed at the due date and a late fee was charged.
+    late_fee_transaction_id: Mapped[str | None] = mapped_column(String(32))
+    late_fee_amount: Mapped[int] = mapped_column(server_default=text("0"))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+    __table_args__ = (
+        UniqueConstraint("account_id", "period_end", name="uq_statements_account_period_end"),
+        CheckConstraint(
+            "closing_balance = opening_balance + purchases - refunds - payments + interest + fees",
+            name="identity",
+        ),
+        CheckConstraint("due_date > period_end and period_end >= period_start", name="dates_ordered"),
+        Index("ix_statements_account_created", "account_id", "created_at", "id"),
+        Index("ix_statements_due_date", "due_date"),
+    )
+
+
+class AccountBilling(Base):
+    """Each account's delinquency as of the last day the daily job ran for it."""
+
+    __tablename__ = "account_billing"
+
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    as_of: Mapped[date] = mapped_column(Date)
+    days_past_due: Mapped[int] = mapped_column(server_default=text("0"))
+    delinquency_bucket: Mapped[str] = mapped_column(String(8), server_default=text("'current'"))
+    past_due_amount: Mapped[int] = mapped_column(server_default=text("0"))
+    charged_off_on: Mapped[date | None] = mapped_column(Date)
+    charged_off_amount: Mapped[int | None]
+    charge_off_transfer_id: Mapped[str | None] = mapped_column(String(32))
+
+    __table_args__ = (
+        CheckConstraint(
+            "delinquency_bucket in ('current', '1-29', '30-59', '60-89', '90+')", name="bucket_known"
+        ),
+        Index("ix_account_billing_delinquent", "account_id", postgresql_where=text("days_past_due > 0")),
+    )
+
+
+class BillingRun(Base):
+    """One run of the daily job for one business day (its counts say what it did)."""
+
+    __tablename__ = "billing_runs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, unique=True)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    counts: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())

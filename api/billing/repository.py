@@ -1,0 +1,180 @@
+"""Billing's queries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from api.accounts.models import Account
+from api.billing.models import AccountBilling, BillingRun, Statement
+from api.network.models import Transaction
+
+BILLED_TYPES = ("purchase", "refund", "payment", "interest", "fee")
+
+
+def posted_between(
+    session: Session, account_id: str, start: datetime, end: datetime
+) -> Sequence[Transaction]:
+    """The account's posted transactions with ``start <= posted_at < end``, oldest first."""
+    return (
+        session.execute(
+            select(Transaction)
+            .where(
+                Transaction.account_id == account_id,
+                Transaction.status == "posted",
+                Transaction.type.in_(BILLED_TYPES),
+                Transaction.posted_at >= start,
+                Transaction.posted_at < end,
+            )
+            .order_by(Transaction.posted_at, Transaction.id)
+        )
+        .scalars()
+        .all()
+    )
+
+
+def sum_posted(
+    session: Session, account_id: str, types: Sequence[str], start: datetime, end: datetime
+) -> int:
+    total = session.execute(
+        select(func.coalesce(func.sum(Transaction.amount), 0)).where(
+            Transaction.account_id == account_id,
+            Transaction.status == "posted",
+            Transaction.type.in_(types),
+            Transaction.posted_at >= start,
+            Transaction.posted_at < end,
+        )
+    ).scalar_one()
+    return int(total)
+
+
+def latest_statement(session: Session, account_id: str, *, before: date | None = None) -> Statement | None:
+    statement = select(Statement).where(Statement.account_id == account_id)
+    if before is not None:
+        statement = statement.where(Statement.period_end < before)
+    return session.execute(statement.order_by(Statement.period_end.desc()).limit(1)).scalar_one_or_none()
+
+
+def statements_of_account(session: Session, account_id: str, *, through: date) -> Sequence[Statement]:
+    return (
+        session.execute(
+            select(Statement)
+            .where(Statement.account_id == account_id, Statement.period_end <= through)
+            .order_by(Statement.period_end)
+        )
+        .scalars()
+        .all()
+    )
+
+
+def statement_closing_on(session: Session, account_id: str, day: date) -> Statement | None:
+    return session.execute(
+        select(Statement).where(Statement.account_id == account_id, Statement.period_end == day)
+    ).scalar_one_or_none()
+
+
+def statements_due_on(session: Session, account_id: str, day: date) -> Sequence[Statement]:
+    return (
+        session.execute(
+            select(Statement)
+            .where(Statement.account_id == account_id, Statement.due_date == day)
+            .with_for_update()
+        )
+        .scalars()
+        .all()
+    )
+
+
+def accounts_with_work(session: Session, day: date, *, day_start: datetime) -> list[str]:
+    """Accounts the daily job must look at on ``day``: a cycle closing, a due date
+    today or yesterday, or a delinquency to carry on. Charged-off accounts are done."""
+    # An account opened on its cycle day closes its first cycle a month later.
+    closing = select(Account.id).where(Account.billing_cycle_day == day.day, Account.opened_at < day_start)
+    due = select(Statement.account_id).where(
+        Statement.due_date.in_([day, date.fromordinal(day.toordinal() - 1)])
+    )
+    delinquent = select(AccountBilling.account_id).where(AccountBilling.days_past_due > 0)
+    charged_off = select(AccountBilling.account_id).where(AccountBilling.charged_off_on.is_not(None))
+    rows = session.execute(
+        select(Account.id)
+        .where(
+            or_(Account.id.in_(closing), Account.id.in_(due), Account.id.in_(delinquent)),
+            Account.id.not_in(charged_off),
+        )
+        .order_by(Account.id)
+    ).scalars()
+    return list(rows)
+
+
+def first_opened_day(session: Session) -> datetime | None:
+    return session.execute(select(func.min(Account.opened_at))).scalar_one()
+
+
+def last_finished_run(session: Session) -> BillingRun | None:
+    return session.execute(
+        select(BillingRun).where(BillingRun.finished_at.is_not(None)).order_by(BillingRun.day.desc()).limit(1)
+    ).scalar_one_or_none()
+
+
+def run_of_day(session: Session, day: date) -> BillingRun | None:
+    return session.execute(select(BillingRun).where(BillingRun.day == day)).scalar_one_or_none()
+
+
+def statements_for_accounts(account_id: str) -> Select[Any]:
+    return select(Statement).where(Statement.account_id == account_id)
+
+
+def latest_statements(session: Session, account_ids: Sequence[str]) -> dict[str, Statement]:
+    if not account_ids:
+        return {}
+    newest = (
+        select(Statement.account_id, func.max(Statement.period_end).label("period_end"))
+        .where(Statement.account_id.in_(account_ids))
+        .group_by(Statement.account_id)
+        .subquery()
+    )
+    rows = (
+        session.execute(
+            select(Statement).join(
+                newest,
+                and_(
+                    Statement.account_id == newest.c.account_id, Statement.period_end == newest.c.period_end
+                ),
+            )
+        )
+        .scalars()
+        .all()
+    )
+    return {s.account_id: s for s in rows}
+
+
+def billing_of(session: Session, account_ids: Sequence[str]) -> dict[str, AccountBilling]:
+    if not account_ids:
+        return {}
+    rows = session.execute(select(AccountBilling).where(AccountBilling.account_id.in_(account_ids))).scalars()
+    return {b.account_id: b for b in rows}
+
+
+def payments_since_close(session: Session, statements: Sequence[Statement]) -> dict[str, int]:
+    """Per account, the payments posted after its given statement closed."""
+    if not statements:
+        return {}
+    closes = {s.account_id: s.period_end for s in statements}
+    earliest = datetime.combine(min(closes.values()) + timedelta(days=1), time.min, tzinfo=UTC)
+    rows = session.execute(
+        select(Transaction.account_id, Transaction.posted_at, Transaction.amount).where(
+            Transaction.account_id.in_(list(closes)),
+            Transaction.type == "payment",
+            Transaction.status == "posted",
+            Transaction.posted_at >= earliest,
+        )
+    ).all()
+    paid: dict[str, int] = {}
+    for account_id, posted_at, amount in rows:
+        if posted_at is not None and posted_at.astimezone(UTC).date() > closes[account_id]:
+            paid[account_id] = paid.get(account_id, 0) + amount
+    return paid

@@ -1,0 +1,132 @@
+"""Statements (customers) and the sandbox clock (admins)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request, Response
+
+from api.accounts import service as accounts
+from api.auth.models import User
+from api.billing import repository, service
+from api.billing.models import Statement
+from api.billing.pdf import render_statement_pdf
+from api.billing.schemas import (
+    BillingRunOut,
+    ClockAdvanceIn,
+    ClockAdvanceOut,
+    ClockOut,
+    StatementDetailOut,
+    StatementOut,
+)
+from api.deps import AdminPrincipal, ClockDep, CurrentPrincipal, OptionalUserIdempotency, SessionDep
+from api.errors import NotFound, problem_responses
+from api.network.schemas import TransactionOut
+from api.pagination import CursorParam, LimitParam, Page, paginate
+
+router = APIRouter(tags=["statements"], responses=problem_responses(401, 422))
+clock_router = APIRouter(prefix="/v1/sandbox/clock", tags=["sandbox"], responses=problem_responses(401, 403))
+
+ResourceId = Annotated[str, Path(min_length=1, max_length=64)]
+_PDF: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/pdf": {}}, "description": "The statement as a PDF."}
+}
+_NOT_FOUND = problem_responses(404, s404="account_not_found or statement_not_found")
+
+
+@router.get("/v1/accounts/{id}/statements", responses=_NOT_FOUND)
+def list_statements(
+    id: ResourceId,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    limit: LimitParam = 50,
+    cursor: CursorParam = None,
+) -> Page[StatementOut]:
+    """The account's statements, newest first."""
+    account = accounts.visible_account(session, principal, id)
+    rows, next_cursor = paginate(
+        session,
+        repository.statements_for_accounts(account.id),
+        created_at=Statement.created_at,
+        row_id=Statement.id,
+        limit=limit,
+        cursor=cursor,
+    )
+    return Page[StatementOut](data=[StatementOut.of(s) for s in rows], next_cursor=next_cursor)
+
+
+def _visible_statement(session: SessionDep, principal: CurrentPrincipal, statement_id: str) -> Statement:
+    statement = session.get(Statement, statement_id)
+    if statement is not None:
+        try:
+            accounts.visible_account(session, principal, statement.account_id)
+        except NotFound:
+            statement = None
+    if statement is None:
+        raise NotFound("No statement with this id.", code="statement_not_found")
+    return statement
+
+
+@router.get("/v1/statements/{id}", responses=_NOT_FOUND)
+def get_statement(id: ResourceId, principal: CurrentPrincipal, session: SessionDep) -> StatementDetailOut:
+    """One statement with the transactions of its period."""
+    statement = _visible_statement(session, principal, id)
+    transactions = service.statement_transactions(session, statement)
+    return StatementDetailOut(
+        **StatementOut.of(statement).model_dump(), transactions=[TransactionOut.of(t) for t in transactions]
+    )
+
+
+@router.get(
+    "/v1/statements/{id}/pdf",
+    responses=_PDF | _NOT_FOUND,
+    response_class=Response,
+)
+def get_statement_pdf(id: ResourceId, principal: CurrentPrincipal, session: SessionDep) -> Response:
+    """The statement as a PDF, as the customer receives it."""
+    statement = _visible_statement(session, principal, id)
+    transactions = service.statement_transactions(session, statement)
+    account = accounts.visible_account(session, principal, statement.account_id)
+    holder = session.get(User, account.user_id)
+    content = render_statement_pdf(statement, transactions, holder_name=holder.full_name if holder else None)
+    return Response(
+        content,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{statement.id}.pdf"'},
+    )
+
+
+@clock_router.get("")
+def get_clock(_: AdminPrincipal, clock: ClockDep) -> ClockOut:
+    """The platform's current time."""
+    return ClockOut(now=clock.now(), movable=clock.movable)
+
+
+@clock_router.post(
+    "/advance",
+    responses=problem_responses(
+        403, 422, s403="clock_not_movable", s422="clock_backwards, clock_advance_too_large, …"
+    ),
+)
+def advance_clock(
+    body: ClockAdvanceIn, request: Request, _: AdminPrincipal, clock: ClockDep, idem: OptionalUserIdempotency
+) -> ClockAdvanceOut:
+    """Move the sandbox clock forward (`{days}` 1..400 or `{to}`); run the daily job for each day passed."""
+    move = service.advance_clock(request.app.state.sessionmaker, clock, days=body.days, to=body.to)
+    return idem.save(
+        200,
+        ClockAdvanceOut(
+            previous=move.previous,
+            now=move.now,
+            runs=[
+                BillingRunOut(
+                    day=r.day,
+                    started_at=r.started_at,
+                    finished_at=r.finished_at,
+                    counts=r.counts,
+                    already_run=r.already_run,
+                )
+                for r in move.runs
+            ],
+        ),
+    )

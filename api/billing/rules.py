@@ -1,0 +1,336 @@
+"""The billing rules, one function each, with the regulation it follows.
+
+Pure functions: integers of cents, rates in basis points, dates; no database,
+no clock. Sources are Regulation Z (Truth in Lending), 12 CFR Part 1026, as
+amended by the CARD Act of 2009.
+
+Rounding, named once: ``round_half_up`` -- a result in cents is exact integer
+arithmetic over the whole computation, rounded once at the end, half a cent
+and more up (the convention of Appendix M1 and of card issuers' disclosures).
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import ROUND_CEILING, Decimal, localcontext
+
+BPS = 10_000
+DAYS_IN_YEAR = 365  # the daily periodic rate is APR / 365, in leap years too
+DUE_DAYS_AFTER_CLOSE = 25  # 12 CFR 1026.5(b)(2)(ii)(A) requires at least 21
+MINIMUM_PAYMENT_FLOOR = 25_00
+MINIMUM_PAYMENT_PERCENT_BPS = 100  # 1 % of the balance
+CHARGE_OFF_DAYS_PAST_DUE = 180  # FFIEC Uniform Retail Credit Classification policy (open-end: 180 days)
+LATE_FEE_LOOKBACK_CYCLES = 6
+
+# Signs of each transaction type on what the customer owes.
+DEBIT_TYPES = frozenset({"purchase", "interest", "fee"})
+CREDIT_TYPES = frozenset({"refund", "payment"})
+
+
+def round_half_up(numerator: int, denominator: int) -> int:
+    """``numerator / denominator`` to the nearest integer, halves up (away from zero for negatives)."""
+    if denominator <= 0:
+        raise ValueError("denominator must be positive")
+    sign = -1 if numerator < 0 else 1
+    quotient, remainder = divmod(abs(numerator), denominator)
+    return sign * (quotient + (1 if 2 * remainder >= denominator else 0))
+
+
+# --- Cycles and due dates --------------------------------------------------------------------
+
+
+def days_in_month(year: int, month: int) -> int:
+    return calendar.monthrange(year, month)[1]
+
+
+def _add_months(year: int, month: int, months: int) -> tuple[int, int]:
+    index = year * 12 + (month - 1) + months
+    return index // 12, index % 12 + 1
+
+
+def next_close_after(day: date, cycle_day: int) -> date:
+    """The first cycle-closing date strictly after ``day`` (cycle days are 1..28: every month has one)."""
+    if not 1 <= cycle_day <= 28:
+        raise ValueError("cycle_day must be 1..28")
+    if day.day < cycle_day:
+        return day.replace(day=cycle_day)
+    year, month = _add_months(day.year, day.month, 1)
+    return date(year, month, cycle_day)
+
+
+def due_day_of_month(cycle_day: int) -> int:
+    """The day of the month payments fall due for a cycle closing on ``cycle_day``.
+
+    25 days after a close in a 30-day month: ``cycle_day + 25`` when that fits in
+    the closing month, else ``cycle_day - 5`` of the next one.
+    """
+    return cycle_day + DUE_DAYS_AFTER_CLOSE if cycle_day + DUE_DAYS_AFTER_CLOSE <= 30 else cycle_day - 5
+
+
+def payment_due_date(close: date, cycle_day: int) -> date:
+    """The due date of the statement that closes on ``close``.
+
+    15 U.S.C. 1637(o) and 12 CFR 1026.7(b)(11)(i)(A) (comment 7(b)(11)-1): the due
+    date is the same day of the month for every cycle; 12 CFR 1026.5(b)(2)(ii)(A):
+    the statement goes out at least 21 days before it. We keep 25 days after
+    the close in a 30-day month, the same day every month, and clamp to the
+    month's last day where the month is shorter (February): 23 to 26 days,
+    never fewer than 21.
+    """
+    due_day = due_day_of_month(cycle_day)
+    year, month = (
+        (close.year, close.month) if due_day > cycle_day else _add_months(close.year, close.month, 1)
+    )
+    return date(year, month, min(due_day, days_in_month(year, month)))
+
+
+# --- Interest ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Posting:
+    """A posted transaction as billing sees it: its day, type and (positive) amount."""
+
+    on: date
+    type: str
+    amount: int
+
+    @property
+    def signed(self) -> int:
+        return self.amount if self.type in DEBIT_TYPES else -self.amount
+
+
+def daily_balances(
+    *,
+    opening: int,
+    postings: Iterable[Posting],
+    start: date,
+    end: date,
+    repaid_within_grace: int = 0,
+) -> list[int]:
+    """The balance subject to interest at the end of each day of the cycle [start, end].
+
+    Average daily balance *including new purchases*: every posted debit and
+    credit counts from the day it posts (12 CFR 1026.7(b)(5), model clause
+    G-1 "average daily balance (including new purchases)"). Only days of this
+    cycle are used: no two-cycle billing (12 CFR 1026.54(a)(1)(i)). A credit
+    balance earns nothing: a day's balance is at least zero.
+
+    ``repaid_within_grace``: the part of the previous statement's balance that
+    was subject to a grace period and repaid by its due date. Interest may not
+    be charged on it (12 CFR 1026.54(a)(1)(ii)), so those payments count as if
+    made on the first day of the cycle.
+    """
+    by_day: dict[date, int] = {}
+    moved = 0
+    for posting in sorted(postings, key=lambda p: p.on):
+        if not start <= posting.on <= end:
+            raise ValueError(f"posting on {posting.on} is outside the cycle {start}..{end}")
+        amount = posting.signed
+        if posting.type == "payment" and moved < repaid_within_grace:
+            shift = min(posting.amount, repaid_within_grace - moved)
+            moved += shift
+            by_day[start] = by_day.get(start, 0) - shift
+            amount += shift
+        by_day[posting.on] = by_day.get(posting.on, 0) + amount
+    balances = []
+    balance = opening
+    day = start
+    while day <= end:
+        balance += by_day.get(day, 0)
+        balances.append(max(balance, 0))
+        day += timedelta(days=1)
+    return balances
+
+
+def average_daily_balance(balances: Sequence[int]) -> int:
+    """The sum of the daily balances over the number of days, in cents (round_half_up)."""
+    return round_half_up(sum(balances), len(balances)) if balances else 0
+
+
+def interest_charge(balances: Sequence[int], apr_bps: int) -> int:
+    """Interest for a cycle: average daily balance x daily periodic rate x days in the cycle.
+
+    The daily periodic rate is APR / 365 (12 CFR 1026.7(b)(4), 1026.6(b)(4)(i)).
+    ADB x (APR / 365) x days = (sum of daily balances) x APR / 365: computed
+    exactly in integers, rounded once with ``round_half_up``.
+    """
+    return round_half_up(sum(balances) * apr_bps, DAYS_IN_YEAR * BPS)
+
+
+def grace_period_applies(*, previous_balance: int | None, credited_by_due_date: int) -> bool:
+    """No interest on purchases this cycle when the previous statement balance was paid in full.
+
+    12 CFR 1026.54 and comment 54(a)(1)-2: the grace period holds when there was
+    no previous statement, or nothing was owed on it, or payments and credits
+    received by its due date covered its whole balance. When it holds, the
+    cycle bears no interest at all, which is also why a balance paid in full
+    leaves no trailing (residual) interest behind it.
+    """
+    if previous_balance is None or previous_balance <= 0:
+        return True
+    return credited_by_due_date >= previous_balance
+
+
+# --- Minimum payment, late fees -----------------------------------------------------------------
+
+
+def minimum_payment(balance: int, *, interest: int, fees: int) -> int:
+    """The minimum payment due on a statement balance.
+
+    Under $25, the whole balance; otherwise the larger of $25 and 1 % of the
+    balance plus the cycle's interest and fees (the formula the CFPB's
+    repayment calculator and most issuers use, cf. 12 CFR 1026.7(b)(12) and
+    comment 7(b)(12)(i)-5), never more than the balance. 1 % rounds half up.
+    """
+    if balance <= 0:
+        return 0
+    if balance < MINIMUM_PAYMENT_FLOOR:
+        return balance
+    percent = round_half_up(balance * MINIMUM_PAYMENT_PERCENT_BPS, BPS)
+    return min(balance, max(MINIMUM_PAYMENT_FLOOR, percent + interest + fees))
+
+
+@dataclass(frozen=True)
+class LateFeeSchedule:
+    effective_from: date
+    first: int
+    subsequent: int
+
+
+# 12 CFR 1026.52(b)(1)(ii)(A)-(B): the safe-harbour penalty fees, adjusted
+# yearly for inflation (comment 52(b)(1)(ii)-2); a dated setting, newest last.
+# $30 / $41 since 2022-01-01 (87 FR 29613); the 2024 $8 rule was vacated (2025).
+LATE_FEE_SCHEDULES: tuple[LateFeeSchedule, ...] = (
+    LateFeeSchedule(date(2021, 1, 1), 29_00, 40_00),
+    LateFeeSchedule(date(2022, 1, 1), 30_00, 41_00),
+)
+
+
+def late_fee_schedule(on: date, schedules: Sequence[LateFeeSchedule] = LATE_FEE_SCHEDULES) -> LateFeeSchedule:
+    applicable = [s for s in schedules if s.effective_from <= on]
+    return max(applicable, key=lambda s: s.effective_from) if applicable else schedules[0]
+
+
+def late_fee(*, due_date: date, minimum_due: int, late_in_previous_six_cycles: bool) -> int:
+    """The late fee for a minimum payment missed at its due date.
+
+    12 CFR 1026.52(b)(1)(ii): $30 for the first violation, $41 for another in
+    the next six billing cycles (the safe harbour of the due date's year);
+    1026.52(b)(2)(i)(A): never more than the dollar amount associated with the
+    violation, i.e. the minimum payment that was due. One fee per missed
+    payment (1026.52(b)(2)(ii)) is kept by the caller.
+    """
+    if minimum_due <= 0:
+        return 0
+    schedule = late_fee_schedule(due_date)
+    fee = schedule.subsequent if late_in_previous_six_cycles else schedule.first
+    return min(fee, minimum_due)
+
+
+# --- Delinquency -------------------------------------------------------------------------------
+
+
+def delinquency_bucket(days_past_due: int) -> str:
+    """The conventional 30-day buckets reported to bureaus (Metro 2): current, 1-29, ..., 90+."""
+    if days_past_due <= 0:
+        return "current"
+    if days_past_due < 30:
+        return "1-29"
+    if days_past_due < 60:
+        return "30-59"
+    if days_past_due < 90:
+        return "60-89"
+    return "90+"
+
+
+# --- Payment allocation ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BalanceClass:
+    """A part of the balance with its own APR (purchases today; cash advances, promotions later)."""
+
+    name: str
+    apr_bps: int
+    balance: int
+
+
+def allocate_payment(amount: int, classes: Sequence[BalanceClass], *, minimum_due: int) -> dict[str, int]:
+    """How a payment is split over balance classes.
+
+    12 CFR 1026.53(a): the amount above the minimum payment goes to the
+    balance with the highest APR first, then the next highest. The minimum
+    itself may be applied as the issuer chooses; we apply it lowest APR first
+    (the common practice). Whatever exceeds every balance stays unallocated
+    (a credit balance, key ``""``).
+    """
+    remaining = {c.name: max(c.balance, 0) for c in classes}
+    split = dict.fromkeys(remaining, 0)
+    to_minimum = min(amount, minimum_due)
+    above = amount - to_minimum
+    for portion, order in (
+        (to_minimum, sorted(classes, key=lambda c: (c.apr_bps, c.name))),
+        (above, sorted(classes, key=lambda c: (-c.apr_bps, c.name))),
+    ):
+        for balance_class in order:
+            take = min(portion, remaining[balance_class.name])
+            split[balance_class.name] += take
+            remaining[balance_class.name] -= take
+            portion -= take
+        if portion:
+            split[""] = split.get("", 0) + portion
+    return split
+
+
+# --- The minimum-payment warning --------------------------------------------------------------
+
+MAX_REPAYMENT_MONTHS = 1200
+
+
+@dataclass(frozen=True)
+class RepaymentWarning:
+    minimum_only_months: int
+    minimum_only_total: int
+    pay_in_36_monthly: int | None
+    pay_in_36_total: int | None
+
+
+def minimum_payment_warning(balance: int, apr_bps: int) -> RepaymentWarning | None:
+    """The repayment disclosure of 12 CFR 1026.7(b)(12) and Appendix M1.
+
+    Assumes no new charges and the APR unchanged; each month the interest is
+    balance x APR / 12 (Appendix M1 (b)(1)(i) allows the monthly rate) and the
+    payment is this module's ``minimum_payment`` on the new balance. Months
+    and the total paid are counted to the last cent. When that takes more
+    than 36 months, also the level payment that clears the balance in 36
+    months (rounded up to the cent, Appendix M1 (b)(3)) and its total.
+    """
+    if balance <= 0:
+        return None
+    months, total, owed = 0, 0, balance
+    while owed > 0 and months < MAX_REPAYMENT_MONTHS:
+        interest = round_half_up(owed * apr_bps, 12 * BPS)
+        owed += interest
+        payment = minimum_payment(owed, interest=interest, fees=0)
+        owed -= payment
+        total += payment
+        months += 1
+    if months <= 36:
+        return RepaymentWarning(months, total, None, None)
+    monthly = level_payment(balance, apr_bps, 36)
+    return RepaymentWarning(months, total, monthly, monthly * 36)
+
+
+def level_payment(balance: int, apr_bps: int, months: int) -> int:
+    """The equal monthly payment that repays ``balance`` in ``months`` at APR / 12, up to the cent."""
+    if apr_bps == 0:
+        return -(-balance // months)
+    with localcontext() as context:
+        context.prec = 40
+        rate = Decimal(apr_bps) / Decimal(12 * BPS)
+        payment = Decimal(balance) * rate / (1 - (1 + rate) ** -months)
+        return int(payment.to_integral_value(rounding=ROUND_CEILING))

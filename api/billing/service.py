@@ -1,0 +1,542 @@
+"""The daily job, statements, late fees, delinquency and charge-off; moving the sandbox clock.
+
+One business day ``D`` is run once, after it has ended, in this order:
+
+1. expire holds older than seven days (``api.network.service.expire_holds``);
+2. post the interest of the cycles closing on ``D``;
+3. close those cycles and issue their statements;
+4. charge a late fee where a statement's minimum payment was not received by its due date ``D``;
+5. update each account's delinquency (days past due and bucket);
+6. charge off what is 180 days past due.
+
+Steps 2-6 run in one database transaction per account (the account's ledger
+receivable locked first), so one failing account never holds back the others.
+Every step is idempotent on its own (a statement per account and closing day,
+a late fee per statement, a charge-off per account, delinquency recomputed
+from the facts), so running a day again changes nothing. Days are run in
+order: a gap is caught up, oldest day first. Each day's run is recorded in
+``billing_runs``.
+
+Everything the job posts for day ``D`` is stamped at the last microsecond of
+``D`` (UTC), so it belongs to that day's cycle and to nothing earlier.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.accounts.models import Account
+from api.billing import repository, rules
+from api.billing.models import AccountBilling, BillingRun, Statement
+from api.clock import Clock
+from api.errors import UnprocessableEntity
+from api.ids import new_id
+from api.ledger import service as ledger
+from api.network import service as network
+from api.network.models import Transaction
+
+log = logging.getLogger("cardportal.billing")
+
+MAX_ADVANCE_DAYS = 400
+_JOB_LOCK = 5_150_001  # pg advisory lock: one clock move or catch-up at a time
+
+
+def day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def day_end(day: date) -> datetime:
+    """When the job's postings for ``day`` are stamped: its last microsecond."""
+    return datetime.combine(day, time.max, tzinfo=UTC)
+
+
+# --- Statements ----------------------------------------------------------------------------------
+
+
+def _post(
+    session: Session, account: Account, *, type_: str, amount: int, house: ledger.House, at: datetime
+) -> Transaction:
+    """An interest or fee charge: through the ledger, and in the account's history."""
+    transaction = Transaction(
+        id=new_id("txn"),
+        account_id=account.id,
+        type=type_,
+        status="posted",
+        amount=amount,
+        currency=account.currency,
+        created_at=at,
+        posted_at=at,
+    )
+    transaction.posting_transfer_id = ledger.charge(
+        session,
+        account_id=account.id,
+        amount=amount,
+        kind=type_,
+        against=house,
+        currency=account.currency,
+        now=at,
+        reference=transaction.id,
+    )
+    session.add(transaction)
+    session.flush()
+    return transaction
+
+
+def _postings(transactions: Sequence[Transaction]) -> list[rules.Posting]:
+    return [
+        rules.Posting(t.posted_at.astimezone(UTC).date(), t.type, t.amount)
+        for t in transactions
+        if t.posted_at
+    ]
+
+
+def _sums(transactions: Sequence[Transaction]) -> dict[str, int]:
+    sums = dict.fromkeys(repository.BILLED_TYPES, 0)
+    for t in transactions:
+        sums[t.type] += t.amount
+    return sums
+
+
+def close_cycle(session: Session, account: Account, day: date) -> Statement | None:
+    """Charge the cycle's interest and issue the statement of the cycle closing on ``day``.
+
+    None when the account does not close a cycle on ``day`` or already did.
+    """
+    if account.billing_cycle_day != day.day or account.opened_at.astimezone(UTC).date() >= day:
+        return None
+    if repository.statement_closing_on(session, account.id, day) is not None:
+        return None
+    previous = repository.latest_statement(session, account.id, before=day)
+    start = previous.period_end + timedelta(days=1) if previous else account.opened_at.astimezone(UTC).date()
+    opening = previous.closing_balance if previous else 0
+    transactions = repository.posted_between(
+        session, account.id, day_start(start), day_start(day) + timedelta(days=1)
+    )
+
+    credited_by_due = 0
+    repaid_within_grace = 0
+    if previous is not None:
+        window = (
+            day_start(previous.period_end + timedelta(days=1)),
+            day_start(previous.due_date + timedelta(days=1)),
+        )
+        credited_by_due = repository.sum_posted(session, account.id, ("payment", "refund"), *window)
+        if previous.grace_period_applied:
+            paid = repository.sum_posted(session, account.id, ("payment",), *window)
+            repaid_within_grace = min(paid, max(previous.closing_balance, 0))
+    grace = rules.grace_period_applies(
+        previous_balance=previous.closing_balance if previous else None, credited_by_due_date=credited_by_due
+    )
+    balances = rules.daily_balances(
+        opening=opening,
+        postings=_postings(transactions),
+        start=start,
+        end=day,
+        repaid_within_grace=repaid_within_grace,
+    )
+    interest = 0 if grace else rules.interest_charge(balances, account.apr_bps)
+    stamp = day_end(day)
+    all_transactions = list(transactions)
+    if interest > 0:
+        all_transactions.append(
+            _post(
+                session,
+                account,
+                type_="interest",
+                amount=interest,
+                house=ledger.House.INTEREST_INCOME,
+                at=stamp,
+            )
+        )
+    sums = _sums(all_transactions)
+    closing = opening + sums["purchase"] - sums["refund"] - sums["payment"] + sums["interest"] + sums["fee"]
+    year_start, next_day = day_start(date(day.year, 1, 1)), day_start(day + timedelta(days=1))
+    warning = rules.minimum_payment_warning(closing, account.apr_bps)
+    statement = Statement(
+        id=new_id("stmt"),
+        account_id=account.id,
+        currency=account.currency,
+        period_start=start,
+        period_end=day,
+        due_date=rules.payment_due_date(day, account.billing_cycle_day),
+        opening_balance=opening,
+        purchases=sums["purchase"],
+        refunds=sums["refund"],
+        payments=sums["payment"],
+        interest=sums["interest"],
+        fees=sums["fee"],
+        closing_balance=closing,
+        minimum_payment=rules.minimum_payment(closing, interest=sums["interest"], fees=sums["fee"]),
+        apr_bps=account.apr_bps,
+        credit_limit=account.credit_limit,
+        days_in_period=len(balances),
+        average_daily_balance=rules.average_daily_balance(balances),
+        grace_period_applied=grace,
+        interest_ytd=repository.sum_posted(session, account.id, ("interest",), year_start, next_day),
+        fees_ytd=repository.sum_posted(session, account.id, ("fee",), year_start, next_day),
+        minimum_only_months=warning.minimum_only_months if warning else None,
+        minimum_only_total=warning.minimum_only_total if warning else None,
+        pay_in_36_monthly=warning.pay_in_36_monthly if warning else None,
+        pay_in_36_total=warning.pay_in_36_total if warning else None,
+        created_at=stamp,
+    )
+    session.add(statement)
+    session.flush()
+    return statement
+
+
+def assess_late_fees(session: Session, account: Account, day: date) -> int:
+    """Charge a late fee for each statement due on ``day`` whose minimum did not arrive; how many."""
+    charged = 0
+    for statement in repository.statements_due_on(session, account.id, day):
+        if statement.late_fee_transaction_id is not None or statement.minimum_payment <= 0:
+            continue
+        paid = repository.sum_posted(
+            session,
+            account.id,
+            ("payment",),
+            day_start(statement.period_end + timedelta(days=1)),
+            day_start(day + timedelta(days=1)),
+        )
+        if paid >= statement.minimum_payment:
+            continue
+        earlier = [
+            s
+            for s in repository.statements_of_account(session, account.id, through=statement.period_end)
+            if s.id != statement.id
+        ][-rules.LATE_FEE_LOOKBACK_CYCLES :]
+        fee = rules.late_fee(
+            due_date=day,
+            minimum_due=statement.minimum_payment,
+            late_in_previous_six_cycles=any(s.late_fee_amount > 0 for s in earlier),
+        )
+        if fee <= 0:
+            continue
+        transaction = _post(
+            session, account, type_="fee", amount=fee, house=ledger.House.FEE_INCOME, at=day_end(day)
+        )
+        statement.late_fee_transaction_id = transaction.id
+        statement.late_fee_amount = fee
+        charged += 1
+    session.flush()
+    return charged
+
+
+@dataclass(frozen=True)
+class Delinquency:
+    days_past_due: int
+    past_due_amount: int
+
+    @property
+    def bucket(self) -> str:
+        return rules.delinquency_bucket(self.days_past_due)
+
+
+def delinquency_on(session: Session, account: Account, day: date, *, balance: int) -> Delinquency:
+    """Days past due at the end of ``day``: since the due date of the oldest unmet minimum.
+
+    Payments meet minimums oldest statement first; a payment counts only for
+    statements closed before it. Nothing owed is never delinquent.
+    """
+    if balance <= 0:
+        return Delinquency(0, 0)
+    statements = repository.statements_of_account(session, account.id, through=day)
+    if not statements:
+        return Delinquency(0, 0)
+    payments = repository.posted_between(
+        session,
+        account.id,
+        day_start(statements[0].period_end + timedelta(days=1)),
+        day_start(day + timedelta(days=1)),
+    )
+    events: list[tuple[datetime, int, Any]] = [(day_end(s.period_end), 0, s) for s in statements]
+    events += [(p.posted_at, 1, p) for p in payments if p.type == "payment" and p.posted_at is not None]
+    owed: list[list[Any]] = []  # [statement, minimum still unmet]
+    for _, kind, item in sorted(events, key=lambda e: (e[0], e[1])):
+        if kind == 0:
+            owed.append([item, item.minimum_payment])
+            continue
+        amount = item.amount
+        for entry in owed:
+            take = min(amount, entry[1])
+            entry[1] -= take
+            amount -= take
+    late = [(s, unmet) for s, unmet in owed if unmet > 0 and s.due_date < day]
+    if not late:
+        return Delinquency(0, 0)
+    return Delinquency((day - late[0][0].due_date).days, sum(unmet for _, unmet in late))
+
+
+def charge_off(
+    session: Session, account: Account, billing: AccountBilling, day: date, *, balance: int
+) -> None:
+    """At 180 days past due the receivable is written off to the charge-off loss account and the
+    account is closed (FFIEC Uniform Retail Credit Classification and Account Management Policy)."""
+    stamp = day_end(day)
+    if balance > 0:
+        billing.charge_off_transfer_id = ledger.credit(
+            session,
+            account_id=account.id,
+            amount=balance,
+            kind="charge_off",
+            against=ledger.House.CHARGE_OFF_LOSS,
+            currency=account.currency,
+            now=stamp,
+            reference=account.id,
+        )
+    billing.charged_off_on = day
+    billing.charged_off_amount = max(balance, 0)
+    account.status = "closed"
+    account.closed_at = stamp
+    session.flush()
+
+
+def process_account_day(session: Session, account_id: str, day: date) -> dict[str, int]:
+    """Steps 2-6 of the daily job for one account, in the caller's transaction."""
+    counts = dict.fromkeys(("statements", "interest_charges", "late_fees", "delinquent", "charged_off"), 0)
+    ledger.lock_balances(session, account_id)  # the account's lock: every step below runs under it
+    account = session.get(Account, account_id, populate_existing=True)
+    if account is None:
+        return counts
+    billing = session.get(AccountBilling, account_id)
+    if billing is None:
+        billing = AccountBilling(
+            account_id=account_id, as_of=day, days_past_due=0, delinquency_bucket="current"
+        )
+        session.add(billing)
+    if billing.charged_off_on is not None:
+        return counts
+    statement = close_cycle(session, account, day)
+    if statement is not None:
+        counts["statements"] += 1
+        counts["interest_charges"] += int(statement.interest > 0)
+    counts["late_fees"] += assess_late_fees(session, account, day)
+    if day >= billing.as_of:
+        balance = ledger.lock_balances(session, account_id).current_balance
+        state = delinquency_on(session, account, day, balance=balance)
+        billing.as_of = day
+        billing.days_past_due = state.days_past_due
+        billing.past_due_amount = state.past_due_amount
+        billing.delinquency_bucket = state.bucket
+        counts["delinquent"] += int(state.days_past_due > 0)
+        if state.days_past_due >= rules.CHARGE_OFF_DAYS_PAST_DUE:
+            charge_off(session, account, billing, day, balance=balance)
+            counts["charged_off"] += 1
+    session.flush()
+    return counts
+
+
+# --- Runs ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class RunSummary:
+    day: date
+    started_at: datetime
+    finished_at: datetime | None
+    counts: dict[str, Any] = field(default_factory=dict)
+    already_run: bool = False
+
+
+def _summary(run: BillingRun, *, already_run: bool = False) -> RunSummary:
+    return RunSummary(run.day, run.started_at, run.finished_at, dict(run.counts), already_run)
+
+
+def run_day(
+    session_factory: sessionmaker[Session], clock: Clock, day: date, *, force: bool = False
+) -> RunSummary:
+    """Run the daily job for ``day`` (which must be over). A day already run is left as it is
+    unless ``force``, and even then nothing changes: each step is idempotent."""
+    if day >= clock.today():
+        raise UnprocessableEntity(
+            f"{day} is not over yet; the job runs a day once it has ended.", code="day_not_over"
+        )
+    with session_factory() as session:
+        run = repository.run_of_day(session, day)
+        if run is not None and run.finished_at is not None and not force:
+            return _summary(run, already_run=True)
+        if run is None:
+            run = BillingRun(id=new_id("brun"), day=day, started_at=clock.now(), counts={})
+            session.add(run)
+        else:
+            run.started_at, run.finished_at = clock.now(), None
+        session.commit()
+        run_id = run.id
+
+    counts: dict[str, Any] = dict.fromkeys(
+        (
+            "holds_expired",
+            "accounts",
+            "statements",
+            "interest_charges",
+            "late_fees",
+            "delinquent",
+            "charged_off",
+        ),
+        0,
+    )
+    failed: list[str] = []
+    while True:  # 1. holds, in batches, each its own transaction
+        with session_factory() as session:
+            expired = network.expire_holds(session, now=day_end(day), limit=500)
+            session.commit()
+        counts["holds_expired"] += expired
+        if expired < 500:
+            break
+    with session_factory() as session:
+        account_ids = repository.accounts_with_work(session, day, day_start=day_start(day))
+    for account_id in account_ids:  # 2-6, one transaction per account
+        try:
+            with session_factory() as session:
+                for key, value in process_account_day(session, account_id, day).items():
+                    counts[key] += value
+                session.commit()
+            counts["accounts"] += 1
+        except Exception:
+            log.exception("billing day %s failed for account %s", day, account_id)
+            failed.append(account_id)
+    counts["failed"] = len(failed)
+    if failed:
+        counts["failed_accounts"] = failed[:100]
+    with session_factory() as session:
+        run = session.get_one(BillingRun, run_id)
+        run.counts = counts
+        run.finished_at = clock.now()
+        session.commit()
+        return _summary(run)
+
+
+@contextmanager
+def _exclusive(session_factory: sessionmaker[Session]) -> Iterator[None]:
+    """One clock move or catch-up at a time, across every process (a PostgreSQL advisory lock)."""
+    with session_factory() as session:
+        session.execute(text("select pg_advisory_lock(:key)"), {"key": _JOB_LOCK})
+        try:
+            yield
+        finally:
+            session.execute(text("select pg_advisory_unlock(:key)"), {"key": _JOB_LOCK})
+            session.commit()
+
+
+def _first_day_to_run(session_factory: sessionmaker[Session], through: date) -> date:
+    with session_factory() as session:
+        last = repository.last_finished_run(session)
+        if last is not None:
+            return last.day + timedelta(days=1)
+        first_opened = repository.first_opened_day(session)
+    return first_opened.astimezone(UTC).date() if first_opened is not None else through
+
+
+def _catch_up(session_factory: sessionmaker[Session], clock: Clock, through: date) -> list[RunSummary]:
+    day = _first_day_to_run(session_factory, through)
+    runs = []
+    while day <= through:
+        runs.append(run_day(session_factory, clock, day))
+        day += timedelta(days=1)
+    return runs
+
+
+def catch_up(
+    session_factory: sessionmaker[Session], clock: Clock, *, through: date | None = None
+) -> list[RunSummary]:
+    """Run every day not yet run, oldest first, through ``through`` (default: yesterday)."""
+    through = through or clock.today() - timedelta(days=1)
+    if through >= clock.today():
+        raise UnprocessableEntity(f"{through} is not over yet.", code="day_not_over")
+    with _exclusive(session_factory):
+        return _catch_up(session_factory, clock, through)
+
+
+@dataclass(frozen=True)
+class ClockMove:
+    previous: datetime
+    now: datetime
+    runs: list[RunSummary]
+
+
+def advance_clock(
+    session_factory: sessionmaker[Session],
+    clock: Clock,
+    *,
+    days: int | None = None,
+    to: datetime | None = None,
+) -> ClockMove:
+    """Move the sandbox clock forward by ``days`` or to ``to`` and run every day that ended meanwhile."""
+    clock.require_movable()
+    if (days is None) == (to is None):
+        raise UnprocessableEntity("Send exactly one of `days` and `to`.", code="clock_advance_invalid")
+    with _exclusive(session_factory):
+        clock.forget()
+        previous = clock.now()
+        if days is not None:
+            if days < 1:
+                raise UnprocessableEntity(
+                    "The clock moves forward by at least one day.", code="clock_advance_too_small"
+                )
+            target = previous + timedelta(days=days)
+        else:
+            assert to is not None
+            if to.tzinfo is None:
+                raise UnprocessableEntity("`to` needs a UTC offset (RFC 3339).", code="invalid_time")
+            if to <= previous:
+                raise UnprocessableEntity(
+                    f"The sandbox clock only moves forward; it is {previous.isoformat()}.",
+                    code="clock_backwards",
+                )
+            target = to
+        if target - previous > timedelta(days=MAX_ADVANCE_DAYS):
+            raise UnprocessableEntity(
+                f"The clock moves at most {MAX_ADVANCE_DAYS} days at once.", code="clock_advance_too_large"
+            )
+        now = clock.set_offset(clock.offset() + (target - previous))
+        runs = _catch_up(session_factory, clock, now.date() - timedelta(days=1))
+    return ClockMove(previous=previous, now=now, runs=runs)
+
+
+def statement_transactions(session: Session, statement: Statement) -> Sequence[Transaction]:
+    """The transactions posted in the statement's period, oldest first."""
+    return repository.posted_between(
+        session,
+        statement.account_id,
+        day_start(statement.period_start),
+        day_start(statement.period_end + timedelta(days=1)),
+    )
+
+
+@dataclass(frozen=True)
+class BillingSummary:
+    """What a customer needs to know about paying: the last statement and the delinquency."""
+
+    statement_balance: int | None
+    next_due_date: date | None
+    minimum_payment_due: int
+    past_due_amount: int
+    days_past_due: int
+    delinquency_bucket: str
+
+
+def billing_summaries(session: Session, account_ids: Sequence[str]) -> dict[str, BillingSummary]:
+    latest = repository.latest_statements(session, account_ids)
+    states = repository.billing_of(session, account_ids)
+    paid = repository.payments_since_close(session, list(latest.values()))
+    out = {}
+    for account_id in account_ids:
+        statement, state = latest.get(account_id), states.get(account_id)
+        remaining = max(statement.minimum_payment - paid.get(account_id, 0), 0) if statement else 0
+        out[account_id] = BillingSummary(
+            statement_balance=statement.closing_balance if statement else None,
+            next_due_date=statement.due_date if statement else None,
+            minimum_payment_due=remaining,
+            past_due_amount=state.past_due_amount if state else 0,
+            days_past_due=state.days_past_due if state else 0,
+            delinquency_bucket=state.delinquency_bucket if state else "current",
+        )
+    return out
