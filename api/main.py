@@ -27,6 +27,8 @@ from api.gateway.idempotency import IdempotentReplay
 from api.gateway.middleware import GatewayMiddleware
 from api.gateway.ratelimit import RateLimiter
 from api.network.router import router as network_router
+from api.payments import gateway as stripe_gateway
+from api.payments.router import router as payments_router
 from cardportal.settings import Settings, get_settings
 
 API_DESCRIPTION = """
@@ -79,6 +81,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     )
     app.state.access_log = access_log
     app.state.card_vault = CardVault(settings.secret("card_data_key"))
+    app.state.stripe = stripe_gateway.build_client(settings)
+    stripe_gateway.configure(app.state.stripe)
 
     install_handlers(app)
 
@@ -92,6 +96,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         accounts_router,
         cards_router,
         network_router,
+        payments_router,
         admin_router,
     ):
         app.include_router(router)

@@ -8,10 +8,19 @@ from api.db import Base
 from api.gateway.idempotency import IdempotencyRecord
 from api.ledger.models import LedgerAccount, LedgerEntry, LedgerTransfer
 from api.network.models import Transaction
+from api.payments.models import (
+    AutopaySetting,
+    Payment,
+    PaymentException,
+    PaymentPosting,
+    StripeCustomer,
+    StripeEvent,
+)
 
 __all__ = [
     "Account",
     "Application",
+    "AutopaySetting",
     "Base",
     "Card",
     "IdempotencyRecord",
@@ -19,7 +28,12 @@ __all__ = [
     "LedgerEntry",
     "LedgerTransfer",
     "LoginThrottle",
+    "Payment",
+    "PaymentException",
+    "PaymentPosting",
     "RefreshToken",
+    "StripeCustomer",
+    "StripeEvent",
     "Transaction",
     "User",
 ]
