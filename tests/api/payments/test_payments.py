@@ -65,7 +65,8 @@ def test_a_payment_lowers_the_balance_once(api, session: Session, make_holder, s
         text("select user_id, request_id, initiated_by from payments where id = :id"), {"id": body["id"]}
     ).one()
     assert row.user_id == holder.user.user_id
-    assert row.request_id and row.initiated_by == "customer"
+    assert row.request_id
+    assert row.initiated_by == "customer"
     history = api.get(
         f"/v1/accounts/{holder.account_id}/transactions?type=payment", headers=holder.user.headers
     ).json()
