@@ -62,7 +62,7 @@ def _serve_api(settings: Settings, database_url: str, host: str, port: int, work
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 
-def _banner(settings: Settings, host: str, port: int) -> None:
+def _banner(settings: Settings, host: str, port: int, extra: Sequence[str] = ()) -> None:
     base = f"http://{host}:{port}"
     lines = [
         "",
@@ -76,7 +76,7 @@ def _banner(settings: Settings, host: str, port: int) -> None:
         ]
     elif settings.first_admin_email:
         lines.append(f"  admin login   {settings.first_admin_email} (password from FIRST_ADMIN_PASSWORD)")
-    lines += [f"  home          {settings.home}", "  stop with Ctrl-C", ""]
+    lines += [*extra, f"  home          {settings.home}", "  stop with Ctrl-C", ""]
     print("\n".join(lines), flush=True)
 
 
@@ -111,11 +111,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     database_url = _prepare(settings)
     emulator = _start_stripe_emulator(settings, args.host, args.port)
     try:
-        _banner(settings, args.host, args.port)
-        if emulator is not None:
-            print(
-                f"  Stripe        {emulator.url}   (localstripe; webhooks to /v1/webhooks/stripe)", flush=True
-            )
+        extra = [f"  Stripe        {emulator.url}   (localstripe, webhooks registered)"] if emulator else []
+        _banner(settings, args.host, args.port, extra)
         _serve_api(settings, database_url, args.host, args.port, args.workers)
     finally:
         if emulator is not None:
