@@ -239,6 +239,23 @@ def install_handlers(app: FastAPI) -> None:
                 request,
                 errors=errors,
             )
+        key_errors = [e for e in errors if e["loc"] == ["header", "Idempotency-Key"]]
+        if any(e["type"] == "missing" for e in key_errors):
+            return problem_response(
+                400,
+                "idempotency_key_required",
+                "Bad request",
+                "This request moves money or creates a resource: send an Idempotency-Key header.",
+                request,
+            )
+        if key_errors:
+            return problem_response(
+                400,
+                "invalid_idempotency_key",
+                "Bad request",
+                "Idempotency-Key must be 1 to 255 printable ASCII characters.",
+                request,
+            )
         fields = sorted({".".join(e["loc"][1:]) or e["loc"][0] for e in errors if e["loc"]})
         return problem_response(
             422,

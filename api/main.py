@@ -29,6 +29,8 @@ from api.gateway.idempotency import IdempotentReplay
 from api.gateway.middleware import GatewayMiddleware
 from api.gateway.ratelimit import RateLimiter
 from api.network.router import router as network_router
+from api.payments import gateway as stripe_gateway
+from api.payments.router import router as payments_router
 from cardportal.settings import Settings, get_settings
 
 API_DESCRIPTION = """
@@ -85,6 +87,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     )
     app.state.access_log = access_log
     app.state.card_vault = CardVault(settings.secret("card_data_key"))
+    app.state.stripe = stripe_gateway.build_client(settings)
+    stripe_gateway.configure(app.state.stripe)
 
     install_handlers(app)
 
@@ -98,6 +102,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         accounts_router,
         cards_router,
         network_router,
+        payments_router,
         admin_router,
         billing_router,
         sandbox_clock_router,

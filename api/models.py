@@ -10,11 +10,20 @@ from api.db import Base
 from api.gateway.idempotency import IdempotencyRecord
 from api.ledger.models import LedgerAccount, LedgerEntry, LedgerTransfer
 from api.network.models import Transaction
+from api.payments.models import (
+    AutopaySetting,
+    Payment,
+    PaymentException,
+    PaymentPosting,
+    StripeCustomer,
+    StripeEvent,
+)
 
 __all__ = [
     "Account",
     "AccountBilling",
     "Application",
+    "AutopaySetting",
     "Base",
     "BillingRun",
     "Card",
@@ -23,9 +32,14 @@ __all__ = [
     "LedgerEntry",
     "LedgerTransfer",
     "LoginThrottle",
+    "Payment",
+    "PaymentException",
+    "PaymentPosting",
     "PlatformClock",
     "RefreshToken",
     "Statement",
+    "StripeCustomer",
+    "StripeEvent",
     "Transaction",
     "User",
 ]

@@ -5,13 +5,19 @@ from __future__ import annotations
 import argparse
 import getpass
 import logging
+import os
 import secrets
 import signal
 import sys
 from collections.abc import Sequence
 from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cardportal.settings import ConfigurationError, Settings, get_settings
+
+if TYPE_CHECKING:
+    from cardportal.stripe_emulator import Emulator
 
 log = logging.getLogger("cardportal")
 
@@ -73,7 +79,7 @@ def _serve_api(settings: Settings, database_url: str, host: str, port: int, work
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 
-def _banner(settings: Settings, host: str, port: int) -> None:
+def _banner(settings: Settings, host: str, port: int, extra: Sequence[str] = ()) -> None:
     base = f"http://{host}:{port}"
     lines = [
         "",
@@ -87,15 +93,48 @@ def _banner(settings: Settings, host: str, port: int) -> None:
         ]
     elif settings.first_admin_email:
         lines.append(f"  admin login   {settings.first_admin_email} (password from FIRST_ADMIN_PASSWORD)")
-    lines += [f"  home          {settings.home}", "  stop with Ctrl-C", ""]
+    lines += [*extra, f"  home          {settings.home}", "  stop with Ctrl-C", ""]
     print("\n".join(lines), flush=True)
+
+
+def _emulator_url_file(settings: Settings) -> Path:
+    return settings.home / "run" / "stripe-emulator.url"
+
+
+def _start_stripe_emulator(settings: Settings, host: str, port: int) -> Emulator | None:
+    """In sandbox mode without STRIPE_API_BASE: localstripe as a child, the SDK pointed at it,
+    and the API's webhook registered with it."""
+    if settings.env != "sandbox" or settings.stripe_api_base:
+        return None
+    from cardportal import stripe_emulator
+
+    emulator = stripe_emulator.start(
+        stripe_emulator.free_port(), log_path=settings.log_dir / "localstripe.log"
+    )
+    settings.stripe_api_base = emulator.url
+    os.environ["STRIPE_API_BASE"] = emulator.url  # for API workers started by uvicorn
+    webhook_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    emulator.register_webhook(
+        f"http://{webhook_host}:{port}/v1/webhooks/stripe", settings.secret("stripe_webhook_secret")
+    )
+    url_file = _emulator_url_file(settings)
+    url_file.parent.mkdir(parents=True, exist_ok=True)
+    url_file.write_text(emulator.url)
+    return emulator
 
 
 def cmd_up(args: argparse.Namespace) -> int:
     settings = _settings()
     database_url = _prepare(settings)
-    _banner(settings, args.host, args.port)
-    _serve_api(settings, database_url, args.host, args.port, args.workers)
+    emulator = _start_stripe_emulator(settings, args.host, args.port)
+    try:
+        extra = [f"  Stripe        {emulator.url}   (localstripe, webhooks registered)"] if emulator else []
+        _banner(settings, args.host, args.port, extra)
+        _serve_api(settings, database_url, args.host, args.port, args.workers)
+    finally:
+        if emulator is not None:
+            emulator.stop()
+            _emulator_url_file(settings).unlink(missing_ok=True)
     return 0
 
 
@@ -192,6 +231,45 @@ def cmd_ops_run_day(args: argparse.Namespace) -> int:
     return 1 if any(run.counts.get("failed") for run in runs) else 0
 
 
+def cmd_ops_reconcile_payments(args: argparse.Namespace) -> int:
+    """Compare a day's Stripe PaymentIntents with the payments table and the ledger."""
+    from datetime import date, timedelta
+
+    from api.clock import Clock
+    from api.db import make_engine, make_sessionmaker, session_scope
+    from api.payments import gateway
+    from api.payments.reconciliation import reconcile_payments
+
+    settings = _settings()
+    url = _prepare(settings)
+    if settings.env == "sandbox" and not settings.stripe_api_base:
+        url_file = _emulator_url_file(settings)
+        if not url_file.exists():
+            sys.exit(
+                "cardportal: no Stripe emulator is running (start `cardportal up`, or set STRIPE_API_BASE)"
+            )
+        settings.stripe_api_base = url_file.read_text().strip()
+    engine = make_engine(url, pool_size=2, max_overflow=0)
+    now = Clock(movable=settings.env == "sandbox", engine=engine, cache_seconds=0).now()
+    try:
+        day = date.fromisoformat(args.date) if args.date else now.date() - timedelta(days=1)
+    except ValueError:
+        engine.dispose()
+        sys.exit(f"cardportal: --date must be YYYY-MM-DD, not {args.date!r}")
+    try:
+        with session_scope(make_sessionmaker(engine)) as session:
+            result = reconcile_payments(session, day=day, now=now, client=gateway.build_client(settings))
+    finally:
+        engine.dispose()
+    print(
+        f"reconciled {day}: {result.intents_checked} PaymentIntents, {result.payments_checked} payments, "
+        f"{len(result.mismatches)} mismatches ({result.recorded} newly recorded)"
+    )
+    for m in result.mismatches:
+        print(f"  {m.kind:20} {m.stripe_id:30} expected={m.expected} actual={m.actual}  {m.detail}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cardportal", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
@@ -239,6 +317,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="YYYY-MM-DD, a day that is over (default: yesterday)",
     )
     run_day.set_defaults(handler=cmd_ops_run_day)
+    reconcile = ops_sub.add_parser(
+        "reconcile-payments", help="compare a day's Stripe PaymentIntents with the payments and the ledger"
+    )
+    reconcile.add_argument("--date", default=None, help="the UTC day, YYYY-MM-DD (default: yesterday)")
+    reconcile.set_defaults(handler=cmd_ops_reconcile_payments)
     return parser
 
 

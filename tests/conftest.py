@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.db import make_engine, make_sessionmaker
 from cardportal.database import database_on_same_server, libpq_conninfo, start_embedded
 from cardportal.settings import Settings
+from cardportal.stripe_emulator import Emulator
 
 TEMPLATE_DB = "cardportal_test_template"
 NETWORK_KEY = "test-network-key"
@@ -181,8 +182,33 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def settings(home: Path) -> Settings:
-    return make_settings(home)
+def stripe_port() -> int:
+    """The port of this session's Stripe emulator (started on first use by ``stripe_emulator``)."""
+    from cardportal.stripe_emulator import free_port
+
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def settings(home: Path, stripe_port: int) -> Settings:
+    return make_settings(home, STRIPE_API_BASE=f"http://127.0.0.1:{stripe_port}")
+
+
+@pytest.fixture(scope="session")
+def stripe_emulator(stripe_port: int, home: Path) -> Iterator[Emulator]:
+    """One localstripe per test session (per xdist worker), the app's Stripe."""
+    from cardportal.stripe_emulator import start
+
+    emulator = start(stripe_port, log_path=home / "logs" / "localstripe.log")
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture
+def stripe_sandbox(stripe_emulator: Emulator) -> Emulator:
+    """The emulator, emptied before the test."""
+    stripe_emulator.reset()
+    return stripe_emulator
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel
 from sqlalchemy import JSON, String, delete, func, select, text
@@ -33,6 +33,12 @@ from api.db import Base
 from api.errors import BadRequest, Conflict, UnprocessableEntity
 
 MAX_KEY_LENGTH = 255
+# Stated in the OpenAPI document; a key that breaks them is a 400 invalid_idempotency_key.
+_KEY_RULES: dict[str, Any] = {
+    "min_length": 1,
+    "max_length": MAX_KEY_LENGTH,
+    "pattern": r"^[\x20-\x7e]*[\x21-\x7e][\x20-\x7e]*$",
+}
 
 T = TypeVar("T")
 
@@ -148,13 +154,14 @@ def idempotency_dependency(scope_of: Callable[..., str], *, required: bool) -> C
     """Build a dependency: ``scope_of`` is a dependency that names the caller."""
     from api.deps import SessionDep
 
-    def dependency(
-        request: Request,
-        session: SessionDep,
-        fingerprint: Annotated[str, Depends(request_fingerprint)],
-        scope: Annotated[str, Depends(scope_of)],
+    description = (
+        "Replays the first answer for the same key and body (24 hours); "
+        f"1 to {MAX_KEY_LENGTH} printable characters, scoped to the caller."
+    )
+
+    def build(
+        request: Request, session: Session, fingerprint: str, scope: str, key: str | None
     ) -> Idempotency:
-        key = request.headers.get("idempotency-key")
         if key is not None:
             key = key.strip()
             if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
@@ -172,4 +179,31 @@ def idempotency_dependency(scope_of: Callable[..., str], *, required: bool) -> C
         idem.begin()
         return idem
 
-    return dependency
+    # The key is declared as a header parameter so that the OpenAPI document says
+    # whether it is required; a missing required key is a 400 idempotency_key_required
+    # (see the validation handler in api/errors.py).
+    if required:
+
+        def dependency(
+            request: Request,
+            session: SessionDep,
+            fingerprint: Annotated[str, Depends(request_fingerprint)],
+            scope: Annotated[str, Depends(scope_of)],
+            key: Annotated[str, Header(alias="Idempotency-Key", description=description, **_KEY_RULES)],
+        ) -> Idempotency:
+            return build(request, session, fingerprint, scope, key)
+
+        return dependency
+
+    def optional_dependency(
+        request: Request,
+        session: SessionDep,
+        fingerprint: Annotated[str, Depends(request_fingerprint)],
+        scope: Annotated[str, Depends(scope_of)],
+        key: Annotated[
+            str | None, Header(alias="Idempotency-Key", description=description, **_KEY_RULES)
+        ] = None,
+    ) -> Idempotency:
+        return build(request, session, fingerprint, scope, key)
+
+    return optional_dependency

@@ -25,7 +25,8 @@ def _line(settings: Settings, request_id: str) -> tuple[str, dict[str, Any]]:
     today = folder / f"{datetime.now(UTC):%Y-%m-%d}.jsonl"
     assert today.exists(), sorted(folder.iterdir())
     for path in sorted(folder.glob("*.jsonl"), reverse=True):
-        for raw in Path(path).read_text().splitlines():
+        # Only complete lines: another request may be appending the last one right now.
+        for raw in Path(path).read_text().split("\n")[:-1]:
             record = json.loads(raw)
             if record["request_id"] == request_id:
                 return raw, record

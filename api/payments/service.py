@@ -1,0 +1,582 @@
+"""Payments through Stripe: paying a card account, applying Stripe's word, returns, autopay.
+
+Making a payment runs in phases, each safe to repeat (Stripe's "atomic
+phases"), because Stripe is called between our database transactions:
+
+1. The payer's Stripe Customer (created once per user, under a per-user lock)
+   and the PaymentMethod attached to it.
+2. The payment row, committed as ``pending`` in its own short transaction
+   before Stripe hears of it, so that a webhook that overtakes the request
+   always finds it, and a retry of a request that died finds it by its
+   Idempotency-Key.
+3. The PaymentIntent, created (our payment id in its metadata, our key passed
+   as Stripe's idempotency key), its id committed beside the payment, then
+   confirmed server-side. Create-then-confirm: a ``CardError`` from
+   ``create(confirm=True)`` carries no PaymentIntent id.
+4. ``apply_intent`` with the PaymentIntent's state, in the request's own
+   transaction: the same function the webhooks call.
+
+Exactly once. ``apply_intent`` locks the payment row, and the ledger credit
+is written only by the transaction that inserts the posting's unique key
+(the PaymentIntent id) into ``payment_postings``; a concurrent insert of the
+same key waits and then finds it taken. Whichever of the confirm answer and
+the webhook comes first posts; the other changes nothing.
+
+Never backwards. A payment that succeeded stays succeeded: an older
+``payment_failed`` (or one replayed a day late) cannot undo it, because the
+state applied is the PaymentIntent's current one, fetched from Stripe.
+
+Returns. A refund (each ``re_…``) or a dispute (each ``dp_…``) re-debits the
+account once, never more in total than the payment. A dispute also charges
+a returned-payment fee, once per payment, never above the minimum payment
+due (12 CFR 1026.52(b)(1)(ii)(B)); billing's minimum is not on this branch,
+so the fee is capped by the account's balance before the return, which is
+never less than the minimum due.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import stripe
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from api.accounts.models import Account
+from api.auth.models import User
+from api.errors import NotFound, UnprocessableEntity
+from api.ids import new_id
+from api.ledger import service as ledger
+from api.network.models import Transaction
+from api.payments import repository
+from api.payments.gateway import default_client, stripe_idempotency_key
+from api.payments.models import AutopaySetting, Payment, StripeCustomer
+
+log = logging.getLogger("cardportal.payments")
+
+# The returned-payment fee ($25), before the cap by the minimum payment due.
+RETURNED_PAYMENT_FEE = 2_500
+
+_FAILED_INTENT_STATES = {"requires_payment_method", "canceled", "requires_action"}
+
+
+class StripeUnavailable(Exception):
+    """Stripe could not be reached or answered with a server error."""
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _own_transaction(session: Session) -> Iterator[Session]:
+    """A short transaction of its own, committed at the end of the block.
+
+    Used only for the rows that must be durable before Stripe is called.
+    """
+    with Session(bind=session.get_bind(), expire_on_commit=False) as side, side.begin():
+        yield side
+
+
+def _stripe_error_code(exc: stripe.StripeError) -> str:
+    if exc.code:
+        return str(exc.code)
+    # localstripe answers an unknown object with a bare 404; Stripe says resource_missing.
+    if exc.http_status == 404:
+        return "resource_missing"
+    return "stripe_error"
+
+
+def owed(session: Session, account_id: str) -> int:
+    """What a payment may pay at most: the current balance plus pending charges."""
+    balances = ledger.balances(session, [account_id])[account_id]
+    return balances.current_balance + balances.pending_amount
+
+
+# --- customers and payment methods --------------------------------------------------------------
+
+
+def ensure_customer(session: Session, *, user_id: str, client: stripe.StripeClient) -> str:
+    """The user's Stripe Customer id, created once (committed at once, under a per-user lock)."""
+    existing = repository.select_customer(session, user_id)
+    if existing is not None:
+        return existing.stripe_customer_id
+    with _own_transaction(session) as side:
+        side.execute(
+            text("select pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"stripe_customer:{user_id}"}
+        )
+        existing = repository.select_customer(side, user_id)
+        if existing is not None:
+            return existing.stripe_customer_id
+        user = side.get(User, user_id)
+        if user is None:
+            raise NotFound("No such user.", code="user_not_found")
+        customer = client.v1.customers.create(
+            params={"email": user.email, "metadata": {"cardportal_user_id": user_id}},
+            options={"idempotency_key": stripe_idempotency_key("customer", user_id)},
+        )
+        side.add(StripeCustomer(user_id=user_id, stripe_customer_id=customer.id))
+        return customer.id
+
+
+@dataclass(frozen=True)
+class MethodDeclined:
+    code: str
+    message: str
+
+
+def attach_payment_method(
+    client: stripe.StripeClient, *, payment_method: str, customer_id: str
+) -> str | MethodDeclined:
+    """The PaymentMethod, attached to the customer: its id, or the decline when attaching fails.
+
+    A PaymentMethod that does not exist, or belongs to another customer, is a 422.
+    """
+    try:
+        method = client.v1.payment_methods.retrieve(payment_method)
+        if method.customer is None:
+            method = client.v1.payment_methods.attach(method.id, params={"customer": customer_id})
+        elif method.customer != customer_id:
+            raise UnprocessableEntity(
+                "This PaymentMethod belongs to another customer.", code="payment_method_not_usable"
+            )
+    except stripe.CardError as exc:
+        return MethodDeclined(_stripe_error_code(exc), exc.user_message or str(exc))
+    except stripe.InvalidRequestError as exc:
+        code = _stripe_error_code(exc)
+        raise UnprocessableEntity(
+            f"Stripe refused the PaymentMethod: {exc.user_message or code}.",
+            code=code,
+            stripe_code=code,
+        ) from exc
+    except (stripe.APIConnectionError, stripe.APIError) as exc:
+        raise StripeUnavailable(str(exc)) from exc
+    return str(method.id)
+
+
+# --- making a payment ----------------------------------------------------------------------------
+
+
+def create_payment(
+    session: Session,
+    *,
+    account: Account,
+    payer_id: str,
+    amount: int,
+    payment_method: str,
+    idempotency_key: str,
+    request_id: str | None,
+    now: datetime,
+    initiated_by: str = "customer",
+    client: stripe.StripeClient | None = None,
+) -> Payment:
+    client = client or default_client()
+    existing = repository.payment_by_key(session, payer_id, idempotency_key)
+    if existing is not None:
+        # A request with this key ran before and did not finish answering: resume it.
+        if existing.account_id != account.id or existing.amount != amount:
+            raise UnprocessableEntity(
+                "This Idempotency-Key was already used with a different request.",
+                code="idempotency_key_reused",
+            )
+        return _drive(session, existing.id, idempotency_key=idempotency_key, client=client, now=now)
+
+    if amount <= 0:
+        raise UnprocessableEntity("A payment must be above zero.", code="invalid_amount")
+    limit = owed(session, account.id)
+    if amount > limit:
+        raise UnprocessableEntity(
+            f"The payment is more than the balance and pending charges ({max(limit, 0)}).",
+            code="overpayment",
+            max_amount=max(limit, 0),
+        )
+
+    customer_id = ensure_customer(session, user_id=payer_id, client=client)
+    attached = attach_payment_method(client, payment_method=payment_method, customer_id=customer_id)
+    payment = Payment(
+        id=new_id("pay"),
+        account_id=account.id,
+        user_id=payer_id,
+        initiated_by=initiated_by,
+        request_id=request_id,
+        idempotency_key=idempotency_key,
+        amount=amount,
+        currency=account.currency,
+        status="pending",
+        stripe_customer_id=customer_id,
+        stripe_payment_method_id=attached if isinstance(attached, str) else payment_method,
+        created_at=now,
+        updated_at=now,
+    )
+    if isinstance(attached, MethodDeclined):
+        # Stripe declined the card before any PaymentIntent: a failed payment, no money moved.
+        payment.status = "failed"
+        payment.failure_code = attached.code
+        payment.failure_message = attached.message[:500]
+        session.add(payment)
+        session.flush()
+        return payment
+    with _own_transaction(session) as side:
+        side.add(payment)
+    return _drive(session, payment.id, idempotency_key=idempotency_key, client=client, now=now)
+
+
+def _drive(
+    session: Session, payment_id: str, *, idempotency_key: str, client: stripe.StripeClient, now: datetime
+) -> Payment:
+    """Phases 3 and 4 for a committed payment row: PaymentIntent, confirm, apply."""
+    payment = session.get(Payment, payment_id, populate_existing=True)
+    assert payment is not None
+    if payment.status != "pending":
+        return payment
+    key = stripe_idempotency_key("payment", payment.user_id, idempotency_key)
+    try:
+        if payment.stripe_payment_intent_id is None:
+            intent = client.v1.payment_intents.create(
+                params={
+                    "amount": payment.amount,
+                    "currency": payment.currency.lower(),
+                    "customer": payment.stripe_customer_id or "",
+                    "payment_method": payment.stripe_payment_method_id or "",
+                    # The emulator knows only this (older) name of allowed_payment_method_types.
+                    "payment_method_types": ["card"],  # type: ignore[typeddict-unknown-key]
+                    "metadata": {
+                        "cardportal_payment_id": payment.id,
+                        "cardportal_account_id": payment.account_id,
+                    },
+                },
+                options={"idempotency_key": key},
+            )
+            with _own_transaction(session) as side:
+                stored = side.get(Payment, payment.id, with_for_update=True)
+                assert stored is not None
+                stored.stripe_payment_intent_id = intent.id
+                stored.updated_at = now
+            payment.stripe_payment_intent_id = intent.id
+        else:
+            intent = client.v1.payment_intents.retrieve(payment.stripe_payment_intent_id)
+        if intent.status == "requires_confirmation":
+            try:
+                intent = client.v1.payment_intents.confirm(
+                    intent.id, options={"idempotency_key": key + ":confirm"}
+                )
+            except stripe.CardError:
+                # The decline is on the PaymentIntent now (last_payment_error): read it back.
+                intent = client.v1.payment_intents.retrieve(intent.id)
+    except stripe.InvalidRequestError as exc:
+        # Stripe refused the PaymentIntent itself: the payment fails, nothing moved.
+        _fail(session, payment.id, code=_stripe_error_code(exc), message=exc.user_message, now=now)
+        refreshed = session.get(Payment, payment.id)
+        assert refreshed is not None
+        return refreshed
+    except (stripe.APIConnectionError, stripe.APIError) as exc:
+        # The payment stays pending; the webhook or the retry of this request settles it.
+        log.warning("stripe unavailable while paying %s: %s", payment.id, exc)
+        return payment
+    apply_intent(session, payment_id=payment.id, intent=intent, now=now)
+    refreshed = session.get(Payment, payment.id)
+    assert refreshed is not None
+    return refreshed
+
+
+def apply_intent(session: Session, *, payment_id: str, intent: Any, now: datetime) -> bool:
+    """Bring a payment to its PaymentIntent's current state; True when something changed."""
+    payment = repository.lock_payment(session, payment_id)
+    if payment is None:
+        return False
+    status = str(intent.status)
+    changed = False
+    if status == "succeeded":
+        if payment.status != "succeeded":
+            payment.status = "succeeded"
+            payment.failure_code = None
+            payment.failure_message = None
+            payment.succeeded_at = now
+            changed = True
+        changed = _post_payment(session, payment, intent_id=str(intent.id), now=now) or changed
+    elif status in _FAILED_INTENT_STATES and payment.status == "pending":
+        error = intent.last_payment_error
+        payment.status = "failed"
+        if error is not None and getattr(error, "code", None):
+            payment.failure_code = str(error.code)
+            payment.failure_message = str(getattr(error, "message", "") or "")[:500] or None
+        elif status == "canceled":
+            payment.failure_code = "payment_intent_canceled"
+        elif status == "requires_action":
+            payment.failure_code = "authentication_required"
+        else:
+            payment.failure_code = "payment_failed"
+        changed = True
+    if changed:
+        payment.updated_at = now
+    session.flush()
+    return changed
+
+
+def _fail(session: Session, payment_id: str, *, code: str, message: str | None, now: datetime) -> None:
+    payment = repository.lock_payment(session, payment_id)
+    if payment is not None and payment.status == "pending":
+        payment.status = "failed"
+        payment.failure_code = code
+        payment.failure_message = (message or "")[:500] or None
+        payment.updated_at = now
+        session.flush()
+
+
+def _post_payment(session: Session, payment: Payment, *, intent_id: str, now: datetime) -> bool:
+    posting_id = repository.claim_posting(
+        session,
+        payment_id=payment.id,
+        kind="payment",
+        stripe_object_id=intent_id,
+        amount=payment.amount,
+        now=now,
+    )
+    if posting_id is None:
+        return False
+    transfer_id = ledger.credit(
+        session,
+        account_id=payment.account_id,
+        amount=payment.amount,
+        kind="payment",
+        against=ledger.House.STRIPE_CLEARING,
+        currency=payment.currency,
+        now=now,
+        reference=payment.id,
+    )
+    _set_posting_transfer(session, posting_id, transfer_id)
+    txn = Transaction(
+        id=new_id("txn"),
+        account_id=payment.account_id,
+        type="payment",
+        status="posted",
+        amount=payment.amount,
+        currency=payment.currency,
+        posting_transfer_id=transfer_id,
+        created_at=now,
+        posted_at=now,
+    )
+    session.add(txn)
+    session.flush()
+    payment.transaction_id = txn.id
+    return True
+
+
+def _set_posting_transfer(session: Session, posting_id: int, transfer_id: str) -> None:
+    session.execute(
+        text("update payment_postings set ledger_transfer_id = :t where id = :id"),
+        {"t": transfer_id, "id": posting_id},
+    )
+
+
+def post_return(
+    session: Session, *, payment_id: str, kind: str, stripe_object_id: str, amount: int, now: datetime
+) -> int:
+    """Re-debit a refunded or disputed payment, once per Stripe object; the amount re-debited."""
+    payment = repository.lock_payment(session, payment_id)
+    if payment is None or payment.status != "succeeded":
+        return 0
+    amount = min(amount, payment.amount - payment.returned_amount)
+    if amount <= 0:
+        return 0
+    posting_id = repository.claim_posting(
+        session, payment_id=payment.id, kind=kind, stripe_object_id=stripe_object_id, amount=amount, now=now
+    )
+    if posting_id is None:
+        return 0
+    balance_before = ledger.lock_balances(session, payment.account_id).current_balance
+    transfer_id = ledger.charge(
+        session,
+        account_id=payment.account_id,
+        amount=amount,
+        kind="payment_return",
+        against=ledger.House.STRIPE_CLEARING,
+        currency=payment.currency,
+        now=now,
+        reference=payment.id,
+    )
+    _set_posting_transfer(session, posting_id, transfer_id)
+    session.add(
+        Transaction(
+            id=new_id("txn"),
+            account_id=payment.account_id,
+            type="reversal",
+            status="posted",
+            amount=amount,
+            currency=payment.currency,
+            original_transaction_id=payment.transaction_id,
+            posting_transfer_id=transfer_id,
+            created_at=now,
+            posted_at=now,
+        )
+    )
+    payment.returned_amount += amount
+    payment.updated_at = now
+    if kind == "dispute":
+        _charge_returned_payment_fee(session, payment, balance_before=balance_before, now=now)
+    session.flush()
+    return amount
+
+
+def returned_payment_fee(*, balance_before: int, minimum_due: int | None = None) -> int:
+    """$25, never above the minimum payment due (here: the balance before the return, when billing
+    gives no minimum), never negative."""
+    cap = balance_before if minimum_due is None else min(minimum_due, balance_before)
+    return max(0, min(RETURNED_PAYMENT_FEE, cap))
+
+
+def _charge_returned_payment_fee(
+    session: Session, payment: Payment, *, balance_before: int, now: datetime
+) -> None:
+    fee = returned_payment_fee(balance_before=balance_before)
+    if fee <= 0:
+        return
+    posting_id = repository.claim_posting(
+        session,
+        payment_id=payment.id,
+        kind="return_fee",
+        stripe_object_id=f"fee:{payment.id}",
+        amount=fee,
+        now=now,
+    )
+    if posting_id is None:
+        return
+    transfer_id = ledger.charge(
+        session,
+        account_id=payment.account_id,
+        amount=fee,
+        kind="fee",
+        against=ledger.House.FEE_INCOME,
+        currency=payment.currency,
+        now=now,
+        reference=payment.id,
+    )
+    _set_posting_transfer(session, posting_id, transfer_id)
+    session.add(
+        Transaction(
+            id=new_id("txn"),
+            account_id=payment.account_id,
+            type="fee",
+            status="posted",
+            amount=fee,
+            currency=payment.currency,
+            merchant_name="Returned payment fee",
+            original_transaction_id=payment.transaction_id,
+            posting_transfer_id=transfer_id,
+            created_at=now,
+            posted_at=now,
+        )
+    )
+
+
+# --- autopay -------------------------------------------------------------------------------------
+
+
+def get_autopay(session: Session, *, account_id: str) -> AutopaySetting | None:
+    return repository.select_autopay(session, account_id)
+
+
+def set_autopay(
+    session: Session,
+    *,
+    account: Account,
+    actor_id: str,
+    enabled: bool,
+    amount: str,
+    payment_method: str | None,
+    now: datetime,
+    client: stripe.StripeClient | None = None,
+) -> AutopaySetting:
+    """Store the account's autopay; the PaymentMethod is checked and saved to the owner's customer."""
+    client = client or default_client()
+    if enabled and not payment_method:
+        raise UnprocessableEntity("Autopay needs a payment_method.", code="payment_method_required")
+    saved: str | None = None
+    if payment_method:
+        customer_id = ensure_customer(session, user_id=account.user_id, client=client)
+        attached = attach_payment_method(client, payment_method=payment_method, customer_id=customer_id)
+        if isinstance(attached, MethodDeclined):
+            raise UnprocessableEntity(
+                f"Stripe declined the PaymentMethod: {attached.message}",
+                code=attached.code,
+                stripe_code=attached.code,
+            )
+        saved = attached
+    setting = session.get(AutopaySetting, account.id, with_for_update=True)
+    if setting is None:
+        setting = AutopaySetting(account_id=account.id, created_at=now)
+        session.add(setting)
+    setting.enabled = enabled
+    setting.amount = amount
+    setting.payment_method = saved
+    setting.updated_by = actor_id
+    setting.updated_at = now
+    session.flush()
+    return setting
+
+
+def run_autopay(
+    session: Session,
+    *,
+    account_id: str,
+    amount: int,
+    now: datetime,
+    client: stripe.StripeClient | None = None,
+) -> Payment | None:
+    """Pay ``amount`` (what billing says is due) by the account's autopay, once per account and day.
+
+    The daily job calls it on the due date minus 2 days. ``amount`` is capped by
+    the balance plus pending charges; nothing is paid when autopay is off or
+    nothing is owed. A declined card is recorded as a failed payment, shown in
+    the customer's payment history; a PaymentMethod gone from Stripe too.
+    """
+    client = client or default_client()
+    setting = repository.select_autopay(session, account_id)
+    account = session.get(Account, account_id)
+    if setting is None or not setting.enabled or setting.payment_method is None or account is None:
+        return None
+    key = f"autopay:{account_id}:{now.date().isoformat()}"
+    existing = repository.payment_by_key(session, account.user_id, key)
+    if existing is not None:
+        if existing.status == "pending":
+            return _drive(session, existing.id, idempotency_key=key, client=client, now=now)
+        return existing
+    to_pay = min(amount, owed(session, account_id))
+    if to_pay <= 0:
+        return None
+    try:
+        return create_payment(
+            session,
+            account=account,
+            payer_id=account.user_id,
+            amount=to_pay,
+            payment_method=setting.payment_method,
+            idempotency_key=key,
+            request_id=None,
+            now=now,
+            initiated_by="autopay",
+            client=client,
+        )
+    except UnprocessableEntity as exc:
+        failed = Payment(
+            id=new_id("pay"),
+            account_id=account.id,
+            user_id=account.user_id,
+            initiated_by="autopay",
+            idempotency_key=key,
+            amount=to_pay,
+            currency=account.currency,
+            status="failed",
+            failure_code=exc.code,
+            failure_message=exc.detail[:500],
+            stripe_payment_method_id=setting.payment_method,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(failed)
+        session.flush()
+        return failed
