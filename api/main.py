@@ -27,6 +27,7 @@ from api.gateway.idempotency import IdempotentReplay
 from api.gateway.middleware import GatewayMiddleware
 from api.gateway.ratelimit import RateLimiter
 from api.network.router import router as network_router
+from api.webapp import mount_webapp
 from cardportal.settings import Settings, get_settings
 
 API_DESCRIPTION = """
@@ -112,6 +113,9 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
                 503, "database_unavailable", "Service unavailable", "The database is not reachable."
             )
         return JSONResponse({"status": "ready", "database": "ok"})
+
+    # The customer web app at /app, when web/dist holds a build (`make web`).
+    mount_webapp(app)
 
     if settings.cors_origins:
         app.add_middleware(
