@@ -25,7 +25,7 @@ def build_schema() -> dict[str, Any]:
     from api.main import create_app
 
     with tempfile.TemporaryDirectory(prefix="cardportal-openapi-") as home:
-        settings = Settings(CARDPORTAL_ENV="sandbox", CARDPORTAL_HOME=Path(home))  # type: ignore[call-arg]
+        settings = Settings(CARDPORTAL_ENV="sandbox", CARDPORTAL_HOME=Path(home))
         app = create_app(settings, database_url=_UNUSED_DATABASE_URL)
         try:
             return app.openapi()
