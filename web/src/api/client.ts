@@ -60,3 +60,11 @@ export async function unwrap<T>(
   const code = error && typeof error === "object" ? (error as ProblemBody).code : undefined;
   throw new ApiError(problemMessage(error), response.status, code);
 }
+
+/**
+ * True when the API has no such route (a 404 with the generic `not_found` code, not
+ * e.g. `account_not_found`): pages for endpoints still being merged show "not yet".
+ */
+export function isMissingEndpoint(error: unknown): boolean {
+  return error instanceof ApiError && error.status === 404 && (!error.code || error.code === "not_found");
+}

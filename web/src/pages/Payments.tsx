@@ -1,6 +1,6 @@
 import { type FormEvent, useRef, useState } from "react";
 import { useParams } from "react-router";
-import { ApiError, type Autopay, type Payment, idempotencyKey, unwrap } from "../api/client";
+import { ApiError, type Autopay, type Payment, idempotencyKey, isMissingEndpoint, unwrap } from "../api/client";
 import { useApi } from "../auth";
 import { AccountNav, ErrorMessage, Loading, Money, PageTitle } from "../components";
 import { centsToInput, formatDateTime, formatMoney, parseDollars } from "../format";
@@ -14,7 +14,7 @@ const TEST_PAYMENT_METHODS = [
   { value: "pm_card_chargeDeclined", label: "Declined card" },
 ];
 
-const notYet = (err: unknown) => err instanceof ApiError && err.status === 404 && !err.code;
+const notYet = isMissingEndpoint;
 
 export function Payments() {
   const { accountId = "" } = useParams();
@@ -122,6 +122,8 @@ function PayNow(props: {
     key.current = null;
   }
 
+  const quickAmounts = [props.minimum, props.statementBalance, props.balance].some((a) => a !== undefined && a > 0);
+
   async function pay(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
     const cents = parseDollars(amount);
@@ -162,6 +164,7 @@ function PayNow(props: {
   return (
     <form onSubmit={pay} className="panel stack" aria-labelledby="pay-now">
       <h2 id="pay-now">Pay now</h2>
+      {quickAmounts && (
       <div className="quick" role="group" aria-label="Choose an amount">
         {props.minimum !== undefined && props.minimum > 0 && (
           <button type="button" className="secondary small" onClick={() => choose(props.minimum)}>
@@ -179,6 +182,7 @@ function PayNow(props: {
           </button>
         )}
       </div>
+      )}
       <label>
         Amount in dollars
         <input

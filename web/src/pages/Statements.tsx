@@ -1,6 +1,6 @@
 import { useState } from "react";
 import { useParams } from "react-router";
-import { ApiError, type Statement, problemMessage, unwrap } from "../api/client";
+import { isMissingEndpoint, type Statement, problemMessage, unwrap } from "../api/client";
 import { useApi } from "../auth";
 import { AccountNav, ErrorMessage, Loading, Money, PageTitle } from "../components";
 import { formatDate } from "../format";
@@ -16,8 +16,8 @@ export function Statements() {
         await unwrap(client.GET("/v1/accounts/{id}/statements", { params: { path: { id: accountId } } }))
       ).data;
     } catch (err) {
-      // Until the statements API is deployed the path answers 404 with no problem code.
-      if (err instanceof ApiError && err.status === 404 && !err.code) return [] as Statement[];
+      // Until the statements API is deployed the path is not routed at all.
+      if (isMissingEndpoint(err)) return [] as Statement[];
       throw err;
     }
   }, [accountId]);

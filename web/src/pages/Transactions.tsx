@@ -129,7 +129,9 @@ export function Transactions() {
                   <tr>
                     <th scope="col">Date</th>
                     <th scope="col">Description</th>
-                    <th scope="col">Type</th>
+                    <th scope="col" className="wide-only">
+                      Type
+                    </th>
                     <th scope="col">Status</th>
                     <th scope="col" className="num">
                       Amount
@@ -141,7 +143,7 @@ export function Transactions() {
                     <tr key={t.id}>
                       <td>{formatDateTime(t.created_at)}</td>
                       <td>{t.merchant?.name ?? t.type}</td>
-                      <td>{t.type}</td>
+                      <td className="wide-only">{t.type}</td>
                       <td>
                         <span className={`badge badge-${t.status}`}>{t.status}</span>
                       </td>
