@@ -46,7 +46,7 @@ web-check: $(WEB_NODE)
 
 # Debian's Chromium for the browser tests (Playwright's own download does not work here).
 chromium:
-	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+	@command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 
 up: $(STAMP) web
 	$(BIN)/cardportal up
