@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: up test lint format typecheck pytest install clean-venv
+.PHONY: up test lint format typecheck pytest install clean-venv web web-openapi web-check chromium
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,35 @@ $(STAMP): pyproject.toml uv.lock | $(BIN)/uv
 
 install: $(STAMP)
 
-up: $(STAMP)
+# The customer web app (web/): npm ci when the lockfile changes, a build when its
+# sources change; the API serves web/dist at /app.
+WEB_NODE := web/node_modules/.package-lock.json
+WEB_BUILD := web/dist/index.html
+WEB_SOURCES := $(shell find web/src -type f ! -name '*.test.ts' 2>/dev/null) \
+	web/index.html web/package.json web/package-lock.json web/tsconfig.json web/vite.config.ts web/openapi.json
+
+$(WEB_NODE): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	touch $@
+
+$(WEB_BUILD): $(WEB_NODE) $(WEB_SOURCES)
+	cd web && npm run build
+
+web: $(WEB_BUILD)
+
+# Regenerate the API's schema (no server needed) and the web app's typed client.
+web-openapi: $(STAMP) $(WEB_NODE)
+	$(BIN)/python -m cardportal.openapi web/openapi.json
+	cd web && npm run openapi
+
+web-check: $(WEB_NODE)
+	cd web && npm run typecheck && npm test
+
+# Debian's Chromium for the browser tests (Playwright's own download does not work here).
+chromium:
+	@command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
+
+up: $(STAMP) web
 	$(BIN)/cardportal up
 
 lint: $(STAMP)
@@ -32,10 +60,10 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-pytest: $(STAMP)
+pytest: $(STAMP) web chromium
 	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
-test: lint pytest
+test: lint web-check pytest
 
 clean-venv:
 	rm -rf $(VENV)

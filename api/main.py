@@ -31,6 +31,7 @@ from api.gateway.ratelimit import RateLimiter
 from api.network.router import router as network_router
 from api.payments import gateway as stripe_gateway
 from api.payments.router import router as payments_router
+from api.webapp import mount_webapp
 from cardportal.settings import Settings, get_settings
 
 API_DESCRIPTION = """
@@ -125,6 +126,9 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
                 503, "database_unavailable", "Service unavailable", "The database is not reachable."
             )
         return JSONResponse({"status": "ready", "database": "ok"})
+
+    # The customer web app at /app, when web/dist holds a build (`make web`).
+    mount_webapp(app)
 
     if settings.cors_origins:
         app.add_middleware(
