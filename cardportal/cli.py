@@ -5,19 +5,18 @@ from __future__ import annotations
 import argparse
 import getpass
 import logging
-import os
 import secrets
 import signal
 import sys
 from collections.abc import Sequence
 from datetime import date
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cardportal.settings import ConfigurationError, Settings, get_settings
+from cardportal.stripe_emulator import emulator_url_file, start_for_api
 
 if TYPE_CHECKING:
-    from cardportal.stripe_emulator import Emulator
+    pass
 
 log = logging.getLogger("cardportal")
 
@@ -97,36 +96,10 @@ def _banner(settings: Settings, host: str, port: int, extra: Sequence[str] = ())
     print("\n".join(lines), flush=True)
 
 
-def _emulator_url_file(settings: Settings) -> Path:
-    return settings.home / "run" / "stripe-emulator.url"
-
-
-def _start_stripe_emulator(settings: Settings, host: str, port: int) -> Emulator | None:
-    """In sandbox mode without STRIPE_API_BASE: localstripe as a child, the SDK pointed at it,
-    and the API's webhook registered with it."""
-    if settings.env != "sandbox" or settings.stripe_api_base:
-        return None
-    from cardportal import stripe_emulator
-
-    emulator = stripe_emulator.start(
-        stripe_emulator.free_port(), log_path=settings.log_dir / "localstripe.log"
-    )
-    settings.stripe_api_base = emulator.url
-    os.environ["STRIPE_API_BASE"] = emulator.url  # for API workers started by uvicorn
-    webhook_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-    emulator.register_webhook(
-        f"http://{webhook_host}:{port}/v1/webhooks/stripe", settings.secret("stripe_webhook_secret")
-    )
-    url_file = _emulator_url_file(settings)
-    url_file.parent.mkdir(parents=True, exist_ok=True)
-    url_file.write_text(emulator.url)
-    return emulator
-
-
 def cmd_up(args: argparse.Namespace) -> int:
     settings = _settings()
     database_url = _prepare(settings)
-    emulator = _start_stripe_emulator(settings, args.host, args.port)
+    emulator = start_for_api(settings, args.host, args.port)
     try:
         extra = [f"  Stripe        {emulator.url}   (localstripe, webhooks registered)"] if emulator else []
         _banner(settings, args.host, args.port, extra)
@@ -134,7 +107,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     finally:
         if emulator is not None:
             emulator.stop()
-            _emulator_url_file(settings).unlink(missing_ok=True)
+            emulator_url_file(settings).unlink(missing_ok=True)
     return 0
 
 
@@ -243,7 +216,7 @@ def cmd_ops_reconcile_payments(args: argparse.Namespace) -> int:
     settings = _settings()
     url = _prepare(settings)
     if settings.env == "sandbox" and not settings.stripe_api_base:
-        url_file = _emulator_url_file(settings)
+        url_file = emulator_url_file(settings)
         if not url_file.exists():
             sys.exit(
                 "cardportal: no Stripe emulator is running (start `cardportal up`, or set STRIPE_API_BASE)"

@@ -8,6 +8,7 @@ endpoint with it. Registrations live in its memory: register after each start.
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import IO
 
 import httpx
+
+from cardportal.settings import Settings
 
 WEBHOOK_NAME = "cardportal"
 
@@ -94,3 +97,26 @@ def start(port: int, *, log_path: Path, timeout: float = 30.0) -> Emulator:
             emulator.stop()
             raise RuntimeError(f"localstripe did not answer within {timeout:.0f} s; see {log_path}")
         time.sleep(0.1)
+
+
+def emulator_url_file(settings: Settings) -> Path:
+    """Where a running ``cardportal up`` leaves its emulator's URL for other commands."""
+    return settings.home / "run" / "stripe-emulator.url"
+
+
+def start_for_api(settings: Settings, host: str, port: int) -> Emulator | None:
+    """In sandbox mode without STRIPE_API_BASE: localstripe as a child, the SDK pointed at it,
+    and the API's webhook (on ``host:port``) registered with it. None when not needed."""
+    if settings.env != "sandbox" or settings.stripe_api_base:
+        return None
+    emulator = start(free_port(), log_path=settings.log_dir / "localstripe.log")
+    settings.stripe_api_base = emulator.url
+    os.environ["STRIPE_API_BASE"] = emulator.url  # for API workers started by uvicorn
+    webhook_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    emulator.register_webhook(
+        f"http://{webhook_host}:{port}/v1/webhooks/stripe", settings.secret("stripe_webhook_secret")
+    )
+    url_file = emulator_url_file(settings)
+    url_file.parent.mkdir(parents=True, exist_ok=True)
+    url_file.write_text(emulator.url)
+    return emulator

@@ -1,7 +1,8 @@
 """The merchant catalogue: who customers buy from, how much, and how often.
 
 Amounts are drawn from a log-normal around each category's typical ticket
-(in cents); frequencies are expected purchases per customer per day, shaped
+(in cents); frequencies are expected purchases per customer per day (about $1,200 a
+month for a typical customer, near the US average card spend), shaped
 by weekday and month-end patterns in ``spend_multiplier``.
 """
 
@@ -36,24 +37,24 @@ class Merchant:
 CATEGORIES = {
     c.name: c
     for c in (
-        Category("groceries", "5411", 6_500, 0.6, 0.45, 1.3),
-        Category("fuel", "5541", 4_800, 0.35, 0.18, 1.1),
-        Category("restaurants", "5812", 3_800, 0.55, 0.28, 1.6, tipping=True),
-        Category("fast_food", "5814", 1_250, 0.4, 0.3, 1.2, tipping=True),
-        Category("bars", "5813", 2_900, 0.5, 0.06, 2.2, tipping=True),
-        Category("taxis", "4121", 2_300, 0.5, 0.08, 1.4, tipping=True),
-        Category("airlines", "4511", 34_000, 0.5, 0.006, 1.0),
-        Category("lodging", "7011", 21_000, 0.5, 0.008, 1.2),
-        Category("online_retail", "5942", 3_900, 0.8, 0.16, 1.1),
-        Category("department_stores", "5311", 8_900, 0.7, 0.06, 1.5),
-        Category("electronics", "5732", 18_000, 0.9, 0.015, 1.3),
-        Category("pharmacy", "5912", 2_400, 0.6, 0.07, 0.9),
+        Category("groceries", "5411", 6_500, 0.6, 0.225, 1.3),
+        Category("fuel", "5541", 4_800, 0.35, 0.09, 1.1),
+        Category("restaurants", "5812", 3_800, 0.55, 0.14, 1.6, tipping=True),
+        Category("fast_food", "5814", 1_250, 0.4, 0.15, 1.2, tipping=True),
+        Category("bars", "5813", 2_900, 0.5, 0.03, 2.2, tipping=True),
+        Category("taxis", "4121", 2_300, 0.5, 0.04, 1.4, tipping=True),
+        Category("airlines", "4511", 34_000, 0.5, 0.003, 1.0),
+        Category("lodging", "7011", 21_000, 0.5, 0.004, 1.2),
+        Category("online_retail", "5942", 3_900, 0.8, 0.08, 1.1),
+        Category("department_stores", "5311", 8_900, 0.7, 0.03, 1.5),
+        Category("electronics", "5732", 18_000, 0.9, 0.0075, 1.3),
+        Category("pharmacy", "5912", 2_400, 0.6, 0.035, 0.9),
         Category("utilities", "4900", 11_000, 0.3, 0.0, 1.0, subscription=True),
         Category("subscriptions", "5968", 1_499, 0.0, 0.0, 1.0, subscription=True),
         Category("telecom", "4814", 6_500, 0.2, 0.0, 1.0, subscription=True),
-        Category("entertainment", "7832", 2_600, 0.4, 0.05, 2.0),
-        Category("home_improvement", "5200", 9_500, 0.8, 0.03, 1.7),
-        Category("healthcare", "8011", 12_000, 0.6, 0.01, 0.3),
+        Category("entertainment", "7832", 2_600, 0.4, 0.025, 2.0),
+        Category("home_improvement", "5200", 9_500, 0.8, 0.015, 1.7),
+        Category("healthcare", "8011", 12_000, 0.6, 0.005, 0.3),
     )
 }
 

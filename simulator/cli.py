@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from cardportal.settings import Settings
+from cardportal.stripe_emulator import start_for_api as start_stripe_emulator
 from simulator.engine import Simulation, SimulationConfig
 
 
@@ -42,16 +43,20 @@ def validate(args: argparse.Namespace) -> str | None:
     return None
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
 @contextlib.contextmanager
-def api_in_process(settings: Settings, database_url: str) -> Iterator[str]:
-    """Serve the API on a free loopback port in a thread for the simulation's duration."""
+def api_in_process(settings: Settings, database_url: str, port: int) -> Iterator[str]:
+    """Serve the API on a loopback port in a thread for the simulation's duration."""
     import uvicorn
 
     from api.main import create_app
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(settings, database_url=database_url),
@@ -83,7 +88,16 @@ def run(settings: Settings, args: argparse.Namespace, database_url: str | None) 
         base_url = args.base_url
         if base_url is None:
             assert database_url is not None
-            base_url = stack.enter_context(api_in_process(settings, database_url))
+            port = free_port()
+            # In the sandbox, payments need Stripe: the same emulator `cardportal up` starts.
+            emulator = start_stripe_emulator(settings, "127.0.0.1", port)
+            if emulator is not None:
+                stack.callback(emulator.stop)
+            base_url = stack.enter_context(api_in_process(settings, database_url, port))
+        elif settings.stripe_api_base is None:
+            running = settings.home / "run" / "stripe-emulator.url"
+            if running.exists():  # the emulator of a `cardportal up` on this home
+                settings.stripe_api_base = running.read_text().strip()
         try:
             httpx.get(f"{base_url.rstrip('/')}/healthz", timeout=5).raise_for_status()
         except httpx.HTTPError as error:

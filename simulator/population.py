@@ -18,7 +18,7 @@ LAST_NAMES = (
 ).split()
 
 PAYER_TYPES = ("full", "minimum", "partial", "misser")
-PAYER_WEIGHTS = (0.38, 0.2, 0.3, 0.12)
+PAYER_WEIGHTS = (0.35, 0.2, 0.28, 0.17)
 REQUESTED_LIMITS = (None, 1_000_00, 2_500_00, 5_000_00, 10_000_00, 15_000_00)
 
 
@@ -77,7 +77,8 @@ def make_customer(
         monthly_housing_payment=housing,
         employment_status=employment,
         requested_credit_limit=rng.choice(REQUESTED_LIMITS),
-        appetite=math.exp(rng.gauss(0, 0.35)),
+        # Richer customers buy dearer things, but far less than in proportion.
+        appetite=math.exp(rng.gauss(0, 0.3)) * max(0.4, income_cents / 52_000_00) ** 0.4,
         activity=math.exp(rng.gauss(0, 0.45)),
         payer=rng.choices(PAYER_TYPES, PAYER_WEIGHTS)[0],
         autopay=rng.random() < 0.06,
