@@ -75,7 +75,8 @@ def test_a_small_world_has_the_expected_shape(
     with engine.connect() as conn:
         posted = conn.execute(
             text(
-                "select coalesce(sum(amount), 0) from transactions where type = 'purchase' and status = 'posted'"
+                "select coalesce(sum(amount), 0) from transactions"
+                " where type = 'purchase' and status = 'posted'"
             )
         ).scalar_one()
     assert posted == cleared
@@ -93,7 +94,8 @@ def test_the_same_seed_makes_the_same_world(
             tables = (
                 conn.execute(
                     text(
-                        "select tablename from pg_tables where schemaname = 'public' and tablename <> 'alembic_version'"
+                        "select tablename from pg_tables"
+                        " where schemaname = 'public' and tablename <> 'alembic_version'"
                     )
                 )
                 .scalars()
