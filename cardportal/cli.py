@@ -10,6 +10,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cardportal.settings import ConfigurationError, Settings, get_settings
@@ -97,18 +98,69 @@ def _banner(settings: Settings, host: str, port: int, extra: Sequence[str] = ())
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    from cardportal import demo
+
     settings = _settings()
     database_url = _prepare(settings)
+    seed_demo = not args.no_demo and demo.needs_demo_data(settings, database_url)
     emulator = start_for_api(settings, args.host, args.port)
     try:
         extra = [f"  Stripe        {emulator.url}   (localstripe, webhooks registered)"] if emulator else []
+        if web_dist := _web_dist():
+            extra.append(f"  web app       http://{args.host}:{args.port}/app   ({web_dist})")
         _banner(settings, args.host, args.port, extra)
+        if seed_demo:
+            local = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
+            demo.seed_in_background(settings, f"http://{local}:{args.port}")
         _serve_api(settings, database_url, args.host, args.port, args.workers)
     finally:
         if emulator is not None:
             emulator.stop()
             emulator_url_file(settings).unlink(missing_ok=True)
     return 0
+
+
+def _web_dist() -> str | None:
+    dist = Path(__file__).resolve().parent.parent / "web" / "dist" / "index.html"
+    return "built from web/" if dist.exists() else None
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Fresh sandbox in its own home, a simulated world, and a summary; exit 0 when all is well."""
+    import tempfile
+    import time
+
+    from cardportal import demo
+    from simulator.cli import api_in_process, free_port
+
+    home = Path(args.home) if args.home else Path(tempfile.mkdtemp(prefix="cardportal-demo-"))
+    home.mkdir(parents=True, exist_ok=True)
+    # Its own embedded database and secrets, whatever the environment points at.
+    settings = Settings(CARDPORTAL_ENV="sandbox", CARDPORTAL_HOME=str(home), DATABASE_URL=None)
+    started = time.monotonic()
+    database_url = _prepare(settings)
+    port = free_port()
+    emulator = start_for_api(settings, "127.0.0.1", port)
+    try:
+        with api_in_process(settings, database_url, port) as base_url:
+            print(f"demo: sandbox in {home}; simulating {args.customers} customers over {args.days} days")
+            summary, login = demo.run_simulation(
+                settings, base_url, customers=args.customers, days=args.days, seed=args.seed
+            )
+    finally:
+        if emulator is not None:
+            emulator.stop()
+    balanced = summary["trial_balance"]["balanced"]
+    print(
+        f"demo: {summary['approved_accounts']} accounts, {summary['authorizations_approved']} purchases, "
+        f"{summary['statements']} statements, {sum(summary['payments'].values())} payments, "
+        f"{summary['late_fees']} late fees; trial balance {'balanced' if balanced else 'NOT balanced'}"
+    )
+    print(f"demo: summary and ground truth in {home / 'simulations' / f'seed{args.seed}'}")
+    if login:
+        print(f"demo: a customer to sign in as: {login[0]} / {login[1]}")
+    print(f"demo: done in {time.monotonic() - started:.0f} s")
+    return 0 if balanced else 1
 
 
 def cmd_api(args: argparse.Namespace) -> int:
@@ -256,7 +308,16 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--host", default=None)
         p.add_argument("--port", type=int, default=None)
         p.add_argument("--workers", type=int, default=None)
-        p.set_defaults(handler=handler)
+        p.set_defaults(handler=handler, no_demo=True)
+        if name == "up":
+            p.add_argument("--no-demo", action="store_true", help="do not seed a new sandbox with demo data")
+
+    demo_parser = sub.add_parser("demo", help="one shot: a fresh sandbox, a simulated world, a summary")
+    demo_parser.add_argument("--home", default=None, help="folder for the demo (default: a new temp folder)")
+    demo_parser.add_argument("--customers", type=int, default=60)
+    demo_parser.add_argument("--days", type=int, default=90)
+    demo_parser.add_argument("--seed", type=int, default=42)
+    demo_parser.set_defaults(handler=cmd_demo)
 
     db = sub.add_parser("db", help="database migrations")
     db.add_argument("action", choices=["upgrade", "downgrade", "current"])

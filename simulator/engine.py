@@ -111,6 +111,7 @@ class Simulation:
         self.ground_truth: dict[str, Any] = {}
         self.states: list[CustomerState] = []
         self._stripe: Any = None
+        self.sample_login: tuple[str, str] | None = None
 
     # --- set-up -----------------------------------------------------------------
 
@@ -181,6 +182,9 @@ class Simulation:
                     self.on_day(day_index + 1, config.days)
         summary = self._summary(start)
         self._write(summary)
+        opened = next((s.profile for s in self.states if s.account_id), None)
+        # A login to look around with (kept out of the files: it is a password).
+        self.sample_login = (opened.email, opened.password) if opened else None
         self.api.close()
         return summary
 
