@@ -308,7 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--host", default=None)
         p.add_argument("--port", type=int, default=None)
         p.add_argument("--workers", type=int, default=None)
-        p.set_defaults(handler=handler, no_demo=True)
+        p.set_defaults(handler=handler)
         if name == "up":
             p.add_argument("--no-demo", action="store_true", help="do not seed a new sandbox with demo data")
 
