@@ -1,0 +1,35 @@
+"""Nonsense options stop with a clear message and exit code 2, not a traceback."""
+
+from __future__ import annotations
+
+import pytest
+
+from cardportal.cli import main
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--customers", "-1"], "--customers must be at least 1"),
+        (["--days", "0"], "--days must be at least 1"),
+        (["--workers", "0"], "--workers must be between 1 and 64"),
+        (["--base-url", "http://127.0.0.1:9"], "is not reachable"),
+    ],
+)
+def test_nonsense_options_exit_2(
+    argv: list[str],
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path,
+) -> None:
+    monkeypatch.setenv("CARDPORTAL_HOME", str(tmp_path))
+    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@/unused?host=/nonexistent")
+    from cardportal.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        assert main(["simulate", *argv]) == 2
+    finally:
+        get_settings.cache_clear()
+    assert message in capsys.readouterr().err
