@@ -76,16 +76,21 @@ class BenchEnv:
             conn.execute("create extension if not exists pg_stat_statements")
 
     def stop(self) -> None:
-        if not self.keep:
+        """Stop the bench's PostgreSQL (SIGINT: fast shutdown) and remove the temp folder."""
+        if self.keep:
+            return
+        pidfile = self.root / "pg" / "postmaster.pid"
+        if pidfile.exists():
+            pid = int(pidfile.read_text().split()[0])
             try:
-                subprocess.run(
-                    [pg_bin("pg_ctl"), "stop", "-D", str(self.root / "pg"), "-m", "fast"],
-                    capture_output=True,
-                    timeout=60,
-                    check=False,
-                )
-            finally:
-                shutil.rmtree(self.root, ignore_errors=True)
+                os.kill(pid, signal.SIGINT)
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline:
+                    os.kill(pid, 0)
+                    time.sleep(0.2)
+            except ProcessLookupError:
+                pass
+        shutil.rmtree(self.root, ignore_errors=True)
 
     @property
     def socket_dir(self) -> str:
