@@ -36,7 +36,8 @@ def prepare_raw_ledger(url: str) -> None:
         conn.execute(_RAW_SCHEMA)
         conn.execute("truncate raw_accounts, raw_entries")
         conn.execute(
-            "insert into raw_accounts (id, credit_limit) select g, 1000000000000 from generate_series(1, %s) g",
+            "insert into raw_accounts (id, credit_limit) "
+            "select g, 1000000000000 from generate_series(1, %s) g",
             (RAW_ACCOUNTS,),
         )
 
@@ -131,4 +132,3 @@ async def minimal_insert(conn: Connection, index: int) -> None:
 
 async def ping(conn: Connection, _: int) -> None:
     await conn.expect(200, "GET", "/ping")
-

@@ -68,7 +68,13 @@ def seed_accounts(url: str, *, first: int, last: int) -> None:
     now = datetime.now(UTC)
     vault = CardVault(CARD_DATA_KEY)
     exp_month, exp_year = expiry_for(now.date())
-    params = {"first": first, "last": last, "hash": hash_password(PASSWORD), "limit": CREDIT_LIMIT, "now": now}
+    params = {
+        "first": first,
+        "last": last,
+        "hash": hash_password(PASSWORD),
+        "limit": CREDIT_LIMIT,
+        "now": now,
+    }
     with psycopg.connect(libpq_conninfo(url)) as conn:
         conn.execute(_USERS, params)
         conn.execute(_ACCOUNTS, params)

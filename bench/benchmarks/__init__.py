@@ -10,5 +10,4 @@ ORDER = [
     "ledger_core",
     "scale_accounts",
     "history_page",
-    "simulate",
 ]
