@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: up test lint format typecheck pytest install clean-venv web web-openapi web-check chromium
+.PHONY: up test lint format typecheck pytest install clean-venv web web-openapi web-check chromium bench
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,11 @@ pytest: $(STAMP) web chromium
 	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
 test: lint web-check pytest
+
+# Benchmarks (bench/README.md): ratios against baselines measured in the same run.
+# `make bench QUICK=1` runs short repetitions on small data (a few minutes).
+bench: $(STAMP)
+	$(BIN)/python -m bench $(if $(QUICK),--quick)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""Benchmarks: every speed goal as a ratio against a baseline measured in the same run (issue 10)."""

@@ -1,0 +1,13 @@
+"""One module per benchmark; each has ``NAME`` and ``run(env) -> Result``."""
+
+from __future__ import annotations
+
+ORDER = [
+    "raw_ledger",
+    "authorize",
+    "authorize_p99",
+    "auth_clear",
+    "ledger_core",
+    "scale_accounts",
+    "history_page",
+]
