@@ -406,7 +406,7 @@ def post_return(
     )
     if posting_id is None:
         return 0
-    balance_before = ledger.lock_balances(session, payment.account_id).current_balance
+    ledger.lock_balances(session, payment.account_id)
     minimum_due = minimum_due_before_return(session, payment, today=now.date()) if kind == "dispute" else 0
     transfer_id = ledger.charge(
         session,
@@ -436,9 +436,7 @@ def post_return(
     payment.returned_amount += amount
     payment.updated_at = now
     if kind == "dispute":
-        _charge_returned_payment_fee(
-            session, payment, balance_before=balance_before, minimum_due=minimum_due, now=now
-        )
+        _charge_returned_payment_fee(session, payment, minimum_due=minimum_due, now=now)
     session.flush()
     return amount
 
@@ -472,15 +470,15 @@ def minimum_due_before_return(session: Session, payment: Payment, *, today: date
     return current + summary.past_due_amount
 
 
-def returned_payment_fee(*, balance_before: int, minimum_due: int) -> int:
-    """$25, never above the minimum payment due nor the balance before the return, never negative."""
-    return max(0, min(RETURNED_PAYMENT_FEE, minimum_due, balance_before))
+def returned_payment_fee(*, minimum_due: int) -> int:
+    """$25, never above the minimum payment due before the return, never negative."""
+    return max(0, min(RETURNED_PAYMENT_FEE, minimum_due))
 
 
 def _charge_returned_payment_fee(
-    session: Session, payment: Payment, *, balance_before: int, minimum_due: int, now: datetime
+    session: Session, payment: Payment, *, minimum_due: int, now: datetime
 ) -> None:
-    fee = returned_payment_fee(balance_before=balance_before, minimum_due=minimum_due)
+    fee = returned_payment_fee(minimum_due=minimum_due)
     if fee <= 0:
         return
     posting_id = repository.claim_posting(
