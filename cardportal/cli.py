@@ -230,6 +230,20 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return simulator_cli.run(settings, args, database_url)
 
 
+def _stripe_for_ops(settings: Settings) -> bool:
+    """Point the process's Stripe client where the API's points (in sandbox, the emulator that
+    `cardportal up` started); False when there is none to point at."""
+    from api.payments import gateway
+
+    if settings.env == "sandbox" and not settings.stripe_api_base:
+        url_file = _emulator_url_file(settings)
+        if not url_file.exists():
+            return False
+        settings.stripe_api_base = url_file.read_text().strip()
+    gateway.configure(gateway.build_client(settings))
+    return True
+
+
 def cmd_ops_run_day(args: argparse.Namespace) -> int:
     """The daily billing job for every day not yet run, through --date (default: yesterday)."""
     from api.billing import service as billing
@@ -239,6 +253,12 @@ def cmd_ops_run_day(args: argparse.Namespace) -> int:
 
     settings = _settings()
     url = _prepare(settings)
+    if not _stripe_for_ops(settings):
+        print(
+            "cardportal: no Stripe emulator is running (start `cardportal up`, or set STRIPE_API_BASE): "
+            "billing runs, autopay is counted as failed and reconciliation skipped",
+            file=sys.stderr,
+        )
     engine = make_engine(url, pool_size=2, max_overflow=2)
     try:
         clock = Clock(movable=settings.env == "sandbox", engine=engine, cache_seconds=0)

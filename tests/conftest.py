@@ -264,10 +264,17 @@ def make_client(tmp_path: Path, database_url: str, engine: Engine) -> Iterator[C
 
     clients: list[TestClient] = []
 
+    from api.payments import gateway
+
     def build(**overrides: object) -> TestClient:
         home = tmp_path / f"home{len(clients)}"
         home.mkdir()
+        # create_app configures the process's Stripe client; keep the session app's (the
+        # emulator's) for code that runs outside a request, such as the daily job.
+        session_stripe = gateway.configured_client()
         client = TestClient(create_app(make_settings(home, **overrides), database_url=database_url))
+        if session_stripe is not None:
+            gateway.configure(session_stripe)
         client.__enter__()
         clients.append(client)
         return client

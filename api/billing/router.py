@@ -112,7 +112,13 @@ def advance_clock(
     body: ClockAdvanceIn, request: Request, _: AdminPrincipal, clock: ClockDep, idem: OptionalUserIdempotency
 ) -> ClockAdvanceOut:
     """Move the sandbox clock forward (`{days}` 1..400 or `{to}`); run the daily job for each day passed."""
-    move = service.advance_clock(request.app.state.sessionmaker, clock, days=body.days, to=body.to)
+    move = service.advance_clock(
+        request.app.state.sessionmaker,
+        clock,
+        days=body.days,
+        to=body.to,
+        stripe_client=getattr(request.app.state, "stripe", None),
+    )
     return idem.save(
         200,
         ClockAdvanceOut(

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+import stripe
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -351,10 +352,24 @@ def _summary(run: BillingRun, *, already_run: bool = False) -> RunSummary:
 
 
 def run_day(
-    session_factory: sessionmaker[Session], clock: Clock, day: date, *, force: bool = False
+    session_factory: sessionmaker[Session],
+    clock: Clock,
+    day: date,
+    *,
+    force: bool = False,
+    stripe_client: stripe.StripeClient | None = None,
 ) -> RunSummary:
     """Run the daily job for ``day`` (which must be over). A day already run is left as it is
-    unless ``force``, and even then nothing changes: each step is idempotent."""
+    unless ``force``, and even then nothing changes: each step is idempotent.
+
+    After the accounts, the payments steps (``api.payments.daily``): autopay on the due date
+    minus 2 days, then the day's reconciliation, with ``stripe_client`` (default: the one the
+    process configured in ``api.payments.gateway``; none, and they are skipped)."""
+    # Payments builds on billing (its fee cap reads billing's minimum due): imported here, not
+    # at the top, so that neither module needs the other half-imported.
+    from api.payments import daily as payments_daily
+    from api.payments import gateway
+
     if day >= clock.today():
         raise UnprocessableEntity(
             f"{day} is not over yet; the job runs a day once it has ended.", code="day_not_over"
@@ -403,6 +418,15 @@ def run_day(
         except Exception:
             log.exception("billing day %s failed for account %s", day, account_id)
             failed.append(account_id)
+    counts.update(
+        payments_daily.run_payments_day(
+            session_factory,
+            day,
+            autopay_at=day_end(day),
+            now=clock.now(),
+            client=stripe_client or gateway.configured_client(),
+        )
+    )
     counts["failed"] = len(failed)
     if failed:
         counts["failed_accounts"] = failed[:100]
@@ -435,24 +459,33 @@ def _first_day_to_run(session_factory: sessionmaker[Session], through: date) -> 
     return first_opened.astimezone(UTC).date() if first_opened is not None else through
 
 
-def _catch_up(session_factory: sessionmaker[Session], clock: Clock, through: date) -> list[RunSummary]:
+def _catch_up(
+    session_factory: sessionmaker[Session],
+    clock: Clock,
+    through: date,
+    stripe_client: stripe.StripeClient | None = None,
+) -> list[RunSummary]:
     day = _first_day_to_run(session_factory, through)
     runs = []
     while day <= through:
-        runs.append(run_day(session_factory, clock, day))
+        runs.append(run_day(session_factory, clock, day, stripe_client=stripe_client))
         day += timedelta(days=1)
     return runs
 
 
 def catch_up(
-    session_factory: sessionmaker[Session], clock: Clock, *, through: date | None = None
+    session_factory: sessionmaker[Session],
+    clock: Clock,
+    *,
+    through: date | None = None,
+    stripe_client: stripe.StripeClient | None = None,
 ) -> list[RunSummary]:
     """Run every day not yet run, oldest first, through ``through`` (default: yesterday)."""
     through = through or clock.today() - timedelta(days=1)
     if through >= clock.today():
         raise UnprocessableEntity(f"{through} is not over yet.", code="day_not_over")
     with _exclusive(session_factory):
-        return _catch_up(session_factory, clock, through)
+        return _catch_up(session_factory, clock, through, stripe_client)
 
 
 @dataclass(frozen=True)
@@ -468,6 +501,7 @@ def advance_clock(
     *,
     days: int | None = None,
     to: datetime | None = None,
+    stripe_client: stripe.StripeClient | None = None,
 ) -> ClockMove:
     """Move the sandbox clock forward by ``days`` or to ``to`` and run every day that ended meanwhile."""
     clock.require_movable()
@@ -497,7 +531,7 @@ def advance_clock(
                 f"The clock moves at most {MAX_ADVANCE_DAYS} days at once.", code="clock_advance_too_large"
             )
         now = clock.set_offset(clock.offset() + (target - previous))
-        runs = _catch_up(session_factory, clock, now.date() - timedelta(days=1))
+        runs = _catch_up(session_factory, clock, now.date() - timedelta(days=1), stripe_client)
     return ClockMove(previous=previous, now=now, runs=runs)
 
 

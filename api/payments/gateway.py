@@ -36,6 +36,11 @@ def configure(client: stripe.StripeClient) -> None:
     _default = client
 
 
+def configured_client() -> stripe.StripeClient | None:
+    """The process's client, or None when nothing configured one (the daily job then skips Stripe)."""
+    return _default
+
+
 def default_client() -> stripe.StripeClient:
     if _default is None:
         raise RuntimeError("Stripe is not configured: call api.payments.gateway.configure first")

@@ -23,6 +23,7 @@ from typing import Any
 
 import stripe
 from sqlalchemy.orm import Session
+from stripe import RequestOptions
 
 from api.ids import new_id
 from api.payments import repository
@@ -139,16 +140,27 @@ def _compare(session: Session, intent: Any, payment: Payment | None) -> list[Mis
 
 
 def reconcile_payments(
-    session: Session, *, day: date, now: datetime, client: stripe.StripeClient | None = None
+    session: Session,
+    *,
+    day: date,
+    now: datetime,
+    client: stripe.StripeClient | None = None,
+    max_network_retries: int | None = None,
 ) -> ReconciliationResult:
-    """Compare the day's PaymentIntents (UTC) with our payments and ledger; record the mismatches."""
+    """Compare the day's PaymentIntents (UTC) with our payments and ledger; record the mismatches.
+
+    ``max_network_retries`` overrides the client's (the daily job passes 0: an outage is
+    recorded and the day goes on, rather than waiting on back-offs)."""
     client = client or default_client()
+    options: RequestOptions = {}
+    if max_network_retries is not None:
+        options["max_network_retries"] = max_network_retries
     start = datetime.combine(day, time(0), UTC)
     end = start + timedelta(days=1)
     lo, hi = int(start.timestamp()), int(end.timestamp())
     intents = {
         str(pi.id): pi
-        for pi in client.v1.payment_intents.list(params={"limit": 100}).auto_paging_iter()
+        for pi in client.v1.payment_intents.list(params={"limit": 100}, options=options).auto_paging_iter()
         if lo <= int(pi.created) < hi
     }
     by_intent = repository.payments_by_intent(session, list(intents))
@@ -180,7 +192,7 @@ def reconcile_payments(
         if pi_id in intents:
             continue
         try:
-            intent = client.v1.payment_intents.retrieve(pi_id)
+            intent = client.v1.payment_intents.retrieve(pi_id, options=options)
         except stripe.InvalidRequestError:
             mismatches.append(
                 Mismatch(

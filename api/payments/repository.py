@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -28,6 +28,16 @@ def payment_by_key(session: Session, user_id: str, idempotency_key: str) -> Paym
     return session.execute(
         select(Payment).where(Payment.user_id == user_id, Payment.idempotency_key == idempotency_key)
     ).scalar_one_or_none()
+
+
+def pending_payments_total(session: Session, account_id: str) -> int:
+    """The payments of the account sent (or about to be sent) to Stripe and not yet posted."""
+    total = session.execute(
+        select(func.coalesce(func.sum(Payment.amount), 0)).where(
+            Payment.account_id == account_id, Payment.status == "pending"
+        )
+    ).scalar_one()
+    return int(total)
 
 
 def lock_payment(session: Session, payment_id: str) -> Payment | None:

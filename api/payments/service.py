@@ -29,9 +29,8 @@ state applied is the PaymentIntent's current one, fetched from Stripe.
 Returns. A refund (each ``re_…``) or a dispute (each ``dp_…``) re-debits the
 account once, never more in total than the payment. A dispute also charges
 a returned-payment fee, once per payment, never above the minimum payment
-due (12 CFR 1026.52(b)(1)(ii)(B)); billing's minimum is not on this branch,
-so the fee is capped by the account's balance before the return, which is
-never less than the minimum due.
+due immediately before the return (12 CFR 1026.52(b)(1)(ii)(B)), as billing
+reckons it: ``minimum_due_before_return``.
 """
 
 from __future__ import annotations
@@ -40,7 +39,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import stripe
@@ -49,6 +48,8 @@ from sqlalchemy.orm import Session
 
 from api.accounts.models import Account
 from api.auth.models import User
+from api.billing import repository as billing_repository
+from api.billing import service as billing
 from api.errors import NotFound, UnprocessableEntity
 from api.ids import new_id
 from api.ledger import service as ledger
@@ -91,10 +92,28 @@ def _stripe_error_code(exc: stripe.StripeError) -> str:
     return "stripe_error"
 
 
-def owed(session: Session, account_id: str) -> int:
-    """What a payment may pay at most: the current balance plus pending charges."""
-    balances = ledger.balances(session, [account_id])[account_id]
-    return balances.current_balance + balances.pending_amount
+def owed(session: Session, account_id: str, *, lock: bool = False) -> int:
+    """What a payment may pay at most: the current balance plus pending charges, less the
+    payments already on their way (``pending``: sent to Stripe, not yet posted to the ledger).
+
+    With ``lock`` the account's receivable is locked first (``ledger.lock_balances``), so that
+    two payments checked at once are checked one after the other, the second seeing the first.
+    """
+    if lock:
+        balances = ledger.lock_balances(session, account_id)
+    else:
+        balances = ledger.balances(session, [account_id])[account_id]
+    on_their_way = repository.pending_payments_total(session, account_id)
+    return balances.current_balance + balances.pending_amount - on_their_way
+
+
+def _refuse_overpayment(amount: int, limit: int) -> None:
+    if amount > limit:
+        raise UnprocessableEntity(
+            f"The payment is more than the balance and pending charges ({max(limit, 0)}).",
+            code="overpayment",
+            max_amount=max(limit, 0),
+        )
 
 
 # --- customers and payment methods --------------------------------------------------------------
@@ -187,13 +206,8 @@ def create_payment(
 
     if amount <= 0:
         raise UnprocessableEntity("A payment must be above zero.", code="invalid_amount")
-    limit = owed(session, account.id)
-    if amount > limit:
-        raise UnprocessableEntity(
-            f"The payment is more than the balance and pending charges ({max(limit, 0)}).",
-            code="overpayment",
-            max_amount=max(limit, 0),
-        )
+    # A first look without a lock, to spare Stripe a payment that cannot be made.
+    _refuse_overpayment(amount, owed(session, account.id))
 
     customer_id = ensure_customer(session, user_id=payer_id, client=client)
     attached = attach_payment_method(client, payment_method=payment_method, customer_id=customer_id)
@@ -221,6 +235,10 @@ def create_payment(
         session.flush()
         return payment
     with _own_transaction(session) as side:
+        # The check that holds under concurrency: under the receivable's lock, counting the
+        # payments still pending, and the row committed (reserving its amount) before the lock
+        # goes. Stripe is never called while the lock is held.
+        _refuse_overpayment(amount, owed(side, account.id, lock=True))
         side.add(payment)
     return _drive(session, payment.id, idempotency_key=idempotency_key, client=client, now=now)
 
@@ -388,7 +406,8 @@ def post_return(
     )
     if posting_id is None:
         return 0
-    balance_before = ledger.lock_balances(session, payment.account_id).current_balance
+    ledger.lock_balances(session, payment.account_id)
+    minimum_due = minimum_due_before_return(session, payment, today=now.date()) if kind == "dispute" else 0
     transfer_id = ledger.charge(
         session,
         account_id=payment.account_id,
@@ -417,22 +436,49 @@ def post_return(
     payment.returned_amount += amount
     payment.updated_at = now
     if kind == "dispute":
-        _charge_returned_payment_fee(session, payment, balance_before=balance_before, now=now)
+        _charge_returned_payment_fee(session, payment, minimum_due=minimum_due, now=now)
     session.flush()
     return amount
 
 
-def returned_payment_fee(*, balance_before: int, minimum_due: int | None = None) -> int:
-    """$25, never above the minimum payment due (here: the balance before the return, when billing
-    gives no minimum), never negative."""
-    cap = balance_before if minimum_due is None else min(minimum_due, balance_before)
-    return max(0, min(RETURNED_PAYMENT_FEE, cap))
+def minimum_due_before_return(session: Session, payment: Payment, *, today: date) -> int:
+    """The minimum payment due immediately before ``payment`` was returned, from billing's figures.
+
+    12 CFR 1026.52(b)(1)(ii)(B) and its commentary (52(b)(1)(ii)-2.i.B): a returned-payment
+    fee may not exceed "the required minimum periodic payment due immediately prior to the
+    date on which the payment is returned". That is the latest statement's minimum less the
+    other payments posted since it closed (the returned one no longer pays anything), plus
+    what was already past due on earlier statements (billing's ``past_due_amount``). No
+    statement yet: nothing is due, so no fee.
+    """
+    statement = billing_repository.latest_statements(session, [payment.account_id]).get(payment.account_id)
+    if statement is None:
+        return 0
+    summary = billing.billing_summaries(session, [payment.account_id])[payment.account_id]
+    paid = billing_repository.payments_since_close(session, [statement]).get(payment.account_id, 0)
+    returned_counted = 0
+    if payment.transaction_id is not None:
+        txn = session.get(Transaction, payment.transaction_id)
+        posted = txn.posted_at if txn is not None else None
+        if posted is not None and posted.astimezone(UTC).date() > statement.period_end:
+            returned_counted = payment.amount
+    current = max(statement.minimum_payment - (paid - returned_counted), 0)
+    if statement.due_date < today:
+        # The latest statement is past due itself: its unmet minimum is in past_due_amount
+        # already (counted there before the return, so never more than is really due).
+        return max(current, summary.past_due_amount)
+    return current + summary.past_due_amount
+
+
+def returned_payment_fee(*, minimum_due: int) -> int:
+    """$25, never above the minimum payment due before the return, never negative."""
+    return max(0, min(RETURNED_PAYMENT_FEE, minimum_due))
 
 
 def _charge_returned_payment_fee(
-    session: Session, payment: Payment, *, balance_before: int, now: datetime
+    session: Session, payment: Payment, *, minimum_due: int, now: datetime
 ) -> None:
-    fee = returned_payment_fee(balance_before=balance_before)
+    fee = returned_payment_fee(minimum_due=minimum_due)
     if fee <= 0:
         return
     posting_id = repository.claim_posting(

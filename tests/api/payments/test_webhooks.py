@@ -242,7 +242,7 @@ def test_refunds_re_debit_the_account_once_each(
     assert_balanced(session)
 
 
-def test_a_dispute_re_debits_and_charges_the_fee_once(
+def test_a_dispute_re_debits_once_and_no_fee_before_a_statement(
     api, session: Session, make_holder, stripe_client, send_event
 ):
     holder = make_holder(balance=8_000)
@@ -261,14 +261,16 @@ def test_a_dispute_re_debits_and_charges_the_fee_once(
     response = send_event(event_body("charge.dispute.created", dispute))
     assert response.status_code == 200
     assert response.json()["outcome"] == "applied"
-    # 3,000 owed before the return, + 5,000 re-debited, + the $25 fee (below the 3,000 owed before).
-    assert balance(session, holder.account_id) == 3_000 + 5_000 + 2_500
+    # 3,000 owed before the return, + 5,000 re-debited; no statement yet, so no minimum payment
+    # was due and no returned-payment fee may be charged (the fee with a statement:
+    # test_daily_payments.py).
+    assert balance(session, holder.account_id) == 3_000 + 5_000
     assert send_event(event_body("charge.dispute.created", dispute)).json()["outcome"] == "no_change"
-    assert balance(session, holder.account_id) == 10_500
+    assert balance(session, holder.account_id) == 8_000
     fees = api.get(
         f"/v1/accounts/{holder.account_id}/transactions?type=fee", headers=holder.user.headers
     ).json()
-    assert [f["amount"] for f in fees["data"]] == [2_500]
+    assert fees["data"] == []
     assert_balanced(session)
 
 
@@ -285,9 +287,9 @@ def test_the_returned_payment_fee_never_exceeds_what_was_owed(
         "created": int(time.time()),
     }
     assert send_event(event_body("charge.dispute.created", dispute)).json()["outcome"] == "applied"
-    assert balance(session, holder.account_id) == 800 + 4_200 + 800
-    assert service.returned_payment_fee(balance_before=0) == 0
-    assert service.returned_payment_fee(balance_before=10_000, minimum_due=1_500) == 1_500
+    assert balance(session, holder.account_id) == 800 + 4_200  # no statement: nothing due, no fee
+    assert service.returned_payment_fee(minimum_due=0) == 0
+    assert service.returned_payment_fee(minimum_due=1_500) == 1_500
     assert_balanced(session)
 
 
