@@ -236,7 +236,7 @@ def _stripe_for_ops(settings: Settings) -> bool:
     from api.payments import gateway
 
     if settings.env == "sandbox" and not settings.stripe_api_base:
-        url_file = _emulator_url_file(settings)
+        url_file = emulator_url_file(settings)
         if not url_file.exists():
             return False
         settings.stripe_api_base = url_file.read_text().strip()
