@@ -14,6 +14,7 @@ from sqlalchemy import text
 from api.accounts.router import router as accounts_router
 from api.admin.router import router as admin_router
 from api.applications.router import router as applications_router
+from api.audit.router import router as audit_router
 from api.auth.router import router as auth_router
 from api.auth.security import TokenSettings
 from api.auth.service import LoginPolicy
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         network_router,
         payments_router,
         admin_router,
+        audit_router,
         billing_router,
         sandbox_clock_router,
     ):

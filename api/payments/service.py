@@ -48,6 +48,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from api.accounts.models import Account
+from api.audit import service as audit
+from api.audit.service import NO_ORIGIN, Origin
 from api.auth.models import User
 from api.errors import NotFound, UnprocessableEntity
 from api.ids import new_id
@@ -173,7 +175,10 @@ def create_payment(
     now: datetime,
     initiated_by: str = "customer",
     client: stripe.StripeClient | None = None,
+    origin: Origin = NO_ORIGIN,
 ) -> Payment:
+    """Pay ``amount`` towards the account. The payment row and its audit event commit before
+    Stripe is called (a crash then leaves a pending payment that a retry resumes)."""
     client = client or default_client()
     existing = repository.payment_by_key(session, payer_id, idempotency_key)
     if existing is not None:
@@ -212,6 +217,13 @@ def create_payment(
         created_at=now,
         updated_at=now,
     )
+    audited: dict[str, Any] = {
+        "action": audit.PAYMENT_CREATED,
+        "actor_id": payer_id,
+        "target": payment.id,
+        "origin": origin,
+        "detail": {"account_id": account.id, "amount": amount, "initiated_by": initiated_by},
+    }
     if isinstance(attached, MethodDeclined):
         # Stripe declined the card before any PaymentIntent: a failed payment, no money moved.
         payment.status = "failed"
@@ -219,9 +231,12 @@ def create_payment(
         payment.failure_message = attached.message[:500]
         session.add(payment)
         session.flush()
+        audit.record(session, **audited)
         return payment
     with _own_transaction(session) as side:
         side.add(payment)
+        side.flush()
+        audit.record(side, **audited)
     return _drive(session, payment.id, idempotency_key=idempotency_key, client=client, now=now)
 
 
