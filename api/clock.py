@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import BigInteger, CheckConstraint, SmallInteger, func, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.db import Base
@@ -98,8 +99,11 @@ class Clock:
         if not self.movable:
             raise Forbidden("The clock of a production platform cannot be moved.", code="clock_not_movable")
 
-    def set_offset(self, delta: timedelta) -> datetime:
-        """Move the clock to ``system time + delta``; never back. The new now."""
+    def set_offset(self, delta: timedelta, *, also: Callable[[Connection], None] | None = None) -> datetime:
+        """Move the clock to ``system time + delta``; never back. The new now.
+
+        ``also`` runs in the move's own transaction (the audit trail's row commits with it).
+        """
         self.require_movable()
         if delta < timedelta(0):
             raise UnprocessableEntity("The sandbox clock only moves forward.", code="clock_backwards")
@@ -109,6 +113,8 @@ class Clock:
             return self.now()
         with self._engine.begin() as connection:
             micros: int = connection.execute(_MOVE, {"offset_us": _micros(delta)}).scalar_one()
+            if also is not None:
+                also(connection)
         with self._lock:
             self._offset, self._read_at = timedelta(microseconds=micros), time.monotonic()
         return self.now()

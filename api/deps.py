@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
+from api.audit.service import Origin
 from api.auth.security import Principal, decode_access_token
 from api.clock import Clock
 from api.errors import AppError, Forbidden, Unauthorized
@@ -52,6 +53,17 @@ def get_clock(request: Request) -> Clock:
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
+
+
+def request_origin(request: Request) -> Origin:
+    """Where the request came from, for the audit trail."""
+    return Origin(
+        ip=request.client.host if request.client else None,
+        request_id=getattr(request.state, "request_id", None),
+    )
+
+
+OriginDep = Annotated[Origin, Depends(request_origin)]
 
 _bearer = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)
 

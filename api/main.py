@@ -14,6 +14,7 @@ from sqlalchemy import text
 from api.accounts.router import router as accounts_router
 from api.admin.router import router as admin_router
 from api.applications.router import router as applications_router
+from api.audit.router import router as audit_router
 from api.auth.router import router as auth_router
 from api.auth.security import TokenSettings
 from api.auth.service import LoginPolicy
@@ -29,6 +30,7 @@ from api.gateway.idempotency import IdempotentReplay
 from api.gateway.middleware import GatewayMiddleware
 from api.gateway.ratelimit import RateLimiter
 from api.network.router import router as network_router
+from api.openapi_links import install as install_openapi_links
 from api.payments import gateway as stripe_gateway
 from api.payments.router import router as payments_router
 from api.webapp import mount_webapp
@@ -105,6 +107,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         network_router,
         payments_router,
         admin_router,
+        audit_router,
         billing_router,
         sandbox_clock_router,
     ):
@@ -126,6 +129,9 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
                 503, "database_unavailable", "Service unavailable", "The database is not reachable."
             )
         return JSONResponse({"status": "ready", "database": "ok"})
+
+    # Links between operations in /openapi.json (for clients and stateful fuzzing).
+    install_openapi_links(app)
 
     # The customer web app at /app, when web/dist holds a build (`make web`).
     mount_webapp(app)

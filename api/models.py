@@ -2,6 +2,7 @@
 
 from api.accounts.models import Account
 from api.applications.models import Application
+from api.audit.models import AuditEvent
 from api.auth.models import LoginThrottle, RefreshToken, User
 from api.billing.models import AccountBilling, BillingRun, Statement
 from api.cards.models import Card
@@ -23,6 +24,7 @@ __all__ = [
     "Account",
     "AccountBilling",
     "Application",
+    "AuditEvent",
     "AutopaySetting",
     "Base",
     "BillingRun",

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from api.auth import service as auth_service
 from api.auth.models import User
 from api.auth.schemas import RoleIn, UserOut
-from api.deps import AdminPrincipal, SessionDep
+from api.deps import AdminPrincipal, OriginDep, SessionDep
 from api.errors import problem_responses
 from api.ledger import service as ledger
 from api.pagination import CursorParam, LimitParam, Page, paginate
@@ -28,8 +28,13 @@ def list_users(
 
 
 @router.post("/users/{id}/role", responses=problem_responses(404))
-def set_role(id: str, body: RoleIn, _: AdminPrincipal, session: SessionDep) -> UserOut:
-    return UserOut.model_validate(auth_service.set_role(session, user_id=id, role=body.role))
+def set_role(
+    id: str, body: RoleIn, principal: AdminPrincipal, session: SessionDep, origin: OriginDep
+) -> UserOut:
+    user = auth_service.set_role(
+        session, user_id=id, role=body.role, actor_id=principal.user_id, origin=origin
+    )
+    return UserOut.model_validate(user)
 
 
 class TrialBalanceOut(BaseModel):

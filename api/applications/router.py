@@ -8,7 +8,14 @@ from sqlalchemy import select
 from api.applications import service
 from api.applications.models import Application
 from api.applications.schemas import ApplicationIn, ApplicationOut, DecisionIn
-from api.deps import AdminPrincipal, ClockDep, CurrentPrincipal, OptionalUserIdempotency, SessionDep
+from api.deps import (
+    AdminPrincipal,
+    ClockDep,
+    CurrentPrincipal,
+    OptionalUserIdempotency,
+    OriginDep,
+    SessionDep,
+)
 from api.errors import problem_responses
 from api.ids import ID_PATTERN
 from api.pagination import CursorParam, LimitParam, Page, paginate
@@ -80,6 +87,7 @@ def decide(
     principal: AdminPrincipal,
     session: SessionDep,
     clock: ClockDep,
+    origin: OriginDep,
 ) -> ApplicationOut:
     """An admin's decision on an application in manual_review."""
     application = service.decide(
@@ -90,5 +98,6 @@ def decide(
         credit_limit=body.credit_limit,
         vault=request.app.state.card_vault,
         now=clock.now(),
+        origin=origin,
     )
     return service.describe(application)

@@ -12,6 +12,8 @@ from api.accounts import service as accounts_service
 from api.applications import underwriting
 from api.applications.models import Application
 from api.applications.schemas import ApplicationOut, ReasonOut
+from api.audit import service as audit
+from api.audit.service import NO_ORIGIN, Origin
 from api.auth.models import User
 from api.auth.security import Principal
 from api.cards import service as cards_service
@@ -131,8 +133,9 @@ def decide(
     credit_limit: int | None,
     vault: CardVault,
     now: datetime,
+    origin: Origin = NO_ORIGIN,
 ) -> Application:
-    """An admin decides an application the rules sent to manual review."""
+    """An admin decides an application the rules sent to manual review (audited)."""
     application = session.execute(
         select(Application).where(Application.id == application_id).with_for_update()
     ).scalar_one_or_none()
@@ -149,6 +152,14 @@ def decide(
     )
     application.decided_by = principal.user_id
     _record(session, application, verdict, vault=vault, now=now)
+    audit.record(
+        session,
+        action=audit.APPLICATION_DECIDED,
+        actor_id=principal.user_id,
+        target=application.id,
+        origin=origin,
+        detail={"decision": decision, "status": application.status, "credit_limit": application.credit_limit},
+    )
     session.flush()
     return application
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Form, Request, Response, status
 
 from api.auth import service
 from api.auth.schemas import LogoutIn, RegisterIn, TokenOut, UserOut
-from api.deps import AnonymousIdempotency, ClockDep, CurrentPrincipal, SessionDep, SettingsDep
+from api.deps import AnonymousIdempotency, ClockDep, CurrentPrincipal, OriginDep, SessionDep, SettingsDep
 from api.errors import BadRequest, problem_responses
 
 router = APIRouter(prefix="/v1", tags=["auth"])
@@ -39,6 +39,7 @@ def token(
     session: SessionDep,
     settings: SettingsDep,
     clock: ClockDep,
+    origin: OriginDep,
     grant_type: Annotated[str, Form(max_length=32)],
     # No NUL: PostgreSQL text cannot hold one, and the name is stored in login_throttles.
     username: Annotated[str | None, Form(max_length=320, pattern=r"^[^\x00]*$")] = None,
@@ -62,12 +63,18 @@ def token(
             refresh_ttl=refresh_ttl,
             policy=request.app.state.login_policy,
             now=clock.wall_now(),
+            origin=origin,
         )
     elif grant_type == "refresh_token":
         if not refresh_token:
             raise BadRequest("The refresh_token grant needs refresh_token.", code="invalid_request")
         pair = service.refresh(
-            session, refresh_token=refresh_token, tokens=tokens, refresh_ttl=refresh_ttl, now=clock.wall_now()
+            session,
+            refresh_token=refresh_token,
+            tokens=tokens,
+            refresh_ttl=refresh_ttl,
+            now=clock.wall_now(),
+            origin=origin,
         )
     else:
         raise BadRequest("grant_type must be password or refresh_token.", code="unsupported_grant_type")

@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from api.audit import service as audit
+from api.audit.service import NO_ORIGIN, Origin
 from api.auth import repository
 from api.auth.models import ROLES, RefreshToken, User
 from api.auth.schemas import MIN_PASSWORD_LENGTH
@@ -112,15 +114,27 @@ def login_with_password(
     refresh_ttl: timedelta,
     policy: LoginPolicy,
     now: datetime,
+    origin: Origin = NO_ORIGIN,
 ) -> TokenPair:
+    """A token pair for the right password; every attempt, good or bad, is audited
+    (a failure's audit row and throttle count commit although the answer is an error)."""
     email = normalise_email(email)
     throttle = repository.lock_throttle(session, email)
     if throttle.locked_until is not None and throttle.locked_until > now:
         retry_after = math.ceil((throttle.locked_until - now).total_seconds())
+        audit.record(
+            session,
+            action=audit.LOGIN_FAILED,
+            actor_id=None,
+            target=f"email:{email}",
+            origin=origin,
+            detail={"reason": "locked"},
+        )
         raise TooManyRequests(
             "Too many failed logins for this email; it is locked for a while.",
             code="login_locked",
             retry_after=retry_after,
+            keep_changes=True,
         )
     user = repository.select_user_by_email(session, email)
     # An unknown email verifies a dummy hash, so it costs what a wrong password costs.
@@ -132,11 +146,20 @@ def login_with_password(
             throttle.locked_until = now + policy.lockout
             throttle.failed_count = 0
             throttle.first_failed_at = None
+        audit.record(
+            session,
+            action=audit.LOGIN_FAILED,
+            actor_id=user.id if user else None,
+            target=f"email:{email}",
+            origin=origin,
+            detail={"reason": "inactive" if user and valid else "invalid_credentials"},
+        )
         session.flush()
         raise InvalidGrant("The email or password is incorrect.", keep_changes=True)
     throttle.failed_count = 0
     throttle.first_failed_at = None
     throttle.locked_until = None
+    audit.record(session, action=audit.LOGIN, actor_id=user.id, target=user.id, origin=origin)
     return _issue_pair(
         session, user=user, family_id=new_id("fam"), tokens=tokens, refresh_ttl=refresh_ttl, now=now
     )
@@ -149,6 +172,7 @@ def refresh(
     tokens: TokenSettings,
     refresh_ttl: timedelta,
     now: datetime,
+    origin: Origin = NO_ORIGIN,
 ) -> TokenPair:
     stored = repository.lock_refresh_token(session, hash_refresh_token(refresh_token))
     if stored is None:
@@ -156,6 +180,14 @@ def refresh(
     if stored.used_at is not None or stored.revoked_at is not None:
         # Reuse of a spent token: someone holds a copy. Revoke the whole family (RFC 9700 §4.14).
         repository.revoke_family(session, stored.family_id, now)
+        audit.record(
+            session,
+            action=audit.REFRESH_TOKEN_REUSED,
+            actor_id=stored.user_id,
+            target=stored.family_id,
+            origin=origin,
+            detail={"family_revoked": True},
+        )
         session.flush()
         raise InvalidGrant("The refresh token has already been used or revoked.", keep_changes=True)
     if stored.expires_at <= now:
@@ -183,11 +215,27 @@ def get_user(session: Session, *, user_id: str) -> User:
     return user
 
 
-def set_role(session: Session, *, user_id: str, role: str) -> User:
+def set_role(
+    session: Session,
+    *,
+    user_id: str,
+    role: str,
+    actor_id: str | None = "system",
+    origin: Origin = NO_ORIGIN,
+) -> User:
+    """Give a user a role (audited: who, from what to what)."""
     if role not in ROLES:
         raise UnprocessableEntity(f"Unknown role {role!r}.", code="invalid_role")
     user = get_user(session, user_id=user_id)
-    user.role = role
+    previous, user.role = user.role, role
+    audit.record(
+        session,
+        action=audit.ROLE_CHANGED,
+        actor_id=actor_id,
+        target=user.id,
+        origin=origin,
+        detail={"from": previous, "to": role},
+    )
     session.flush()
     return user
 

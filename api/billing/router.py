@@ -19,7 +19,14 @@ from api.billing.schemas import (
     StatementDetailOut,
     StatementOut,
 )
-from api.deps import AdminPrincipal, ClockDep, CurrentPrincipal, OptionalUserIdempotency, SessionDep
+from api.deps import (
+    AdminPrincipal,
+    ClockDep,
+    CurrentPrincipal,
+    OptionalUserIdempotency,
+    OriginDep,
+    SessionDep,
+)
 from api.errors import NotFound, problem_responses
 from api.network.schemas import TransactionOut
 from api.pagination import CursorParam, LimitParam, Page, paginate
@@ -109,7 +116,12 @@ def get_clock(_: AdminPrincipal, clock: ClockDep) -> ClockOut:
     ),
 )
 def advance_clock(
-    body: ClockAdvanceIn, request: Request, _: AdminPrincipal, clock: ClockDep, idem: OptionalUserIdempotency
+    body: ClockAdvanceIn,
+    request: Request,
+    principal: AdminPrincipal,
+    clock: ClockDep,
+    idem: OptionalUserIdempotency,
+    origin: OriginDep,
 ) -> ClockAdvanceOut:
     """Move the sandbox clock forward (`{days}` 1..400 or `{to}`); run the daily job for each day passed."""
     move = service.advance_clock(
@@ -118,6 +130,8 @@ def advance_clock(
         days=body.days,
         to=body.to,
         stripe_client=getattr(request.app.state, "stripe", None),
+        actor_id=principal.user_id,
+        origin=origin,
     )
     return idem.save(
         200,

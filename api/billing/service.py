@@ -32,9 +32,12 @@ from typing import Any
 
 import stripe
 from sqlalchemy import text
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.accounts.models import Account
+from api.audit import service as audit
+from api.audit.service import NO_ORIGIN, Origin
 from api.billing import repository, rules
 from api.billing.models import AccountBilling, BillingRun, Statement
 from api.clock import Clock
@@ -502,8 +505,13 @@ def advance_clock(
     days: int | None = None,
     to: datetime | None = None,
     stripe_client: stripe.StripeClient | None = None,
+    actor_id: str | None = None,
+    origin: Origin = NO_ORIGIN,
 ) -> ClockMove:
-    """Move the sandbox clock forward by ``days`` or to ``to`` and run every day that ended meanwhile."""
+    """Move the sandbox clock forward by ``days`` or to ``to`` and run every day that ended meanwhile.
+
+    The move and its audit event commit together; the days' runs follow in their own transactions.
+    """
     clock.require_movable()
     if (days is None) == (to is None):
         raise UnprocessableEntity("Send exactly one of `days` and `to`.", code="clock_advance_invalid")
@@ -530,7 +538,18 @@ def advance_clock(
             raise UnprocessableEntity(
                 f"The clock moves at most {MAX_ADVANCE_DAYS} days at once.", code="clock_advance_too_large"
             )
-        now = clock.set_offset(clock.offset() + (target - previous))
+
+        def _audit(connection: Connection) -> None:
+            audit.record_on(
+                connection,
+                action=audit.CLOCK_ADVANCED,
+                actor_id=actor_id,
+                target="platform_clock",
+                origin=origin,
+                detail={"previous": previous.isoformat(), "to": target.isoformat(), "days": days},
+            )
+
+        now = clock.set_offset(clock.offset() + (target - previous), also=_audit)
         runs = _catch_up(session_factory, clock, now.date() - timedelta(days=1), stripe_client)
     return ClockMove(previous=previous, now=now, runs=runs)
 

@@ -8,7 +8,7 @@ from api.accounts import service as accounts_service
 from api.cards import service
 from api.cards.controls import SpendingControls
 from api.cards.schemas import CardOut
-from api.deps import CurrentPrincipal, SessionDep
+from api.deps import CurrentPrincipal, OriginDep, SessionDep
 from api.errors import problem_responses
 from api.ids import ID_PATTERN
 from api.pagination import Page
@@ -27,13 +27,15 @@ def list_cards(id: ObjectId, principal: CurrentPrincipal, session: SessionDep) -
 
 
 @router.post("/cards/{id}/freeze", responses=_NOT_FOUND)
-def freeze(id: ObjectId, principal: CurrentPrincipal, session: SessionDep) -> CardOut:
-    return CardOut.model_validate(service.set_frozen(session, principal, card_id=id, frozen=True))
+def freeze(id: ObjectId, principal: CurrentPrincipal, session: SessionDep, origin: OriginDep) -> CardOut:
+    card = service.set_frozen(session, principal, card_id=id, frozen=True, origin=origin)
+    return CardOut.model_validate(card)
 
 
 @router.post("/cards/{id}/unfreeze", responses=_NOT_FOUND)
-def unfreeze(id: ObjectId, principal: CurrentPrincipal, session: SessionDep) -> CardOut:
-    return CardOut.model_validate(service.set_frozen(session, principal, card_id=id, frozen=False))
+def unfreeze(id: ObjectId, principal: CurrentPrincipal, session: SessionDep, origin: OriginDep) -> CardOut:
+    card = service.set_frozen(session, principal, card_id=id, frozen=False, origin=origin)
+    return CardOut.model_validate(card)
 
 
 @router.get("/cards/{id}/controls", responses=_NOT_FOUND)
@@ -47,7 +49,8 @@ def put_controls(
     body: SpendingControls,
     principal: CurrentPrincipal,
     session: SessionDep,
+    origin: OriginDep,
 ) -> SpendingControls:
     """Replace the card's controls (blocked MCC groups and countries, per-authorization,
     daily and monthly limits); a violated control declines with `spending_control`."""
-    return service.set_controls(session, principal, card_id=id, controls=body)
+    return service.set_controls(session, principal, card_id=id, controls=body, origin=origin)

@@ -9,6 +9,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.accounts.models import Account
+from api.audit import service as audit
+from api.audit.service import NO_ORIGIN, Origin
 from api.auth.security import Principal
 from api.cards.controls import SpendingControls
 from api.cards.models import Card
@@ -63,12 +65,22 @@ def _owned_card(session: Session, principal: Principal, card_id: str, *, lock: b
     return card
 
 
-def set_frozen(session: Session, principal: Principal, *, card_id: str, frozen: bool) -> Card:
-    """Freeze or unfreeze; doing it twice is harmless. A closed card stays closed."""
+def set_frozen(
+    session: Session, principal: Principal, *, card_id: str, frozen: bool, origin: Origin = NO_ORIGIN
+) -> Card:
+    """Freeze or unfreeze; doing it twice is harmless. A closed card stays closed. Audited."""
     card = _owned_card(session, principal, card_id, lock=True)
     if card.status == "closed":
         raise Conflict("This card is closed.", code="card_closed")
-    card.status = "frozen" if frozen else "active"
+    previous, card.status = card.status, "frozen" if frozen else "active"
+    audit.record(
+        session,
+        action=audit.CARD_FROZEN if frozen else audit.CARD_UNFROZEN,
+        actor_id=principal.user_id,
+        target=card.id,
+        origin=origin,
+        detail={"from": previous, "to": card.status},
+    )
     session.flush()
     return card
 
@@ -79,11 +91,24 @@ def get_controls(session: Session, principal: Principal, *, card_id: str) -> Spe
 
 
 def set_controls(
-    session: Session, principal: Principal, *, card_id: str, controls: SpendingControls
+    session: Session,
+    principal: Principal,
+    *,
+    card_id: str,
+    controls: SpendingControls,
+    origin: Origin = NO_ORIGIN,
 ) -> SpendingControls:
     card = _owned_card(session, principal, card_id, lock=True)
     if card.status == "closed":
         raise Conflict("This card is closed.", code="card_closed")
-    card.controls = controls.model_dump(mode="json")
+    previous, card.controls = card.controls or {}, controls.model_dump(mode="json")
+    audit.record(
+        session,
+        action=audit.CARD_CONTROLS_CHANGED,
+        actor_id=principal.user_id,
+        target=card.id,
+        origin=origin,
+        detail={"from": previous, "to": card.controls},
+    )
     session.flush()
     return controls

@@ -8,7 +8,15 @@ import stripe
 from fastapi import APIRouter, Depends, Header, Path, Request
 
 from api.accounts import service as accounts_service
-from api.deps import AdminPrincipal, ClockDep, CurrentPrincipal, SessionDep, SettingsDep, UserIdempotency
+from api.deps import (
+    AdminPrincipal,
+    ClockDep,
+    CurrentPrincipal,
+    OriginDep,
+    SessionDep,
+    SettingsDep,
+    UserIdempotency,
+)
 from api.errors import problem_responses
 from api.pagination import CursorParam, LimitParam, Page, paginate
 from api.payments import repository, service, webhooks
@@ -47,6 +55,7 @@ def create_payment(
     session: SessionDep,
     clock: ClockDep,
     idem: UserIdempotency,
+    origin: OriginDep,
 ) -> PaymentOut:
     """Pay the account from a Stripe PaymentMethod. A card Stripe declines is a 201 `failed` and
     moves no money; the balance drops once Stripe says the payment succeeded, once."""
@@ -62,6 +71,7 @@ def create_payment(
         request_id=getattr(request.state, "request_id", None),
         now=clock.now(),
         client=_stripe(request),
+        origin=origin,
     )
     return idem.save(201, PaymentOut.of(payment))
 

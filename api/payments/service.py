@@ -47,6 +47,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from api.accounts.models import Account
+from api.audit import service as audit
+from api.audit.service import NO_ORIGIN, Origin
 from api.auth.models import User
 from api.billing import repository as billing_repository
 from api.billing import service as billing
@@ -192,7 +194,10 @@ def create_payment(
     now: datetime,
     initiated_by: str = "customer",
     client: stripe.StripeClient | None = None,
+    origin: Origin = NO_ORIGIN,
 ) -> Payment:
+    """Pay ``amount`` towards the account. The payment row and its audit event commit before
+    Stripe is called (a crash then leaves a pending payment that a retry resumes)."""
     client = client or default_client()
     existing = repository.payment_by_key(session, payer_id, idempotency_key)
     if existing is not None:
@@ -226,6 +231,13 @@ def create_payment(
         created_at=now,
         updated_at=now,
     )
+    audited: dict[str, Any] = {
+        "action": audit.PAYMENT_CREATED,
+        "actor_id": payer_id,
+        "target": payment.id,
+        "origin": origin,
+        "detail": {"account_id": account.id, "amount": amount, "initiated_by": initiated_by},
+    }
     if isinstance(attached, MethodDeclined):
         # Stripe declined the card before any PaymentIntent: a failed payment, no money moved.
         payment.status = "failed"
@@ -233,6 +245,7 @@ def create_payment(
         payment.failure_message = attached.message[:500]
         session.add(payment)
         session.flush()
+        audit.record(session, **audited)
         return payment
     with _own_transaction(session) as side:
         # The check that holds under concurrency: under the receivable's lock, counting the
@@ -240,6 +253,8 @@ def create_payment(
         # goes. Stripe is never called while the lock is held.
         _refuse_overpayment(amount, owed(side, account.id, lock=True))
         side.add(payment)
+        side.flush()
+        audit.record(side, **audited)
     return _drive(session, payment.id, idempotency_key=idempotency_key, client=client, now=now)
 
 

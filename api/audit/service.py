@@ -1,0 +1,125 @@
+"""Record audit events, in the caller's transaction (the action and its trace commit together).
+
+Actions (stable names; the warehouse reads them):
+
+| action                    | actor            | target                  |
+|---------------------------|------------------|-------------------------|
+| auth.login                | the user         | the user                |
+| auth.login_failed         | the user or null | ``email:<address>``     |
+| auth.refresh_token_reused | the token's user | the token family        |
+| user.role_changed         | the admin        | the user                |
+| application.decided       | the admin        | the application         |
+| card.frozen / unfrozen    | the caller       | the card                |
+| card.controls_changed     | the caller       | the card                |
+| clock.advanced            | the admin        | ``platform_clock``      |
+| payment.created           | the payer        | the payment             |
+| report.downloaded         | the reader       | the report              |
+
+``detail`` never holds a password, token, card number or secret.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from api.audit.models import AuditEvent
+from api.clock import Clock
+from api.ids import new_id
+
+LOGIN = "auth.login"
+LOGIN_FAILED = "auth.login_failed"
+REFRESH_TOKEN_REUSED = "auth.refresh_token_reused"
+ROLE_CHANGED = "user.role_changed"
+APPLICATION_DECIDED = "application.decided"
+CARD_FROZEN = "card.frozen"
+CARD_UNFROZEN = "card.unfrozen"
+CARD_CONTROLS_CHANGED = "card.controls_changed"
+CLOCK_ADVANCED = "clock.advanced"
+PAYMENT_CREATED = "payment.created"
+REPORT_DOWNLOADED = "report.downloaded"
+
+ACTIONS = (
+    LOGIN,
+    LOGIN_FAILED,
+    REFRESH_TOKEN_REUSED,
+    ROLE_CHANGED,
+    APPLICATION_DECIDED,
+    CARD_FROZEN,
+    CARD_UNFROZEN,
+    CARD_CONTROLS_CHANGED,
+    CLOCK_ADVANCED,
+    PAYMENT_CREATED,
+    REPORT_DOWNLOADED,
+)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a request came from: the peer address and the gateway's request id."""
+
+    ip: str | None = None
+    request_id: str | None = None
+
+
+# For actions started outside HTTP (the CLI, start-up, tests of services).
+NO_ORIGIN = Origin()
+
+
+def _values(
+    *,
+    action: str,
+    actor_id: str | None,
+    target: str | None,
+    origin: Origin,
+    detail: dict[str, Any] | None,
+) -> dict[str, Any]:
+    return {
+        "id": new_id("aud"),
+        "actor_id": actor_id,
+        "action": action,
+        "target": target[:340] if target else target,
+        "ip": origin.ip,
+        "request_id": origin.request_id,
+        # Audit time is wall time, like token lifetimes (see api.clock.Clock.wall_now).
+        "created_at": Clock.wall_now(),
+        "detail": detail or {},
+    }
+
+
+def record(
+    session: Session,
+    *,
+    action: str,
+    actor_id: str | None,
+    target: str | None,
+    origin: Origin,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Add one event to the session's transaction."""
+    session.execute(
+        insert(AuditEvent).values(
+            **_values(action=action, actor_id=actor_id, target=target, origin=origin, detail=detail)
+        )
+    )
+
+
+def record_on(
+    connection: Connection,
+    *,
+    action: str,
+    actor_id: str | None,
+    target: str | None,
+    origin: Origin,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """The same on a Core connection (for actions that commit on a connection of their own)."""
+    connection.execute(
+        insert(AuditEvent).values(
+            **_values(action=action, actor_id=actor_id, target=target, origin=origin, detail=detail)
+        )
+    )

@@ -1,0 +1,198 @@
+"""The audit trail: each audited action leaves one row, in its own transaction, and nothing edits it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from tests.conftest import problem
+from tests.factories import (
+    PASSWORD,
+    application_body,
+    approved_customer,
+    customer,
+    register,
+    scored_email,
+    user_with_role,
+)
+
+
+def events(engine: Engine, action: str | None = None) -> list[dict[str, Any]]:
+    query = "select * from audit_events"
+    if action:
+        query += " where action = :action"
+    with engine.connect() as conn:
+        rows = conn.execute(text(query + " order by created_at, id"), {"action": action})
+        return [dict(r._mapping) for r in rows]
+
+
+def login_form(email: str, password: str) -> dict[str, str]:
+    return {"grant_type": "password", "username": email, "password": password}
+
+
+def test_a_login_is_audited_with_ip_and_request_id(api: TestClient, engine: Engine) -> None:
+    user = register(api)
+    r = api.post(
+        "/v1/auth/token", data=login_form(user["email"], PASSWORD), headers={"X-Request-ID": "req-1"}
+    )
+    assert r.status_code == 200
+    [event] = events(engine, "auth.login")
+    assert event["actor_id"] == user["id"]
+    assert event["target"] == user["id"]
+    assert event["request_id"] == "req-1"
+    assert event["ip"] == "testclient"
+    assert event["id"].startswith("aud_")
+
+
+def test_a_failed_login_is_audited_although_the_answer_is_400(api: TestClient, engine: Engine) -> None:
+    user = register(api)
+    r = api.post("/v1/auth/token", data=login_form(user["email"], "wrong password!"))
+    problem(r, 400, "invalid_grant")
+    r = api.post("/v1/auth/token", data=login_form("nobody@example.com", "wrong password!"))
+    problem(r, 400, "invalid_grant")
+    failed = events(engine, "auth.login_failed")
+    assert [(e["actor_id"], e["target"], e["detail"]["reason"]) for e in failed] == [
+        (user["id"], f"email:{user['email']}", "invalid_credentials"),
+        (None, "email:nobody@example.com", "invalid_credentials"),
+    ]
+    # The password tried is never in the trail.
+    assert "wrong password" not in str(failed)
+    assert events(engine, "auth.login") == []
+
+
+def test_a_locked_login_is_audited(make_client, engine: Engine) -> None:
+    client = make_client(LOGIN_MAX_FAILURES="2")
+    user = register(client)
+    for _ in range(2):
+        problem(client.post("/v1/auth/token", data=login_form(user["email"], "wrong password!")), 400)
+    problem(client.post("/v1/auth/token", data=login_form(user["email"], PASSWORD)), 429, "login_locked")
+    reasons = [e["detail"]["reason"] for e in events(engine, "auth.login_failed")]
+    assert reasons == ["invalid_credentials", "invalid_credentials", "locked"]
+
+
+def test_refresh_token_reuse_is_audited(api: TestClient, engine: Engine) -> None:
+    user = customer(api)
+    form = {"grant_type": "refresh_token", "refresh_token": user.refresh_token}
+    assert api.post("/v1/auth/token", data=form).status_code == 200
+    problem(api.post("/v1/auth/token", data=form), 400, "invalid_grant")
+    [event] = events(engine, "auth.refresh_token_reused")
+    assert event["actor_id"] == user.user_id
+    assert event["target"].startswith("fam_")
+    assert user.refresh_token not in str(event)
+
+
+def test_role_changes_name_the_admin_and_both_roles(
+    api: TestClient, session: Session, engine: Engine
+) -> None:
+    admin = user_with_role(api, session, "admin")
+    user = register(api)
+    r = api.post(f"/v1/admin/users/{user['id']}/role", headers=admin.headers, json={"role": "finance"})
+    assert r.status_code == 200, r.text
+    [event] = events(engine, "user.role_changed")
+    assert (event["actor_id"], event["target"]) == (admin.user_id, user["id"])
+    assert event["detail"] == {"from": "customer", "to": "finance"}
+    assert event["request_id"] == r.headers["x-request-id"]
+
+
+def test_an_admin_decision_is_audited(api: TestClient, session: Session, engine: Engine) -> None:
+    admin = user_with_role(api, session, "admin")
+    user = customer(api, email=scored_email(650))
+    app_id = api.post("/v1/applications", headers=user.headers, json=application_body()).json()["id"]
+    r = api.post(f"/v1/applications/{app_id}/decision", headers=admin.headers, json={"decision": "declined"})
+    assert r.status_code == 200, r.text
+    [event] = events(engine, "application.decided")
+    assert (event["actor_id"], event["target"]) == (admin.user_id, app_id)
+    assert event["detail"]["decision"] == "declined"
+    # A refused second decision (409) leaves no second row.
+    r = api.post(f"/v1/applications/{app_id}/decision", headers=admin.headers, json={"decision": "approved"})
+    problem(r, 409)
+    assert len(events(engine, "application.decided")) == 1
+
+
+def test_freezes_and_controls_are_audited_and_a_refused_one_is_not(api: TestClient, engine: Engine) -> None:
+    user, _, card_id = approved_customer(api)
+    assert api.post(f"/v1/cards/{card_id}/freeze", headers=user.headers).status_code == 200
+    assert api.post(f"/v1/cards/{card_id}/unfreeze", headers=user.headers).status_code == 200
+    controls = {"blocked_countries": ["RU"], "per_authorization_limit": 10_000}
+    assert api.put(f"/v1/cards/{card_id}/controls", headers=user.headers, json=controls).status_code == 200
+    other = customer(api)
+    problem(api.post(f"/v1/cards/{card_id}/freeze", headers=other.headers), 404)
+
+    trail = [
+        (e["action"], e["actor_id"], e["target"]) for e in events(engine) if e["action"].startswith("card")
+    ]
+    assert trail == [
+        ("card.frozen", user.user_id, card_id),
+        ("card.unfrozen", user.user_id, card_id),
+        ("card.controls_changed", user.user_id, card_id),
+    ]
+    [change] = events(engine, "card.controls_changed")
+    assert change["detail"]["to"]["blocked_countries"] == ["RU"]
+
+
+def test_a_clock_move_is_audited(api: TestClient, session: Session, engine: Engine) -> None:
+    admin = user_with_role(api, session, "admin")
+    r = api.post("/v1/sandbox/clock/advance", headers=admin.headers, json={"days": 1})
+    assert r.status_code == 200, r.text
+    [event] = events(engine, "clock.advanced")
+    assert event["actor_id"] == admin.user_id
+    assert event["detail"]["days"] == 1
+    assert event["detail"]["previous"] == r.json()["previous"].replace("Z", "+00:00")
+
+
+def test_the_trail_is_append_only_in_the_database(api: TestClient, engine: Engine) -> None:
+    register(api)
+    api.post("/v1/auth/token", data=login_form("nobody@example.com", "wrong password!"))
+    assert len(events(engine)) == 1
+    for statement in ("update audit_events set actor_id = 'usr_x'", "delete from audit_events"):
+        with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+            conn.execute(text(statement))
+    [event] = events(engine)
+    assert event["actor_id"] is None
+
+
+def test_admins_list_the_trail_with_filters_and_cursors(api: TestClient, session: Session) -> None:
+    admin = user_with_role(api, session, "admin")  # one auth.login
+    user = register(api)
+    for _ in range(3):
+        api.post("/v1/auth/token", data=login_form(user["email"], "wrong password!"))
+
+    r = api.get(
+        "/v1/admin/audit-events", headers=admin.headers, params={"action": "auth.login_failed", "limit": 2}
+    )
+    assert r.status_code == 200, r.text
+    page = r.json()
+    assert len(page["data"]) == 2
+    assert page["next_cursor"]
+    assert {"id", "actor_id", "action", "target", "ip", "request_id", "created_at"} <= page["data"][0].keys()
+    rest = api.get(
+        "/v1/admin/audit-events",
+        headers=admin.headers,
+        params={"action": "auth.login_failed", "cursor": page["next_cursor"]},
+    ).json()
+    assert len(rest["data"]) == 1
+    assert rest["next_cursor"] is None
+    ids = [e["id"] for e in page["data"] + rest["data"]]
+    assert len(set(ids)) == 3
+
+    mine = api.get("/v1/admin/audit-events", headers=admin.headers, params={"actor_id": admin.user_id}).json()
+    assert [e["action"] for e in mine["data"]] == ["auth.login"]
+    everything = api.get("/v1/admin/audit-events", headers=admin.headers).json()["data"]
+    assert [e["created_at"] for e in everything] == sorted(
+        (e["created_at"] for e in everything), reverse=True
+    )
+
+
+def test_only_admins_read_the_trail(api: TestClient, session: Session) -> None:
+    for role in ("customer", "analyst", "finance"):
+        user = customer(api) if role == "customer" else user_with_role(api, session, role)
+        problem(api.get("/v1/admin/audit-events", headers=user.headers), 403, "insufficient_role")
+    problem(api.get("/v1/admin/audit-events"), 401)
+    admin = user_with_role(api, session, "admin")
+    problem(api.get("/v1/admin/audit-events", headers=admin.headers, params={"action": "x;drop"}), 422)
