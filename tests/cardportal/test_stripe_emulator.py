@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cardportal import cli
+from cardportal.stripe_emulator import start_for_api
 from tests.conftest import make_settings
 
 
@@ -15,7 +15,7 @@ def test_up_starts_registers_and_stops_the_emulator(tmp_path: Path, monkeypatch:
     monkeypatch.delenv("STRIPE_API_BASE", raising=False)
     settings = make_settings(tmp_path)
     assert settings.stripe_api_base is None
-    emulator = cli._start_stripe_emulator(settings, "0.0.0.0", 8765)
+    emulator = start_for_api(settings, "0.0.0.0", 8765)
     assert emulator is not None
     try:
         assert settings.stripe_api_base == emulator.url
@@ -30,4 +30,4 @@ def test_up_starts_registers_and_stops_the_emulator(tmp_path: Path, monkeypatch:
     assert emulator.process.poll() is not None
     # Production never starts one, nor does a configured STRIPE_API_BASE.
     configured = make_settings(tmp_path, STRIPE_API_BASE="http://127.0.0.1:1")
-    assert cli._start_stripe_emulator(configured, "127.0.0.1", 8765) is None
+    assert start_for_api(configured, "127.0.0.1", 8765) is None
