@@ -8,6 +8,7 @@ with a default or missing secret and names the variable to set.
 from __future__ import annotations
 
 import secrets
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -81,6 +82,14 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list, alias="CORS_ORIGINS")
     idempotency_ttl_hours: int = Field(24, alias="IDEMPOTENCY_TTL_HOURS", ge=24)
 
+    # The data platform: the salt of the warehouse's customer keys (a random key kept
+    # under CARDPORTAL_HOME in sandbox), the first business day partitioned, and how
+    # far past real time the sandbox clock may take the partitions.
+    pii_hash_salt: SecretStr | None = Field(None, alias="PII_HASH_SALT")
+    pipelines_start_date: date = Field(date(2026, 1, 1), alias="PIPELINES_START_DATE")
+    pipelines_sandbox_days_ahead: int = Field(400, alias="PIPELINES_SANDBOX_DAYS_AHEAD", ge=0)
+    dagster_port: int = Field(3000, alias="DAGSTER_PORT")
+
     api_host: str = Field("127.0.0.1", alias="API_HOST")
     api_port: int = Field(8000, alias="API_PORT")
     api_workers: int = Field(1, alias="API_WORKERS", ge=1)
@@ -124,6 +133,8 @@ class Settings(BaseSettings):
             self.jwt_secret = SecretStr(_home_secret(self.home, "jwt_secret"))
         if self.card_data_key is None:
             self.card_data_key = SecretStr(_home_secret(self.home, "card_data_key"))
+        if self.pii_hash_salt is None:
+            self.pii_hash_salt = SecretStr(_home_secret(self.home, "pii_hash_salt"))
         if self.network_api_key is None:
             self.network_api_key = SecretStr(SANDBOX_NETWORK_API_KEY)
         if self.first_admin_email is None:
@@ -149,6 +160,14 @@ class Settings(BaseSettings):
     @property
     def pg_dir(self) -> Path:
         return self.home / "pg"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.home / "reports"
 
 
 def _home_secret(home: Path, name: str) -> str:
