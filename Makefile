@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: up test lint format typecheck pytest install clean-venv
+.PHONY: up test lint format typecheck pytest install clean-venv dbt-parse
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,11 @@ $(STAMP): pyproject.toml uv.lock | $(BIN)/uv
 
 install: $(STAMP)
 
-up: $(STAMP)
+# dagster-dbt reads dbt's manifest when the code location is imported: parse first.
+dbt-parse: $(STAMP)
+	cd dbt && ../$(BIN)/dbt parse --quiet --project-dir . --profiles-dir .
+
+up: $(STAMP) dbt-parse
 	$(BIN)/cardportal up
 
 lint: $(STAMP)
@@ -32,7 +36,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-pytest: $(STAMP)
+pytest: $(STAMP) dbt-parse
 	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
 test: lint pytest

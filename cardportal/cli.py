@@ -72,13 +72,15 @@ def _serve_api(settings: Settings, database_url: str, host: str, port: int, work
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 
-def _banner(settings: Settings, host: str, port: int) -> None:
+def _banner(settings: Settings, host: str, port: int, dagster_url: str | None = None) -> None:
     base = f"http://{host}:{port}"
     lines = [
         "",
         "cardportal is up",
         f"  API           {base}   (docs {base}/docs, health {base}/healthz)",
     ]
+    if dagster_url:
+        lines.append(f"  Dagster       {dagster_url}   (pipelines, checks, report files)")
     if settings.env == "sandbox":
         lines += [
             f"  admin login   {settings.first_admin_email} / {settings.secret('first_admin_password')}",
@@ -91,10 +93,21 @@ def _banner(settings: Settings, host: str, port: int) -> None:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    from cardportal import dagster
+    from cardportal.database import resolve_databases
+    from cardportal.supervisor import Supervisor
+
     settings = _settings()
     database_url = _prepare(settings)
-    _banner(settings, args.host, args.port)
-    _serve_api(settings, database_url, args.host, args.port, args.workers)
+    supervisor = Supervisor()
+    try:
+        dagster_url = None
+        if not args.no_dagster:
+            dagster_url = dagster.start(supervisor, settings, resolve_databases(settings), host=args.host)
+        _banner(settings, args.host, args.port, dagster_url)
+        _serve_api(settings, database_url, args.host, args.port, args.workers)
+    finally:
+        supervisor.stop()
     return 0
 
 
@@ -161,6 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--host", default=None)
         p.add_argument("--port", type=int, default=None)
         p.add_argument("--workers", type=int, default=None)
+        if name == "up":
+            p.add_argument("--no-dagster", action="store_true", help="the API without the data platform")
         p.set_defaults(handler=handler)
 
     db = sub.add_parser("db", help="database migrations")

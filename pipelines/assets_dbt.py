@@ -1,6 +1,7 @@
 """The dbt project as assets: staging, intermediate and marts (built into marts_staging)."""
 
 import os
+import shutil
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -59,3 +60,11 @@ def cardportal_dbt_assets(
     # The marts are small tables rebuilt whole from staging, so any day's run builds them all.
     os.environ.update(dbt_environment(platform.warehouse_conninfo))
     yield from dbt.cli(["build"], context=context).stream()
+    prune_run_folders(DBT_DIR / "target")
+
+
+def prune_run_folders(target: Path, keep: int = 5) -> None:
+    """dagster-dbt leaves ~1.5 MB of artifacts per run in target/<run>: keep the newest few."""
+    runs = sorted((p for p in target.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in runs[keep:]:
+        shutil.rmtree(old, ignore_errors=True)

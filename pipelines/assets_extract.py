@@ -34,7 +34,7 @@ def _extract_asset(spec: ExtractSpec) -> AssetsDefinition:
         owners=OWNERS,
         kinds={"polars", "postgres"},
     )
-    def _extract(context: AssetExecutionContext, platform: PlatformResource) -> MaterializeResult:
+    def _extract(context: AssetExecutionContext, platform: PlatformResource) -> MaterializeResult[None]:
         rows, seconds = 0, 0.0
         for day in partition_days(context):
             result = extract_day(platform, spec, day)
@@ -66,7 +66,7 @@ extract_assets = [_extract_asset(spec) for spec in SPECS]
     owners=OWNERS,
     kinds={"python", "postgres"},
 )
-def api_requests(context: AssetExecutionContext, platform: PlatformResource) -> MaterializeResult:
+def api_requests(context: AssetExecutionContext, platform: PlatformResource) -> MaterializeResult[None]:
     rows = quarantined = 0
     for day in partition_days(context):
         loaded, bad = extract_request_log(platform, day)

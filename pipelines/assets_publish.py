@@ -38,7 +38,7 @@ MART_TABLES = (
     owners=["team:data-platform"],
     kinds={"postgres"},
 )
-def published_marts(context: AssetExecutionContext, platform: PlatformResource) -> MaterializeResult:
+def published_marts(context: AssetExecutionContext, platform: PlatformResource) -> MaterializeResult[None]:
     with platform.warehouse() as conn, conn.transaction():
         conn.execute("select pg_advisory_xact_lock(7423014)")
         staged = conn.execute("select to_regnamespace('marts_staging') is not null").fetchone()
@@ -46,11 +46,11 @@ def published_marts(context: AssetExecutionContext, platform: PlatformResource) 
             raise RuntimeError("marts_staging is missing: build the dbt marts before publishing")
         conn.execute("drop schema if exists marts cascade")
         conn.execute("alter schema marts_staging rename to marts")
-        conn.execute(f"grant usage on schema marts to {READER_ROLE}")  # type: ignore[arg-type]
-        conn.execute(f"grant select on all tables in schema marts to {READER_ROLE}")  # type: ignore[arg-type]
-        counts = {
-            table: conn.execute(f"select count(*) from marts.{table}").fetchone()[0]  # type: ignore[arg-type,index]
-            for table in MART_TABLES
-        }
+        conn.execute(f"grant usage on schema marts to {READER_ROLE}")
+        conn.execute(f"grant select on all tables in schema marts to {READER_ROLE}")
+        counts: dict[str, int] = {}
+        for table in MART_TABLES:
+            row = conn.execute(f"select count(*) from marts.{table}").fetchone()
+            counts[table] = int(str(row[0])) if row else 0
     context.log.info(f"published {len(counts)} marts")
-    return MaterializeResult(metadata={f"rows_{table}": int(count) for table, count in counts.items()})
+    return MaterializeResult(metadata={f"rows_{table}": count for table, count in counts.items()})

@@ -73,7 +73,9 @@ def _activity_report(
     owners=OWNERS,
     kinds={"csv", "xlsx"},
 )
-def daily_activity_report(context: AssetExecutionContext, platform: PlatformResource) -> MaterializeResult:
+def daily_activity_report(
+    context: AssetExecutionContext, platform: PlatformResource
+) -> MaterializeResult[None]:
     days = partition_days(context)
     files = sum(
         _activity_report(context, platform, grain="day", period="daily", start=d, end=d) for d in days
@@ -90,7 +92,9 @@ def daily_activity_report(context: AssetExecutionContext, platform: PlatformReso
     owners=OWNERS,
     kinds={"csv", "xlsx"},
 )
-def weekly_activity_report(context: AssetExecutionContext, platform: PlatformResource) -> MaterializeResult:
+def weekly_activity_report(
+    context: AssetExecutionContext, platform: PlatformResource
+) -> MaterializeResult[None]:
     start = context.partition_time_window.start.date()
     files = _activity_report(
         context, platform, grain="week", period="weekly", start=start, end=start + timedelta(days=6)
@@ -117,6 +121,10 @@ _MONTH_DAYS = """
 """
 
 
+def usd(cents: int) -> str:
+    return f"${Decimal(cents) / 100:,.2f}"
+
+
 @asset(
     key="monthly_finance_pack",
     deps=PUBLISHED,
@@ -129,7 +137,9 @@ _MONTH_DAYS = """
     owners=OWNERS,
     kinds={"csv", "xlsx", "pdf"},
 )
-def monthly_finance_pack(context: AssetExecutionContext, platform: PlatformResource) -> MaterializeResult:
+def monthly_finance_pack(
+    context: AssetExecutionContext, platform: PlatformResource
+) -> MaterializeResult[None]:
     window = context.partition_time_window
     start, end = window.start.date(), window.end.date() - timedelta(days=1)
     with platform.warehouse() as conn:
@@ -143,7 +153,6 @@ def monthly_finance_pack(context: AssetExecutionContext, platform: PlatformResou
     closing = daily_cents.filter(daily_cents["outstanding_balance_cents"].is_not_null())
     outstanding = int(closing["outstanding_balance_cents"][-1]) if closing.height else 0
     stamp = period_end_stamp(end)
-    usd = lambda cents: f"${Decimal(cents) / 100:,.2f}"  # noqa: E731
     pdf = pdf_summary(
         title=f"Finance pack, {start:%B %Y}",
         stamp=stamp,

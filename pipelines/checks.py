@@ -152,8 +152,8 @@ def _run_suites(conninfo: str, gx_dir: Path, run_id: str) -> dict[str, dict[str,
         table = validation.meta["active_batch_definition"]["data_asset_name"]
         failed = [
             {
-                "expectation": r.expectation_config.type,
-                "column": r.expectation_config.kwargs.get("column"),
+                "expectation": r.expectation_config.type if r.expectation_config else None,
+                "column": r.expectation_config.kwargs.get("column") if r.expectation_config else None,
                 "unexpected": r.result.get("unexpected_count", r.result.get("observed_value")),
             }
             for r in validation.results

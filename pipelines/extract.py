@@ -66,7 +66,7 @@ _AGE_BANDS = ["under_18", "18-24", "25-34", "35-44", "45-54", "55-64", "65+"]
 
 def _age_band(df: pl.DataFrame, *, source: str = "age_years", target: str = "age_band") -> pl.DataFrame:
     years = pl.col(source).cast(pl.Int32)
-    band = pl.when(years.is_null()).then(pl.lit(None, dtype=pl.String))
+    band: Any = pl.when(years.is_null()).then(pl.lit(None, dtype=pl.String))
     for upper, label in zip((18, 25, 35, 45, 55, 65), _AGE_BANDS, strict=False):
         band = band.when(years < upper).then(pl.lit(label))
     return df.with_columns(band.otherwise(pl.lit(_AGE_BANDS[-1])).alias(target))
@@ -271,20 +271,14 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
 
 def _ensure_table(conn: psycopg.Connection[Any], table: str, columns: tuple[tuple[str, str], ...]) -> None:
     cols = ", ".join(f"{name} {kind}" for name, kind in columns)
-    conn.execute(
-        f"create table if not exists raw.{table} ({cols}, _partition_date date not null)"  # type: ignore[arg-type]
-    )
-    conn.execute(
-        f"create index if not exists {table}_partition_date on raw.{table} (_partition_date)"  # type: ignore[arg-type]
-    )
+    conn.execute(f"create table if not exists raw.{table} ({cols}, _partition_date date not null)")
+    conn.execute(f"create index if not exists {table}_partition_date on raw.{table} (_partition_date)")
 
 
 def read_slice(conn: psycopg.Connection[Any], spec: ExtractSpec, day: date) -> pl.DataFrame:
     """``COPY (select …) TO STDOUT`` into a Polars frame of strings (no type round trip)."""
     start, end = day_bounds(day)
-    query = sql.SQL(spec.query).format(  # type: ignore[arg-type]
-        start=sql.Literal(start), end=sql.Literal(end), day=sql.Literal(day)
-    )
+    query = sql.SQL(spec.query).format(start=sql.Literal(start), end=sql.Literal(end), day=sql.Literal(day))
     buffer = io.BytesIO()
     with conn.cursor().copy(sql.SQL("copy ({}) to stdout (format csv, header)").format(query)) as copy:
         for chunk in copy:

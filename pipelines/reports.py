@@ -39,7 +39,7 @@ class ReportFile:
 
 
 def query_frame(conn: psycopg.Connection[Any], query: str, params: tuple[Any, ...] = ()) -> pl.DataFrame:
-    cursor = conn.execute(query, params)  # type: ignore[arg-type]
+    cursor = conn.execute(query, params)
     columns = [c.name for c in cursor.description or []]
     rows = cursor.fetchall()
     return pl.DataFrame([dict(zip(columns, row, strict=True)) for row in rows], schema=columns, orient="row")
@@ -132,8 +132,8 @@ def pdf_summary(
     slot = width / max(len(bars), 1)
     pdf.set_fill_color(46, 110, 180)
     pdf.set_font("Helvetica", "", 6)
-    for index, (label, value) in enumerate(bars):
-        bar_height = height * value / peak
+    for index, (label, cents) in enumerate(bars):
+        bar_height = height * cents / peak
         x = left + index * slot + slot * 0.15
         if bar_height > 0:
             pdf.rect(x, top + height - bar_height, slot * 0.7, bar_height, style="F")

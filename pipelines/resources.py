@@ -19,7 +19,7 @@ from pydantic import PrivateAttr
 from cardportal.database import libpq_conninfo
 
 
-class PlatformResource(ConfigurableResource):  # type: ignore[misc]
+class PlatformResource(ConfigurableResource):  # type: ignore[type-arg]
     """Operational and warehouse databases, the home folder and the PII salt."""
 
     operational_url: str = ""

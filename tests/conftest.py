@@ -201,10 +201,10 @@ def settings(home: Path) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def app(settings: Settings, database_url: str) -> FastAPI:
+def app(settings: Settings, database_url: str, warehouse_url: str) -> FastAPI:
     from api.main import create_app
 
-    return create_app(settings, database_url=database_url)
+    return create_app(settings, database_url=database_url, warehouse_url=warehouse_url)
 
 
 @pytest.fixture(scope="session")

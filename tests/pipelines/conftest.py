@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import shutil
 import subprocess
 import sys
 from collections import defaultdict
@@ -257,28 +256,39 @@ def raw_fingerprint(conn: psycopg.Connection[Any]) -> dict[str, tuple[int, str]]
 
 @pytest.fixture(scope="module")
 def pipeline(
-    client: TestClient,
     app: FastAPI,
     engine: Engine,
     database_url: str,
     warehouse_url: str,
     dbt_manifest: Path,
-    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Pipeline]:
     from dagster import DagsterInstance, materialize
 
-    world = build_world(client, app)
-    home = tmp_path_factory.mktemp("pipeline-home")
-    # The gateway's request logs of this worker, plus one malformed line and one half-written line.
-    log_dir = home / "logs" / "api"
-    log_dir.mkdir(parents=True)
-    source_logs = app.state.settings.log_dir / "api"
-    for path in source_logs.glob("*.jsonl"):
-        shutil.copy(path, log_dir / path.name)
+    # A world of its own: its app's clock moves three days ahead, and tokens of the shared
+    # app (whose clock the other tests rely on) must stay valid.
+    from api.main import create_app
+
+    world_app = create_app(app.state.settings, database_url=database_url, warehouse_url=warehouse_url)
+    with TestClient(world_app) as world_client:
+        world = build_world(world_client, world_app)
+    # The app's own home: the API serves the report files from its reports folder, and the
+    # gateway's request logs are there. Malformed lines are planted in the second day's file,
+    # a future real date the gateway does not write to.
+    home = Path(app.state.settings.home)
     first, last = world.days[0], world.days[-1]
-    with (log_dir / f"{first.isoformat()}.jsonl").open("a") as handle:
+    log_dir = home / "logs" / "api"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with (log_dir / f"{world.days[1].isoformat()}.jsonl").open("a") as handle:
         handle.write("this is not json\n")
         handle.write('{"ts": "2026-01-01T00:00:00Z", "method": "GET"\n')
+        handle.write(
+            '{"ts": "2026-01-01T00:00:01Z", "request_id": "r1", "method": "GET", "status": "200", '
+            '"duration_ms": 1.5}\n'
+        )
+        handle.write(
+            '{"ts": "2026-01-01T00:00:02Z", "request_id": "r2", "method": "GET", "route": "/healthz", '
+            '"status": 200, "duration_ms": 1.5, "user_id": null}\n'
+        )
     resources = platform_resources(database_url, warehouse_url, home)
     with DagsterInstance.ephemeral() as instance:
         result = materialize(
