@@ -86,14 +86,15 @@ def closed_days_sensor(context: SensorEvaluationContext) -> SensorResult:
 
     from cardportal.database import resolve_databases
     from cardportal.settings import get_settings
-    from pipelines.clock import last_closed_day
+    from pipelines.clock import first_activity_day, last_closed_day
 
     settings = get_settings()
     with psycopg.connect(resolve_databases(settings).operational) as conn:
         last_closed = last_closed_day(conn)
-    if last_closed is None:
+        first_activity = first_activity_day(conn)
+    if last_closed is None or first_activity is None:
         return SensorResult(skip_reason="no activity yet")
-    first_day = date.fromisoformat(_setting("pipelines_start_date"))
+    first_day = max(date.fromisoformat(_setting("pipelines_start_date")), first_activity)
     cursor = date.fromisoformat(context.cursor) if context.cursor else None
     requests, new_cursor = closed_day_requests(cursor, last_closed, first_day)
     return SensorResult(run_requests=requests, cursor=new_cursor.isoformat())

@@ -20,6 +20,13 @@ _PLATFORM_TODAY = """
 """
 
 
+def first_activity_day(conn: psycopg.Connection[tuple[object, ...]]) -> date | None:
+    """The first day the ledger wrote on: a fresh sandbox has nothing to launch before it."""
+    row = conn.execute("select min(created_at at time zone 'utc')::date from ledger_entries").fetchone()
+    value = row[0] if row else None
+    return value if isinstance(value, date) else None
+
+
 def last_closed_day(conn: psycopg.Connection[tuple[object, ...]]) -> date | None:
     has_runs = conn.execute("select to_regclass('billing_runs') is not null").fetchone()
     if has_runs and has_runs[0]:

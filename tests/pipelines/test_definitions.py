@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from datetime import date
 from pathlib import Path
 
@@ -86,3 +87,37 @@ def test_last_closed_day_follows_the_ledger_until_billing_runs_exist(
         today = conn.execute("select (now() at time zone 'utc')::date").fetchone()
         assert today is not None
         assert last_closed_day(conn) == date.fromordinal(today[0].toordinal() - 1)
+
+
+def test_the_supervisor_stops_its_children_and_their_groups(tmp_path: Path) -> None:
+    from cardportal.supervisor import Supervisor
+
+    supervisor = Supervisor(stop_timeout=5)
+    # A child that starts a grandchild: both go when the supervisor stops.
+    child = supervisor.start(
+        "sleeper",
+        ["sh", "-c", "sleep 60 & echo $! > grandchild.pid; wait"],
+        env={},
+        cwd=tmp_path,
+        log_file=tmp_path / "sleeper.log",
+    )
+    deadline = time.monotonic() + 5
+    while not (tmp_path / "grandchild.pid").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    grandchild = int((tmp_path / "grandchild.pid").read_text())
+    supervisor.stop()
+    assert child.poll() is not None
+    deadline = time.monotonic() + 5
+    while _alive(grandchild) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(grandchild)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (exited, not yet reaped by its parent) counts as gone.
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split()[2] != "Z"
