@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: up test lint format typecheck pytest install clean-venv web web-openapi web-check chromium bench
+.PHONY: up test lint format typecheck pytest install clean-venv web web-openapi web-check chromium bench dbt-parse
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -48,7 +48,11 @@ web-check: $(WEB_NODE)
 chromium:
 	@command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 
-up: $(STAMP) web
+# dagster-dbt reads dbt's manifest when the code location is imported: parse first.
+dbt-parse: $(STAMP)
+	cd dbt && ../$(BIN)/dbt parse --quiet --project-dir . --profiles-dir .
+
+up: $(STAMP) web dbt-parse
 	$(BIN)/cardportal up
 
 lint: $(STAMP)
@@ -60,7 +64,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-pytest: $(STAMP) web chromium
+pytest: $(STAMP) web chromium dbt-parse
 	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
 test: lint web-check pytest

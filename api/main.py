@@ -9,7 +9,7 @@ from datetime import timedelta
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
 from api.accounts.router import router as accounts_router
 from api.admin.router import router as admin_router
@@ -33,8 +33,11 @@ from api.network.router import router as network_router
 from api.openapi_links import install as install_openapi_links
 from api.payments import gateway as stripe_gateway
 from api.payments.router import router as payments_router
+from api.reports.router import router as reports_router
 from api.webapp import mount_webapp
+from cardportal.database import WAREHOUSE_DB, database_on_same_server, with_driver
 from cardportal.settings import Settings, get_settings
+from cardportal.warehouse import reader_connect_args
 
 API_DESCRIPTION = """
 The operational API of cardportal: auth, applications, accounts, cards, the
@@ -44,12 +47,19 @@ POSTs that create or move money take an `Idempotency-Key`.
 """
 
 
-def create_app(settings: Settings | None = None, *, database_url: str | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, database_url: str | None = None, warehouse_url: str | None = None
+) -> FastAPI:
     settings = settings or get_settings()
-    if database_url is None:
+    if database_url is None or warehouse_url is None:
         from cardportal.database import resolve_databases
 
-        database_url = resolve_databases(settings).operational
+        if database_url is None:
+            urls = resolve_databases(settings)
+            database_url = urls.operational
+            warehouse_url = warehouse_url or urls.warehouse
+        else:
+            warehouse_url = settings.warehouse_url or database_on_same_server(database_url, WAREHOUSE_DB)
 
     engine = make_engine(database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
     access_log = AccessLogWriter(settings.log_dir / "api")
@@ -59,6 +69,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         yield
         access_log.close()
         engine.dispose()
+        app.state.warehouse_engine.dispose()
 
     app = FastAPI(
         title="cardportal API",
@@ -92,6 +103,15 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.state.card_vault = CardVault(settings.secret("card_data_key"))
     app.state.stripe = stripe_gateway.build_client(settings)
     stripe_gateway.configure(app.state.stripe)
+    # The warehouse, read as the read-only reporting role (report files; issue 8).
+    app.state.warehouse_engine = create_engine(
+        with_driver(warehouse_url, "psycopg"),
+        pool_size=2,
+        max_overflow=2,
+        pool_pre_ping=True,
+        connect_args=reader_connect_args(),
+    )
+    app.state.warehouse_sessionmaker = make_sessionmaker(app.state.warehouse_engine)
 
     install_handlers(app)
 
@@ -110,6 +130,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         audit_router,
         billing_router,
         sandbox_clock_router,
+        reports_router,
     ):
         app.include_router(router)
 

@@ -98,22 +98,29 @@ def _banner(settings: Settings, host: str, port: int, extra: Sequence[str] = ())
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from cardportal import demo
+    from cardportal import dagster, demo
+    from cardportal.database import resolve_databases
+    from cardportal.supervisor import Supervisor
 
     settings = _settings()
     database_url = _prepare(settings)
     seed_demo = not args.no_demo and demo.needs_demo_data(settings, database_url)
     emulator = start_for_api(settings, args.host, args.port)
+    supervisor = Supervisor()
     try:
         extra = [f"  Stripe        {emulator.url}   (localstripe, webhooks registered)"] if emulator else []
         if web_dist := _web_dist():
             extra.append(f"  web app       http://{args.host}:{args.port}/app   ({web_dist})")
+        if not args.no_dagster:
+            dagster_url = dagster.start(supervisor, settings, resolve_databases(settings), host=args.host)
+            extra.append(f"  Dagster       {dagster_url}   (pipelines, checks, report files)")
         _banner(settings, args.host, args.port, extra)
         if seed_demo:
             local = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
             demo.seed_in_background(settings, f"http://{local}:{args.port}")
         _serve_api(settings, database_url, args.host, args.port, args.workers)
     finally:
+        supervisor.stop()
         if emulator is not None:
             emulator.stop()
             emulator_url_file(settings).unlink(missing_ok=True)
@@ -328,6 +335,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--host", default=None)
         p.add_argument("--port", type=int, default=None)
         p.add_argument("--workers", type=int, default=None)
+        if name == "up":
+            p.add_argument("--no-dagster", action="store_true", help="the API without the data platform")
         p.set_defaults(handler=handler)
         if name == "up":
             p.add_argument("--no-demo", action="store_true", help="do not seed a new sandbox with demo data")

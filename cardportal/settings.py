@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -86,6 +87,13 @@ class Settings(BaseSettings):
 
     # How long a process trusts its cached copy of the shared sandbox clock.
     clock_cache_seconds: float = Field(1.0, alias="CLOCK_CACHE_SECONDS", ge=0)
+    # The data platform: the salt of the warehouse's customer keys (a random key kept
+    # under CARDPORTAL_HOME in sandbox), the first business day partitioned, and how
+    # far past real time the sandbox clock may take the partitions.
+    pii_hash_salt: SecretStr | None = Field(None, alias="PII_HASH_SALT")
+    pipelines_start_date: date = Field(date(2026, 1, 1), alias="PIPELINES_START_DATE")
+    pipelines_sandbox_days_ahead: int = Field(400, alias="PIPELINES_SANDBOX_DAYS_AHEAD", ge=0)
+    dagster_port: int = Field(3000, alias="DAGSTER_PORT")
 
     api_host: str = Field("127.0.0.1", alias="API_HOST")
     api_port: int = Field(8000, alias="API_PORT")
@@ -141,6 +149,8 @@ class Settings(BaseSettings):
             self.jwt_secret = SecretStr(_home_secret(self.home, "jwt_secret"))
         if self.card_data_key is None:
             self.card_data_key = SecretStr(_home_secret(self.home, "card_data_key"))
+        if self.pii_hash_salt is None:
+            self.pii_hash_salt = SecretStr(_home_secret(self.home, "pii_hash_salt"))
         if self.network_api_key is None:
             self.network_api_key = SecretStr(SANDBOX_NETWORK_API_KEY)
         if self.first_admin_email is None:
@@ -166,6 +176,14 @@ class Settings(BaseSettings):
     @property
     def pg_dir(self) -> Path:
         return self.home / "pg"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.home / "reports"
 
 
 def _home_secret(home: Path, name: str) -> str:

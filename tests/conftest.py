@@ -120,6 +120,25 @@ def database_url(server_url: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def warehouse_url(server_url: str, database_url: str) -> Iterator[str]:
+    """This worker's own warehouse database, beside its operational one (empty: pipelines fill it)."""
+    from cardportal.database import parse_url
+
+    name = f"{parse_url(database_url).database}_warehouse"
+    admin = libpq_conninfo(database_on_same_server(server_url, "postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    url = database_on_same_server(server_url, name)
+    from cardportal.warehouse import ensure_warehouse
+
+    ensure_warehouse(url)
+    yield url
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
 def engine(database_url: str) -> Iterator[Engine]:
     engine = make_engine(database_url, pool_size=20, max_overflow=20)
     yield engine
@@ -212,10 +231,10 @@ def stripe_sandbox(stripe_emulator: Emulator) -> Emulator:
 
 
 @pytest.fixture(scope="session")
-def app(settings: Settings, database_url: str) -> FastAPI:
+def app(settings: Settings, database_url: str, warehouse_url: str) -> FastAPI:
     from api.main import create_app
 
-    return create_app(settings, database_url=database_url)
+    return create_app(settings, database_url=database_url, warehouse_url=warehouse_url)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.pagination import paginate
+from api.reports.models import ReportFile
+
+
+def select_page(
+    session: Session, *, limit: int, cursor: str | None
+) -> tuple[Sequence[ReportFile], str | None]:
+    return paginate(
+        session,
+        select(ReportFile),
+        created_at=ReportFile.created_at,
+        row_id=ReportFile.id,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+def select_one(session: Session, report_id: str) -> ReportFile | None:
+    return session.get(ReportFile, report_id)

@@ -1,0 +1,29 @@
+-- Transactions with their MCC group, business days, and their effect on the balance and on holds.
+with
+
+transactions as (
+    select * from {{ ref('stg_cardportal__transactions') }}
+),
+
+mcc_groups as (
+    select * from {{ ref('mcc_groups') }}
+)
+
+select
+    transactions.*,
+    coalesce(mcc_groups.mcc_group, 'other') as mcc_group,
+    {{ utc_date('transactions.created_at') }} as created_date,
+    {{ utc_date('transactions.posted_at') }} as posted_date,
+    {{ utc_date('transactions.resolved_at') }} as resolved_date,
+    -- What posting did to the receivable: purchases, interest and fees raise it; refunds and payments lower it.
+    case
+        when transactions.status <> 'posted' then 0
+        when transactions.transaction_type in ('purchase', 'interest', 'fee') then transactions.amount_cents
+        when transactions.transaction_type in ('refund', 'payment') then -transactions.amount_cents
+        else 0
+    end::bigint as balance_effect_cents,
+    -- An approved authorization held its authorized amount until cleared, reversed or expired.
+    case when transactions.hold_transfer_id is not null
+        then transactions.authorized_amount_cents else 0 end::bigint as held_amount_cents
+from transactions
+left join mcc_groups on mcc_groups.mcc = transactions.merchant_mcc

@@ -1,0 +1,70 @@
+"""The dbt project as assets: staging, intermediate and marts (built into marts_staging)."""
+
+import os
+import shutil
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from dagster import AssetExecutionContext, AssetKey, AssetSpec, BackfillPolicy
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from cardportal.database import parse_url
+from pipelines.partitions import daily_partitions
+from pipelines.resources import PlatformResource
+
+DBT_DIR = Path(__file__).resolve().parent.parent / "dbt"
+dbt_project = DbtProject(project_dir=DBT_DIR, profiles_dir=DBT_DIR)
+
+
+class CardportalTranslator(DagsterDbtTranslator):
+    """Groups by dbt folder (staging, intermediate, marts); one owner."""
+
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+    ) -> AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        props = self.get_resource_props(manifest, unique_id)
+        if props["resource_type"] == "source":
+            return spec
+        fqn = props.get("fqn", [])
+        group = fqn[1] if props["resource_type"] == "model" and len(fqn) > 2 else "staging"
+        # Keys name the schema readers find the table in: marts are published from marts_staging.
+        key = AssetKey([group, props["name"]])
+        return spec.replace_attributes(key=key, group_name=group, owners=["team:data-platform"])
+
+
+def dbt_environment(warehouse_url: str) -> dict[str, str]:
+    """profiles.yml reads DBT_PG_*: the warehouse's host (or socket folder), port, user, database."""
+    url = parse_url(warehouse_url)
+    host = url.host or str(url.query.get("host") or "localhost")
+    return {
+        "DBT_PG_HOST": host,
+        "DBT_PG_PORT": str(url.port or 5432),
+        "DBT_PG_USER": url.username or "postgres",
+        "DBT_PG_PASSWORD": url.password or "",
+        "DBT_PG_DBNAME": url.database or "warehouse",
+    }
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=CardportalTranslator(),
+    partitions_def=daily_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
+)
+def cardportal_dbt_assets(
+    context: AssetExecutionContext, dbt: DbtCliResource, platform: PlatformResource
+) -> Iterator[Any]:
+    # The marts are small tables rebuilt whole from staging, so any day's run builds them all.
+    os.environ.update(dbt_environment(platform.warehouse_conninfo))
+    yield from dbt.cli(["build"], context=context).stream()
+    prune_run_folders(DBT_DIR / "target")
+
+
+def prune_run_folders(target: Path, keep: int = 5) -> None:
+    """dagster-dbt leaves ~1.5 MB of artifacts per run in target/<run>: keep the newest few."""
+    runs = sorted((p for p in target.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in runs[keep:]:
+        shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,189 @@
+"""Report file assets: the daily activity report, the weekly report, the monthly finance pack.
+
+Each reads the published ``marts`` schema only (never ``marts_staging``), so
+a period whose checks failed is never reported.
+"""
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+from dagster import AssetExecutionContext, AssetKey, BackfillPolicy, MaterializeResult, asset
+
+from pipelines.assets_extract import partition_days
+from pipelines.partitions import daily_partitions, monthly_partitions, weekly_partitions
+from pipelines.reports import (
+    csv_bytes,
+    dollars,
+    pdf_summary,
+    period_end_stamp,
+    query_frame,
+    write_files,
+    xlsx_bytes,
+)
+from pipelines.resources import PlatformResource
+
+OWNERS = ["team:data-platform"]
+PUBLISHED = [AssetKey("published_marts")]
+
+_ACTIVITY = """
+    select period_start, mcc_group, purchase_count, purchase_volume_cents, refund_volume_cents,
+           active_accounts, average_ticket_cents, authorizations_count, approved_count, approval_rate
+    from marts.{table} where period_start = %s
+    order by mcc_group = 'all' desc, mcc_group
+"""
+
+
+def _activity_report(
+    context: AssetExecutionContext,
+    platform: PlatformResource,
+    *,
+    grain: str,
+    period: str,
+    start: date,
+    end: date,
+) -> int:
+    with platform.warehouse() as conn:
+        activity = dollars(query_frame(conn, _ACTIVITY.format(table=f"rpt_card_activity_{period}"), (start,)))
+        receivables = dollars(
+            query_frame(conn, "select * from marts.rpt_receivables_daily where balance_date = %s", (end,))
+        )
+    stamp = period_end_stamp(end)
+    name = f"card_activity_{period}"
+    files = {
+        "csv": csv_bytes(activity),
+        "xlsx": xlsx_bytes(
+            {"Activity": activity, "Receivables": receivables},
+            title=f"Card activity, {grain} of {start}",
+            stamp=stamp,
+        ),
+    }
+    written = write_files(
+        platform, name=name, period=period, period_start=start, files=files, run_id=context.run.run_id
+    )
+    return len(written)
+
+
+@asset(
+    key="daily_activity_report",
+    deps=PUBLISHED,
+    description="Card activity of the day by MCC group, with the day's receivables: CSV and XLSX.",
+    partitions_def=daily_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
+    group_name="reports",
+    owners=OWNERS,
+    kinds={"csv", "xlsx"},
+)
+def daily_activity_report(
+    context: AssetExecutionContext, platform: PlatformResource
+) -> MaterializeResult[None]:
+    days = partition_days(context)
+    files = sum(
+        _activity_report(context, platform, grain="day", period="daily", start=d, end=d) for d in days
+    )
+    return MaterializeResult(metadata={"files": files, "days": len(days)})
+
+
+@asset(
+    key="weekly_activity_report",
+    deps=PUBLISHED,
+    description="Card activity of the ISO week (Monday to Sunday) by MCC group: CSV and XLSX.",
+    partitions_def=weekly_partitions,
+    group_name="reports",
+    owners=OWNERS,
+    kinds={"csv", "xlsx"},
+)
+def weekly_activity_report(
+    context: AssetExecutionContext, platform: PlatformResource
+) -> MaterializeResult[None]:
+    start = context.partition_time_window.start.date()
+    files = _activity_report(
+        context, platform, grain="week", period="weekly", start=start, end=start + timedelta(days=6)
+    )
+    return MaterializeResult(metadata={"files": files})
+
+
+_MONTH_DAYS = """
+    select d.date_day as day,
+           coalesce(a.purchase_count, 0) as purchase_count,
+           coalesce(a.purchase_volume_cents, 0) as purchase_volume_cents,
+           coalesce(a.refund_volume_cents, 0) as refund_volume_cents,
+           coalesce(a.authorizations_count, 0) as authorizations_count,
+           a.approval_rate,
+           r.outstanding_balance_cents, r.utilisation_rate,
+           coalesce(l.posted_difference_cents, 0) + coalesce(l.pending_difference_cents, 0)
+               as ledger_difference_cents
+    from marts.dim_date d
+    left join marts.rpt_card_activity_daily a on a.period_start = d.date_day and a.mcc_group = 'all'
+    left join marts.rpt_receivables_daily r on r.balance_date = d.date_day
+    left join marts.rpt_ledger_reconciliation l on l.movement_date = d.date_day
+    where d.date_day between %s and %s
+    order by d.date_day
+"""
+
+
+def usd(cents: int) -> str:
+    return f"${Decimal(cents) / 100:,.2f}"
+
+
+@asset(
+    key="monthly_finance_pack",
+    deps=PUBLISHED,
+    description=(
+        "The month for finance: activity by MCC group, daily figures, receivables and the ledger "
+        "reconciliation: CSV (daily figures), XLSX (all sheets) and a PDF summary with a chart."
+    ),
+    partitions_def=monthly_partitions,
+    group_name="reports",
+    owners=OWNERS,
+    kinds={"csv", "xlsx", "pdf"},
+)
+def monthly_finance_pack(
+    context: AssetExecutionContext, platform: PlatformResource
+) -> MaterializeResult[None]:
+    window = context.partition_time_window
+    start, end = window.start.date(), window.end.date() - timedelta(days=1)
+    with platform.warehouse() as conn:
+        summary_cents = query_frame(conn, _ACTIVITY.format(table="rpt_card_activity_monthly"), (start,))
+        daily_cents = query_frame(conn, _MONTH_DAYS, (start, end))
+    summary, daily = dollars(summary_cents), dollars(daily_cents)
+    total_row = summary_cents.filter(summary_cents["mcc_group"] == "all")
+    volume = int(total_row["purchase_volume_cents"][0]) if total_row.height else 0
+    count = int(total_row["purchase_count"][0]) if total_row.height else 0
+    differences = int(daily_cents["ledger_difference_cents"].abs().sum() or 0) if daily_cents.height else 0
+    closing = daily_cents.filter(daily_cents["outstanding_balance_cents"].is_not_null())
+    outstanding = int(closing["outstanding_balance_cents"][-1]) if closing.height else 0
+    stamp = period_end_stamp(end)
+    pdf = pdf_summary(
+        title=f"Finance pack, {start:%B %Y}",
+        stamp=stamp,
+        figures=[
+            ("Purchase volume", usd(volume)),
+            ("Purchases", f"{count:,}"),
+            ("Outstanding receivables at month end", usd(outstanding)),
+            ("Ledger reconciliation difference", usd(differences)),
+        ],
+        bars=[
+            (f"{row['day']:%d}", int(row["purchase_volume_cents"]))
+            for row in daily_cents.iter_rows(named=True)
+        ],
+        note=(
+            "Figures from the published marts, checked by Great Expectations before publication. "
+            "The reconciliation compares the marts' money movements with the ledger's, per day, to the cent."
+        ),
+    )
+    files = {
+        "csv": csv_bytes(daily),
+        "xlsx": xlsx_bytes(
+            {"Summary": summary, "Daily": daily}, title=f"Finance pack {start:%Y-%m}", stamp=stamp
+        ),
+        "pdf": pdf,
+    }
+    written = write_files(
+        platform,
+        name="finance_pack_monthly",
+        period="monthly",
+        period_start=start,
+        files=files,
+        run_id=context.run.run_id,
+    )
+    return MaterializeResult(metadata={"files": len(written), "purchase_volume_cents": volume})

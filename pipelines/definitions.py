@@ -1,0 +1,55 @@
+"""The code location: one ``Definitions`` (loaded by the root workspace.yaml).
+
+The dbt manifest must exist before this module is imported: ``make``, the
+``cardportal`` CLI and the tests run ``dbt parse`` first.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+from dagster import Definitions
+from dagster_dbt import DbtCliResource
+
+from pipelines.assets_dbt import cardportal_dbt_assets, dbt_project
+from pipelines.assets_extract import api_requests, extract_assets
+from pipelines.assets_publish import published_marts
+from pipelines.assets_reports import daily_activity_report, monthly_finance_pack, weekly_activity_report
+from pipelines.automation import closed_days_sensor, daily_job, monthly_job, schedules, weekly_job
+from pipelines.checks import great_expectations_marts
+from pipelines.resources import PlatformResource
+
+ASSETS = [
+    *extract_assets,
+    api_requests,
+    cardportal_dbt_assets,
+    published_marts,
+    daily_activity_report,
+    weekly_activity_report,
+    monthly_finance_pack,
+]
+
+
+def dbt_executable() -> str:
+    """The dbt installed beside this Python (the venv's bin is not always on PATH)."""
+    beside = Path(sys.executable).parent / "dbt"
+    return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
+
+
+def build_definitions(platform: PlatformResource | None = None) -> Definitions:
+    return Definitions(
+        assets=ASSETS,
+        asset_checks=[great_expectations_marts],
+        jobs=[daily_job, weekly_job, monthly_job],
+        schedules=schedules,
+        sensors=[closed_days_sensor],
+        resources={
+            "platform": platform or PlatformResource(),
+            "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
+        },
+    )
+
+
+defs = build_definitions()

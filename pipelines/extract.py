@@ -1,0 +1,419 @@
+"""Extracts: the operational slice of one business day into ``warehouse.raw``.
+
+Each :class:`ExtractSpec` names a raw table, the ``select`` that reads the
+day's slice from the operational database, the raw table's columns, and how
+Polars shapes the rows on the way (PII minimised: customer keys are salted
+hashes, ages are bands, no names, emails or card numbers ever leave).
+
+The slice of a day is every row *touched* that day (created, decided, cleared,
+reversed, closed): a row changed on a later day is extracted again in that
+day's slice, and staging keeps each id's latest version. Loading replaces
+exactly the day's slice in one transaction (``delete`` + ``COPY … FROM
+STDIN``), so a re-run, or a run after a crash mid-load, leaves one whole slice.
+
+New operational tables (statements, payments, billing runs) slot in as one
+more spec here and one staging model in dbt.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import psycopg
+from psycopg import sql
+
+from pipelines.resources import PlatformResource
+
+Shaper = Callable[[pl.DataFrame, PlatformResource], pl.DataFrame]
+
+
+@dataclass(frozen=True)
+class ExtractSpec:
+    table: str
+    description: str
+    query: str  # {start}, {end} (timestamptz) and {day} (date) are bound as literals
+    columns: tuple[tuple[str, str], ...]  # the raw table's columns and types, in order
+    shape: Shaper | None = None
+
+    @property
+    def column_names(self) -> list[str]:
+        return [name for name, _ in self.columns]
+
+
+@dataclass(frozen=True)
+class ExtractResult:
+    rows: int
+    seconds: float
+
+
+def _hash_user(df: pl.DataFrame, platform: PlatformResource, *, source: str = "user_id") -> pl.DataFrame:
+    users = df.get_column(source).unique().drop_nulls().to_list()
+    mapping = {user: platform.customer_key(user) for user in users}
+    return df.with_columns(pl.col(source).replace_strict(mapping, default=None).alias("customer_key"))
+
+
+_AGE_BANDS = ["under_18", "18-24", "25-34", "35-44", "45-54", "55-64", "65+"]
+
+
+def _age_band(df: pl.DataFrame, *, source: str = "age_years", target: str = "age_band") -> pl.DataFrame:
+    years = pl.col(source).cast(pl.Int32)
+    band: Any = pl.when(years.is_null()).then(pl.lit(None, dtype=pl.String))
+    for upper, label in zip((18, 25, 35, 45, 55, 65), _AGE_BANDS, strict=False):
+        band = band.when(years < upper).then(pl.lit(label))
+    return df.with_columns(band.otherwise(pl.lit(_AGE_BANDS[-1])).alias(target))
+
+
+def _shape_customers(df: pl.DataFrame, platform: PlatformResource) -> pl.DataFrame:
+    return _age_band(_hash_user(df, platform))
+
+
+def _shape_applications(df: pl.DataFrame, platform: PlatformResource) -> pl.DataFrame:
+    return _age_band(_hash_user(df, platform), target="applicant_age_band")
+
+
+def _shape_owned(df: pl.DataFrame, platform: PlatformResource) -> pl.DataFrame:
+    return _hash_user(df, platform)
+
+
+def _touched(*columns: str) -> str:
+    return " or ".join(f"({c} >= {{start}} and {c} < {{end}})" for c in columns)
+
+
+SPECS: tuple[ExtractSpec, ...] = (
+    ExtractSpec(
+        table="customers",
+        description="Customers, minimised: a salted key, sign-up time and age band; no name or email.",
+        query="""
+            select u.id as user_id, u.created_at as signed_up_at,
+                   extract(year from age({day}, latest.date_of_birth))::int as age_years
+            from users u
+            left join lateral (
+                select a.date_of_birth from applications a
+                where a.user_id = u.id and a.created_at < {end}
+                order by a.created_at desc, a.id desc limit 1
+            ) latest on true
+            where u.role = 'customer'
+              and ((u.created_at >= {start} and u.created_at < {end})
+                   or exists (select 1 from applications a where a.user_id = u.id
+                              and a.created_at >= {start} and a.created_at < {end}))
+        """,
+        columns=(("customer_key", "text"), ("signed_up_at", "timestamptz"), ("age_band", "text")),
+        shape=_shape_customers,
+    ),
+    ExtractSpec(
+        table="applications",
+        description="Credit applications and their decisions; age band instead of the birth date.",
+        query=f"""
+            select id, user_id, status, employment_status,
+                   extract(year from age(created_at::date, date_of_birth))::int as age_years,
+                   requested_credit_limit, credit_score, dti_bps, credit_limit, apr_bps, reasons,
+                   account_id, decided_at, created_at
+            from applications where {_touched("created_at", "decided_at")}
+        """,
+        columns=(
+            ("id", "text"),
+            ("customer_key", "text"),
+            ("status", "text"),
+            ("employment_status", "text"),
+            ("applicant_age_band", "text"),
+            ("requested_credit_limit", "bigint"),
+            ("credit_score", "integer"),
+            ("dti_bps", "bigint"),
+            ("credit_limit", "bigint"),
+            ("apr_bps", "bigint"),
+            ("reasons", "text[]"),
+            ("account_id", "text"),
+            ("decided_at", "timestamptz"),
+            ("created_at", "timestamptz"),
+        ),
+        shape=_shape_applications,
+    ),
+    ExtractSpec(
+        table="accounts",
+        description="Card accounts: limit, APR, cycle day, status.",
+        query=f"""
+            select id, user_id, application_id, status, credit_limit, apr_bps, currency,
+                   billing_cycle_day, opened_at, closed_at, created_at
+            from accounts where {_touched("created_at", "closed_at")}
+        """,
+        columns=(
+            ("id", "text"),
+            ("customer_key", "text"),
+            ("application_id", "text"),
+            ("status", "text"),
+            ("credit_limit", "bigint"),
+            ("apr_bps", "bigint"),
+            ("currency", "text"),
+            ("billing_cycle_day", "integer"),
+            ("opened_at", "timestamptz"),
+            ("closed_at", "timestamptz"),
+            ("created_at", "timestamptz"),
+        ),
+        shape=_shape_owned,
+    ),
+    ExtractSpec(
+        table="cards",
+        description="Cards without any card number (not even the last four digits).",
+        query=f"""
+            select id, account_id, user_id, exp_month, exp_year, status,
+                   controls <> '{{{{}}}}'::jsonb as has_spending_controls, created_at
+            from cards where {_touched("created_at")}
+        """,
+        columns=(
+            ("id", "text"),
+            ("account_id", "text"),
+            ("customer_key", "text"),
+            ("exp_month", "smallint"),
+            ("exp_year", "smallint"),
+            ("status", "text"),
+            ("has_spending_controls", "boolean"),
+            ("created_at", "timestamptz"),
+        ),
+        shape=_shape_owned,
+    ),
+    ExtractSpec(
+        table="transactions",
+        description="Card transactions, declined authorizations included; resolved_at from the ledger.",
+        query=f"""
+            select t.id, t.account_id, t.card_id, t.type, t.status, t.amount, t.authorized_amount,
+                   t.currency, t.merchant_name, t.merchant_mcc, t.merchant_country, t.decline_code,
+                   t.closed_reason, t.original_transaction_id, t.refunded_amount,
+                   t.hold_transfer_id, t.posting_transfer_id, t.created_at, t.posted_at,
+                   r.created_at as resolved_at
+            from transactions t
+            left join ledger_transfers r on r.id = t.posting_transfer_id
+            where {_touched("t.created_at", "r.created_at")}
+        """,
+        columns=(
+            ("id", "text"),
+            ("account_id", "text"),
+            ("card_id", "text"),
+            ("type", "text"),
+            ("status", "text"),
+            ("amount", "bigint"),
+            ("authorized_amount", "bigint"),
+            ("currency", "text"),
+            ("merchant_name", "text"),
+            ("merchant_mcc", "text"),
+            ("merchant_country", "text"),
+            ("decline_code", "text"),
+            ("closed_reason", "text"),
+            ("original_transaction_id", "text"),
+            ("refunded_amount", "bigint"),
+            ("hold_transfer_id", "text"),
+            ("posting_transfer_id", "text"),
+            ("created_at", "timestamptz"),
+            ("posted_at", "timestamptz"),
+            ("resolved_at", "timestamptz"),
+        ),
+    ),
+    ExtractSpec(
+        table="ledger_accounts",
+        description="The ledger's accounts (customer receivables and sharded house accounts).",
+        query=f"select id, currency, created_at from ledger_accounts where {_touched('created_at')}",
+        columns=(("id", "text"), ("currency", "text"), ("created_at", "timestamptz")),
+    ),
+    ExtractSpec(
+        table="ledger_transfers",
+        description="The ledger's transfers (holds, postings, voids, credits, charges).",
+        query=f"""
+            select id, kind, state, debit_account_id, credit_account_id, amount, currency,
+                   pending_id, reference, created_at
+            from ledger_transfers where {_touched("created_at")}
+        """,
+        columns=(
+            ("id", "text"),
+            ("kind", "text"),
+            ("state", "text"),
+            ("debit_account_id", "text"),
+            ("credit_account_id", "text"),
+            ("amount", "bigint"),
+            ("currency", "text"),
+            ("pending_id", "text"),
+            ("reference", "text"),
+            ("created_at", "timestamptz"),
+        ),
+    ),
+    ExtractSpec(
+        table="ledger_entries",
+        description="The ledger's entries, debit-positive, in the pending and posted layers.",
+        query=f"""
+            select id, transfer_id, ledger_account_id, amount, layer, created_at
+            from ledger_entries where {_touched("created_at")}
+        """,
+        columns=(
+            ("id", "bigint"),
+            ("transfer_id", "text"),
+            ("ledger_account_id", "text"),
+            ("amount", "bigint"),
+            ("layer", "text"),
+            ("created_at", "timestamptz"),
+        ),
+    ),
+)
+
+SPECS_BY_TABLE = {spec.table: spec for spec in SPECS}
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, dtime(0), tzinfo=UTC)
+    return start, start + timedelta(days=1)
+
+
+def _ensure_table(conn: psycopg.Connection[Any], table: str, columns: tuple[tuple[str, str], ...]) -> None:
+    cols = ", ".join(f"{name} {kind}" for name, kind in columns)
+    conn.execute(f"create table if not exists raw.{table} ({cols}, _partition_date date not null)")
+    conn.execute(f"create index if not exists {table}_partition_date on raw.{table} (_partition_date)")
+
+
+def read_slice(conn: psycopg.Connection[Any], spec: ExtractSpec, day: date) -> pl.DataFrame:
+    """``COPY (select …) TO STDOUT`` into a Polars frame of strings (no type round trip)."""
+    start, end = day_bounds(day)
+    query = sql.SQL(spec.query).format(start=sql.Literal(start), end=sql.Literal(end), day=sql.Literal(day))
+    buffer = io.BytesIO()
+    with conn.cursor().copy(sql.SQL("copy ({}) to stdout (format csv, header)").format(query)) as copy:
+        for chunk in copy:
+            buffer.write(chunk)
+    buffer.seek(0)
+    return pl.read_csv(buffer, infer_schema=False)
+
+
+def write_slice(
+    conn: psycopg.Connection[Any],
+    table: str,
+    columns: tuple[tuple[str, str], ...],
+    day: date,
+    frame: pl.DataFrame,
+) -> None:
+    """Replace the day's slice of ``raw.<table>`` with ``frame``, in one transaction."""
+    names = [name for name, _ in columns]
+    frame = frame.select(names).with_columns(pl.lit(day.isoformat()).alias("_partition_date"))
+    payload = frame.write_csv().encode()
+    target = sql.SQL("copy raw.{} ({}) from stdin (format csv, header)").format(
+        sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(n) for n in [*names, "_partition_date"])
+    )
+    with conn.transaction():
+        _ensure_table(conn, table, columns)
+        conn.execute(
+            sql.SQL("delete from raw.{} where _partition_date = %s").format(sql.Identifier(table)), (day,)
+        )
+        with conn.cursor().copy(target) as copy:
+            copy.write(payload)
+
+
+def extract_day(platform: PlatformResource, spec: ExtractSpec, day: date) -> ExtractResult:
+    started = time.perf_counter()
+    with platform.operational() as source:
+        frame = read_slice(source, spec, day)
+    if spec.shape is not None:
+        frame = spec.shape(frame, platform)
+    with platform.warehouse() as target:
+        write_slice(target, spec.table, spec.columns, day, frame)
+    return ExtractResult(rows=frame.height, seconds=time.perf_counter() - started)
+
+
+# The request logs ---------------------------------------------------------------
+
+API_REQUEST_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("line_number", "integer"),
+    ("request_id", "text"),
+    ("requested_at", "timestamptz"),
+    ("method", "text"),
+    ("route", "text"),
+    ("status", "integer"),
+    ("duration_ms", "double precision"),
+    ("caller_key", "text"),
+    ("caller_role", "text"),
+    ("bytes_in", "bigint"),
+    ("bytes_out", "bigint"),
+    ("error_code", "text"),
+)
+QUARANTINE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("line_number", "integer"),
+    ("reason", "text"),
+    ("line_excerpt", "text"),
+)
+
+
+class MalformedLine(ValueError):
+    pass
+
+
+def _field(record: dict[str, Any], name: str, kinds: tuple[type, ...], *, required: bool) -> Any:
+    value = record.get(name)
+    if value is None:
+        if required:
+            raise MalformedLine(f"missing {name}")
+        return None
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        raise MalformedLine(f"{name} has the wrong type")
+    return value
+
+
+def parse_request_line(line: str, platform: PlatformResource) -> dict[str, Any]:
+    """One access-log line as a raw row; raises MalformedLine with the reason."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise MalformedLine(f"invalid JSON: {exc.msg}") from None
+    if not isinstance(record, dict):
+        raise MalformedLine("not a JSON object")
+    ts = _field(record, "ts", (str,), required=True)
+    try:
+        requested_at = datetime.fromisoformat(ts.replace("Z", "+00:00"))
+    except ValueError:
+        raise MalformedLine("ts is not an RFC 3339 time") from None
+    if requested_at.tzinfo is None:
+        raise MalformedLine("ts has no time zone")
+    user_id = _field(record, "user_id", (str,), required=False)
+    caller = user_id if user_id in (None, "network") else platform.customer_key(user_id)
+    return {
+        "request_id": _field(record, "request_id", (str,), required=True),
+        "requested_at": requested_at.isoformat(),
+        "method": _field(record, "method", (str,), required=True),
+        "route": _field(record, "route", (str,), required=False),
+        "status": _field(record, "status", (int,), required=True),
+        "duration_ms": float(_field(record, "duration_ms", (int, float), required=True)),
+        "caller_key": caller,
+        "caller_role": _field(record, "role", (str,), required=False),
+        "bytes_in": _field(record, "bytes_in", (int,), required=False),
+        "bytes_out": _field(record, "bytes_out", (int,), required=False),
+        "error_code": _field(record, "error_code", (str,), required=False),
+    }
+
+
+def _frame(rows: list[dict[str, Any]], columns: tuple[tuple[str, str], ...]) -> pl.DataFrame:
+    schema = {name: pl.String for name, _ in columns}
+    return pl.DataFrame(
+        [{k: (None if v is None else str(v)) for k, v in row.items()} for row in rows], schema=schema
+    )
+
+
+def extract_request_log(platform: PlatformResource, day: date) -> tuple[int, int]:
+    """Load ``logs/api/<day>.jsonl`` into raw.api_requests; (rows, quarantined)."""
+    path: Path = platform.log_dir / f"{day.isoformat()}.jsonl"
+    rows: list[dict[str, Any]] = []
+    bad: list[dict[str, Any]] = []
+    if path.exists():
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    rows.append({"line_number": number, **parse_request_line(line, platform)})
+                except MalformedLine as exc:
+                    # The excerpt is cut short: a broken line could hold anything.
+                    bad.append({"line_number": number, "reason": str(exc), "line_excerpt": line[:200]})
+    with platform.warehouse() as conn:
+        write_slice(conn, "api_requests", API_REQUEST_COLUMNS, day, _frame(rows, API_REQUEST_COLUMNS))
+        write_slice(conn, "api_requests_quarantine", QUARANTINE_COLUMNS, day, _frame(bad, QUARANTINE_COLUMNS))
+    return len(rows), len(bad)

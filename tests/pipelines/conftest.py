@@ -1,0 +1,333 @@
+"""A small world driven through the real API over three business days, and one pipeline run over it.
+
+The world is built once per run on the worker of the ``pipeline`` xdist
+group; its ground truth (what the test sent the network) is kept beside it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import sys
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from tests.conftest import NETWORK_KEY
+from tests.factories import customer
+
+REPO = Path(__file__).resolve().parents[2]
+DBT_DIR = REPO / "dbt"
+NET = {"X-Network-Key": NETWORK_KEY}
+SALT = "test-pii-salt"
+
+
+def ensure_dbt_manifest() -> Path:
+    """``dbt parse`` (once, under a file lock) when the manifest is missing or older than the project."""
+    manifest = DBT_DIR / "target" / "manifest.json"
+    sources = [
+        p for p in DBT_DIR.rglob("*") if p.suffix in {".sql", ".yml", ".csv"} and "target" not in p.parts
+    ]
+    (DBT_DIR / "target").mkdir(exist_ok=True)
+    with open(DBT_DIR / "target" / ".parse.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        newest = max(p.stat().st_mtime for p in sources)
+        if not manifest.exists() or manifest.stat().st_mtime < newest:
+            dbt = Path(sys.executable).parent / "dbt"
+            subprocess.run(
+                [str(dbt), "parse", "--quiet", "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR)],
+                check=True,
+                cwd=DBT_DIR,
+            )
+    return manifest
+
+
+@dataclass
+class World:
+    days: list[date]
+    # Ground truth per posted day: purchase volume and count, refund volume.
+    purchases: dict[date, int] = field(default_factory=lambda: defaultdict(int))
+    purchase_counts: dict[date, int] = field(default_factory=lambda: defaultdict(int))
+    refunds: dict[date, int] = field(default_factory=lambda: defaultdict(int))
+    authorizations: int = 0
+    declined: int = 0
+    applications: int = 0
+    approved: int = 0
+    customers: list[str] = field(default_factory=list)
+    accounts: list[str] = field(default_factory=list)
+
+
+MERCHANTS = [
+    {"name": "Corner Cafe", "mcc": "5812", "country": "US"},
+    {"name": "Fresh Market", "mcc": "5411", "country": "US"},
+    {"name": "Metro Fuel", "mcc": "5542", "country": "US"},
+    {"name": "Book Nook", "mcc": "5942", "country": "GB"},
+]
+
+
+def _apply(api: TestClient, headers: dict[str, str], *, limit: int) -> dict[str, Any]:
+    r = api.post(
+        "/v1/applications",
+        headers=headers,
+        json={
+            "annual_income": 90_000_00,
+            "monthly_housing_payment": 1_200_00,
+            "employment_status": "employed",
+            "date_of_birth": "1990-06-15",
+            "requested_credit_limit": limit,
+        },
+    )
+    assert r.status_code == 201, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+def _authorize(api: TestClient, card: str, amount: int, merchant: dict[str, str]) -> dict[str, Any]:
+    r = api.post(
+        "/v1/network/authorizations",
+        headers=NET,
+        json={"card_id": card, "amount": amount, "currency": "USD", "merchant": merchant},
+    )
+    assert r.status_code == 200, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+def build_world(api: TestClient, app: FastAPI) -> World:
+    """Three days: applications, authorizations (some declined), clears across days, a reversal, refunds."""
+    clock = app.state.clock
+    world = World(days=[])
+    cards: list[str] = []
+    for n in range(3):
+        user = customer(api, email=f"world{n}-{os.getpid()}+score790@example.com")
+        application = _apply(api, user.headers, limit=2_000_00)
+        assert application["status"] == "approved"
+        world.applications += 1
+        world.approved += 1
+        account = application["account_id"]
+        world.accounts.append(account)
+        world.customers.append(user.user_id)
+        listed = api.get(f"/v1/accounts/{account}/cards", headers=user.headers).json()["data"]
+        cards.append(listed[0]["id"])
+    declined_user = customer(api, email=f"world-declined-{os.getpid()}+score500@example.com")
+    assert _apply(api, declined_user.headers, limit=1_000_00)["status"] == "declined"
+    world.applications += 1
+    world.customers.append(declined_user.user_id)
+
+    open_holds: list[tuple[str, int, dict[str, str]]] = []
+    for index in range(3):
+        today = clock.now().date()
+        world.days.append(today)
+        # Clear yesterday's holds today (a purchase held one day and posted the next), one for more.
+        for auth_id, amount, merchant in open_holds:
+            cleared = amount + (150 if merchant["mcc"] == "5812" else 0)  # a tip at the cafe
+            r = api.post(f"/v1/network/authorizations/{auth_id}/clear", headers=NET, json={"amount": cleared})
+            assert r.status_code == 200, r.text
+            world.purchases[today] += cleared
+            world.purchase_counts[today] += 1
+        open_holds = []
+        for card_number, card in enumerate(cards):
+            for k, merchant in enumerate(MERCHANTS):
+                amount = 1_000 + 137 * (index + 1) * (card_number + 1) + 11 * k
+                auth = _authorize(api, card, amount, merchant)
+                world.authorizations += 1
+                assert auth["approved"], auth
+                if k == 0 and index < 2:
+                    open_holds.append((auth["id"], amount, merchant))
+                elif k == 1 and card_number == 0:
+                    r = api.post(f"/v1/network/authorizations/{auth['id']}/reverse", headers=NET)
+                    assert r.status_code == 200, r.text
+                elif k == 0:
+                    pass  # left pending on the last day
+                else:
+                    r = api.post(
+                        f"/v1/network/authorizations/{auth['id']}/clear", headers=NET, json={"amount": amount}
+                    )
+                    assert r.status_code == 200, r.text
+                    world.purchases[today] += amount
+                    world.purchase_counts[today] += 1
+                    if k == 3 and card_number == 1:
+                        r = api.post(
+                            "/v1/network/refunds",
+                            headers=NET,
+                            json={
+                                "card_id": card,
+                                "amount": 500,
+                                "merchant": merchant,
+                                "authorization_id": auth["id"],
+                            },
+                        )
+                        assert r.status_code == 200, r.text
+                        world.refunds[today] += 500
+            # Over the limit: declined with insufficient_credit.
+            declined = _authorize(api, card, 5_000_00, MERCHANTS[1])
+            assert not declined["approved"]
+            assert declined["decline_code"] == "insufficient_credit"
+            world.authorizations += 1
+            world.declined += 1
+        clock.advance(timedelta(days=1))
+    return world
+
+
+@pytest.fixture(scope="session")
+def dbt_manifest() -> Path:
+    return ensure_dbt_manifest()
+
+
+@dataclass
+class Pipeline:
+    world: World
+    home: Path
+    warehouse_url: str
+    operational_url: str
+    resources: dict[str, Any]
+    result: Any
+    snapshots: dict[str, Any] = field(default_factory=dict)
+
+    def warehouse(self) -> psycopg.Connection[tuple[Any, ...]]:
+        return psycopg.connect(self.warehouse_url)
+
+
+def platform_resources(operational_url: str, warehouse_url: str, home: Path) -> dict[str, Any]:
+    from dagster_dbt import DbtCliResource
+
+    from pipelines.assets_dbt import dbt_project
+    from pipelines.definitions import dbt_executable
+    from pipelines.resources import PlatformResource
+
+    return {
+        "platform": PlatformResource(
+            operational_url=operational_url, warehouse_url=warehouse_url, home=str(home), pii_hash_salt=SALT
+        ),
+        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
+    }
+
+
+def range_tags(first: date, last: date) -> dict[str, str]:
+    return {
+        "dagster/asset_partition_range_start": first.isoformat(),
+        "dagster/asset_partition_range_end": last.isoformat(),
+    }
+
+
+def daily_selection() -> list[Any]:
+    from pipelines.assets_dbt import cardportal_dbt_assets
+    from pipelines.assets_extract import api_requests, extract_assets
+    from pipelines.assets_publish import published_marts
+    from pipelines.assets_reports import daily_activity_report
+    from pipelines.checks import great_expectations_marts
+
+    return [
+        *extract_assets,
+        api_requests,
+        cardportal_dbt_assets,
+        great_expectations_marts,
+        published_marts,
+        daily_activity_report,
+    ]
+
+
+def raw_fingerprint(conn: psycopg.Connection[Any]) -> dict[str, tuple[int, str]]:
+    """Per raw table: row count and an order-independent digest of its rows."""
+    tables = [
+        r[0] for r in conn.execute("select tablename from pg_tables where schemaname = 'raw' order by 1")
+    ]
+    out = {}
+    for table in tables:
+        row = conn.execute(
+            f"select count(*), coalesce(md5(string_agg(md5(t::text), '' order by md5(t::text))), '') "  # type: ignore[arg-type]
+            f"from raw.{table} t"
+        ).fetchone()
+        assert row is not None
+        out[table] = (int(row[0]), str(row[1]))
+    return out
+
+
+@pytest.fixture(scope="module")
+def pipeline(
+    app: FastAPI,
+    engine: Engine,
+    database_url: str,
+    warehouse_url: str,
+    dbt_manifest: Path,
+) -> Iterator[Pipeline]:
+    from dagster import DagsterInstance, materialize
+
+    # A world of its own: its app's clock moves three days ahead, and tokens of the shared
+    # app (whose clock the other tests rely on) must stay valid.
+    from api.main import create_app
+
+    world_app = create_app(app.state.settings, database_url=database_url, warehouse_url=warehouse_url)
+    with TestClient(world_app) as world_client:
+        world = build_world(world_client, world_app)
+    # The app's own home: the API serves the report files from its reports folder, and the
+    # gateway's request logs are there. Malformed lines are planted in the second day's file,
+    # a future real date the gateway does not write to.
+    home = Path(app.state.settings.home)
+    first, last = world.days[0], world.days[-1]
+    log_dir = home / "logs" / "api"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with (log_dir / f"{world.days[1].isoformat()}.jsonl").open("a") as handle:
+        handle.write("this is not json\n")
+        handle.write('{"ts": "2026-01-01T00:00:00Z", "method": "GET"\n')
+        handle.write(
+            '{"ts": "2026-01-01T00:00:01Z", "request_id": "r1", "method": "GET", "status": "200", '
+            '"duration_ms": 1.5}\n'
+        )
+        handle.write(
+            '{"ts": "2026-01-01T00:00:02Z", "request_id": "r2", "method": "GET", "route": "/healthz", '
+            '"status": 200, "duration_ms": 1.5, "user_id": null}\n'
+        )
+    resources = platform_resources(database_url, warehouse_url, home)
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize(
+            daily_selection(), resources=resources, tags=range_tags(first, last), instance=instance
+        )
+    state = Pipeline(world, home, warehouse_url, database_url, resources, result)
+    # Re-run the middle day's extracts and the first day's report: nothing may change.
+    from pipelines.assets_extract import api_requests, extract_assets
+    from pipelines.assets_reports import daily_activity_report
+
+    with state.warehouse() as conn:
+        state.snapshots["raw_before"] = raw_fingerprint(conn)
+        state.snapshots["files_before"] = dict(
+            conn.execute("select id, sha256 from reporting.report_files").fetchall()
+        )
+    with DagsterInstance.ephemeral() as instance:
+        state.snapshots["rerun"] = materialize(
+            [*extract_assets, api_requests],
+            resources=resources,
+            partition_key=world.days[1].isoformat(),
+            instance=instance,
+        ).success
+        state.snapshots["rerun_report"] = materialize(
+            [daily_activity_report], resources=resources, partition_key=first.isoformat(), instance=instance
+        ).success
+    with state.warehouse() as conn:
+        state.snapshots["raw_after"] = raw_fingerprint(conn)
+        state.snapshots["files_after"] = dict(
+            conn.execute("select id, sha256 from reporting.report_files").fetchall()
+        )
+    yield state
+    with engine.begin() as conn:
+        tables = [
+            r[0]
+            for r in conn.execute(
+                text(
+                    "select tablename from pg_tables "
+                    "where schemaname = 'public' and tablename <> 'alembic_version'"
+                )
+            )
+        ]
+        conn.execute(text("truncate " + ", ".join(f'"{t}"' for t in tables) + " cascade"))

@@ -1,0 +1,123 @@
+"""The code location loads, validates, and has the assets, jobs, schedules and sensor it should."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import psycopg
+from sqlalchemy.engine import Engine
+
+from tests.pipelines.conftest import REPO
+
+
+def test_dagster_definitions_validate(dbt_manifest: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "CARDPORTAL_HOME": str(tmp_path), "DAGSTER_HOME": str(tmp_path)}
+    dagster = Path(sys.executable).parent / "dagster"
+    result = subprocess.run(
+        [str(dagster), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Validation successful" in result.stdout + result.stderr
+
+
+def test_asset_graph_jobs_schedules_and_sensor(dbt_manifest: Path) -> None:
+    from pipelines.definitions import defs
+
+    keys = {key.to_user_string() for key in defs.resolve_all_asset_keys()}
+    for expected in (
+        "raw/transactions",
+        "raw/api_requests",
+        "staging/stg_cardportal__transactions",
+        "marts/fct_transactions",
+        "marts/rpt_ledger_reconciliation",
+        "published_marts",
+        "daily_activity_report",
+        "weekly_activity_report",
+        "monthly_finance_pack",
+    ):
+        assert expected in keys
+    crons = {
+        name: defs.resolve_schedule_def(f"{name}_schedule").cron_schedule
+        for name in ("daily_job", "weekly_job", "monthly_job")
+    }
+    # Daily at 02:00 UTC for the previous day, weekly on Monday, monthly on the 1st.
+    assert crons == {"daily_job": "0 2 * * *", "weekly_job": "0 3 * * 1", "monthly_job": "0 4 1 * *"}
+    assert [s.name for s in defs.sensors or []] == ["closed_days_sensor"]
+    graph = defs.resolve_asset_graph()
+    checks = {k.name: graph.get_check_spec(k) for k in graph.asset_check_keys}
+    gate = checks["great_expectations_rpt_ledger_reconciliation"]
+    assert gate.blocking
+    assert any(name.startswith("unique_") for name in checks)  # dbt tests, as checks
+
+
+def test_the_sensor_launches_closed_days_and_the_weeks_and_months_they_complete() -> None:
+    from pipelines.automation import closed_day_requests
+
+    requests, cursor = closed_day_requests(date(2026, 11, 28), date(2026, 12, 1), date(2026, 1, 1))
+    launched = [(r.job_name, r.partition_key) for r in requests]
+    assert launched == [
+        ("daily_job", "2026-11-29"),
+        ("weekly_job", "2026-11-23"),  # Sunday 29 November closes the week of Monday 23
+        ("daily_job", "2026-11-30"),
+        ("monthly_job", "2026-11-01"),
+        ("daily_job", "2026-12-01"),
+    ]
+    assert cursor == date(2026, 12, 1)
+    again, same = closed_day_requests(cursor, date(2026, 12, 1), date(2026, 1, 1))
+    assert again == []
+    assert same == cursor
+
+
+def test_last_closed_day_follows_the_ledger_until_billing_runs_exist(
+    engine: Engine, database_url: str
+) -> None:
+    from pipelines.clock import last_closed_day
+
+    with psycopg.connect(database_url) as conn:
+        today = conn.execute("select (now() at time zone 'utc')::date").fetchone()
+        assert today is not None
+        assert last_closed_day(conn) == date.fromordinal(today[0].toordinal() - 1)
+
+
+def test_the_supervisor_stops_its_children_and_their_groups(tmp_path: Path) -> None:
+    from cardportal.supervisor import Supervisor
+
+    supervisor = Supervisor(stop_timeout=5)
+    # A child that starts a grandchild: both go when the supervisor stops.
+    child = supervisor.start(
+        "sleeper",
+        ["sh", "-c", "sleep 60 & echo $! > grandchild.pid; wait"],
+        env={},
+        cwd=tmp_path,
+        log_file=tmp_path / "sleeper.log",
+    )
+    deadline = time.monotonic() + 5
+    while not (tmp_path / "grandchild.pid").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    grandchild = int((tmp_path / "grandchild.pid").read_text())
+    supervisor.stop()
+    assert child.poll() is not None
+    deadline = time.monotonic() + 5
+    while _alive(grandchild) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(grandchild)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (exited, not yet reaped by its parent) counts as gone.
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split()[2] != "Z"
