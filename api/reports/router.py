@@ -11,12 +11,12 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from api.deps import ReportsPrincipal
-from api.errors import AppError
+from api.errors import AppError, problem_responses
 from api.pagination import CursorParam, LimitParam, Page
 from api.reports import service
 from api.reports.schemas import ReportOut
 
-router = APIRouter(prefix="/v1/reports", tags=["reports"])
+router = APIRouter(prefix="/v1/reports", tags=["reports"], responses=problem_responses(401, 403, 404, 422))
 
 
 class ReportsUnavailable(AppError):

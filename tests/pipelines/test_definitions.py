@@ -78,15 +78,18 @@ def test_the_sensor_launches_closed_days_and_the_weeks_and_months_they_complete(
     assert same == cursor
 
 
-def test_last_closed_day_follows_the_ledger_until_billing_runs_exist(
-    engine: Engine, database_url: str
-) -> None:
+def test_last_closed_day_is_the_latest_finished_billing_run(engine: Engine, database_url: str) -> None:
     from pipelines.clock import last_closed_day
 
     with psycopg.connect(database_url) as conn:
-        today = conn.execute("select (now() at time zone 'utc')::date").fetchone()
-        assert today is not None
-        assert last_closed_day(conn) == date.fromordinal(today[0].toordinal() - 1)
+        assert last_closed_day(conn) is None  # no day has closed: nothing to launch
+        conn.execute(
+            "insert into billing_runs (id, day, started_at, finished_at, counts) values "
+            "('brun_a', '2027-01-04', now(), now(), '{}'), ('brun_b', '2027-01-05', now(), null, '{}')"
+        )
+        # The 5th is still running: the 4th is the last closed day.
+        assert last_closed_day(conn) == date(2027, 1, 4)
+        conn.rollback()
 
 
 def test_the_supervisor_stops_its_children_and_their_groups(tmp_path: Path) -> None:
