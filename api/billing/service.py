@@ -523,6 +523,11 @@ def advance_clock(
                 raise UnprocessableEntity(
                     "The clock moves forward by at least one day.", code="clock_advance_too_small"
                 )
+            if days > MAX_ADVANCE_DAYS:  # before timedelta(), which overflows on absurd numbers
+                raise UnprocessableEntity(
+                    f"The clock moves at most {MAX_ADVANCE_DAYS} days at once.",
+                    code="clock_advance_too_large",
+                )
             target = previous + timedelta(days=days)
         else:
             assert to is not None
