@@ -72,7 +72,13 @@ def _serve_api(settings: Settings, database_url: str, host: str, port: int, work
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 
-def _banner(settings: Settings, host: str, port: int, dagster_url: str | None = None) -> None:
+def _banner(
+    settings: Settings,
+    host: str,
+    port: int,
+    dagster_url: str | None = None,
+    dashboards_url: str | None = None,
+) -> None:
     base = f"http://{host}:{port}"
     lines = [
         "",
@@ -81,6 +87,8 @@ def _banner(settings: Settings, host: str, port: int, dagster_url: str | None = 
     ]
     if dagster_url:
         lines.append(f"  Dagster       {dagster_url}   (pipelines, checks, report files)")
+    if dashboards_url:
+        lines.append(f"  Dashboards    {dashboards_url}   (daily, weekly, monthly reports)")
     if settings.env == "sandbox":
         lines += [
             f"  admin login   {settings.first_admin_email} / {settings.secret('first_admin_password')}",
@@ -104,7 +112,14 @@ def cmd_up(args: argparse.Namespace) -> int:
         dagster_url = None
         if not args.no_dagster:
             dagster_url = dagster.start(supervisor, settings, resolve_databases(settings), host=args.host)
-        _banner(settings, args.host, args.port, dagster_url)
+        dashboards_url = None
+        if not args.no_dashboards:
+            from cardportal import dashboards
+
+            dashboards_url = dashboards.start(
+                supervisor, settings, resolve_databases(settings), host=args.host
+            )
+        _banner(settings, args.host, args.port, dagster_url, dashboards_url)
         _serve_api(settings, database_url, args.host, args.port, args.workers)
     finally:
         supervisor.stop()
@@ -117,6 +132,17 @@ def cmd_api(args: argparse.Namespace) -> int:
     print(f"cardportal API on http://{args.host}:{args.port} (docs at /docs)", flush=True)
     _serve_api(settings, database_url, args.host, args.port, args.workers)
     return 0
+
+
+def cmd_dashboards(args: argparse.Namespace) -> int:
+    from cardportal import dashboards
+    from cardportal.database import resolve_databases
+
+    settings = _settings()
+    host = args.dashboards_host or settings.api_host
+    port = args.dashboards_port or settings.dashboards_port
+    print(f"cardportal dashboards on http://{host}:{port}", flush=True)
+    return dashboards.run(settings, resolve_databases(settings), host=host, port=port)
 
 
 def cmd_db(args: argparse.Namespace) -> int:
@@ -176,7 +202,13 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--workers", type=int, default=None)
         if name == "up":
             p.add_argument("--no-dagster", action="store_true", help="the API without the data platform")
+            p.add_argument("--no-dashboards", action="store_true", help="without the Streamlit dashboards")
         p.set_defaults(handler=handler)
+
+    dash = sub.add_parser("dashboards", help="the Streamlit dashboards alone (port 8501)")
+    dash.add_argument("--host", dest="dashboards_host", default=None)
+    dash.add_argument("--port", dest="dashboards_port", type=int, default=None)
+    dash.set_defaults(handler=cmd_dashboards)
 
     db = sub.add_parser("db", help="database migrations")
     db.add_argument("action", choices=["upgrade", "downgrade", "current"])
