@@ -176,7 +176,7 @@ def receivables(first: Any = None, last: Any = None) -> pd.DataFrame:
     )
 
 
-def receivable_at(day: Any) -> pd.Series | None:  # type: ignore[type-arg]
+def receivable_at(day: Any) -> pd.Series | None:
     """The receivables row at a day's end (the latest on or before it)."""
     frame = query(
         f"""

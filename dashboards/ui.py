@@ -112,6 +112,15 @@ def money_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _x_axis(values: pd.Series, x_type: str) -> alt.Axis:
+    """Business days on a time axis tick by day (never by hour); category labels stay level."""
+    if x_type != "T":
+        return alt.Axis(labelAngle=0, labelLimit=160)
+    if values.nunique() <= 31:
+        return alt.Axis(format="%a %d %b", tickCount={"interval": "day", "step": 1}, labelOverlap=True)
+    return alt.Axis(format="%d %b %Y")
+
+
 def chart(
     frame: pd.DataFrame,
     *,
@@ -136,7 +145,7 @@ def chart(
         kind
     ]
     encodings: dict[str, Any] = {
-        "x": alt.X(f"{x}:{x_type}", title=x_title, sort=sort),
+        "x": alt.X(f"{x}:{x_type}", title=x_title, sort=sort, axis=_x_axis(frame[x], x_type)),
         "y": alt.Y(f"{y}:Q", title=y_title, axis=alt.Axis(format=y_format)),
         "tooltip": [alt.Tooltip(c) for c in frame.columns[:8]],
     }

@@ -54,10 +54,11 @@ for grain, heading in (("daily", "Today"), ("weekly", "This week"), ("monthly", 
         border=True,
     )
     columns[2].metric(
-        "Authorization approval rate",
+        "Approval rate",
         ui.percent(value(current, "approval_rate")),
         ui.delta_points(value(current, "approval_rate"), value(before, "approval_rate")),
         border=True,
+        help="Card authorizations approved / asked for.",
     )
     columns[3].metric(
         "Outstanding receivables",
@@ -78,7 +79,10 @@ for grain, heading in (("daily", "Today"), ("weekly", "This week"), ("monthly", 
         columns[4].metric("Revenue (month)", ui.dollars(revenue["revenue_cents"].iloc[0]), border=True)
     else:
         columns[4].metric(
-            "Revenue", "not built yet", border=True, help="Needs the revenue mart (billing: interest, fees)."
+            "Revenue (not built yet)",
+            ui.MISSING,
+            border=True,
+            help="Needs the revenue mart `marts.rpt_revenue_monthly` (billing: interest and fees).",
         )
 
 trend = data.activity("daily", first=as_of - timedelta(days=89), last=as_of)
