@@ -114,6 +114,13 @@ def cmd_up(args: argparse.Namespace) -> int:
         if not args.no_dagster:
             dagster_url = dagster.start(supervisor, settings, resolve_databases(settings), host=args.host)
             extra.append(f"  Dagster       {dagster_url}   (pipelines, checks, report files)")
+        if not args.no_dashboards:
+            from cardportal import dashboards
+
+            dashboards_url = dashboards.start(
+                supervisor, settings, resolve_databases(settings), host=args.host
+            )
+            extra.append(f"  Dashboards    {dashboards_url}   (daily, weekly, monthly reports)")
         _banner(settings, args.host, args.port, extra)
         if seed_demo:
             local = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
@@ -176,6 +183,17 @@ def cmd_api(args: argparse.Namespace) -> int:
     print(f"cardportal API on http://{args.host}:{args.port} (docs at /docs)", flush=True)
     _serve_api(settings, database_url, args.host, args.port, args.workers)
     return 0
+
+
+def cmd_dashboards(args: argparse.Namespace) -> int:
+    from cardportal import dashboards
+    from cardportal.database import resolve_databases
+
+    settings = _settings()
+    host = args.dashboards_host or settings.api_host
+    port = args.dashboards_port or settings.dashboards_port
+    print(f"cardportal dashboards on http://{host}:{port}", flush=True)
+    return dashboards.run(settings, resolve_databases(settings), host=host, port=port)
 
 
 def cmd_db(args: argparse.Namespace) -> int:
@@ -337,6 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--workers", type=int, default=None)
         if name == "up":
             p.add_argument("--no-dagster", action="store_true", help="the API without the data platform")
+            p.add_argument("--no-dashboards", action="store_true", help="without the Streamlit dashboards")
         p.set_defaults(handler=handler)
         if name == "up":
             p.add_argument("--no-demo", action="store_true", help="do not seed a new sandbox with demo data")
@@ -347,6 +366,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo_parser.add_argument("--days", type=int, default=90)
     demo_parser.add_argument("--seed", type=int, default=42)
     demo_parser.set_defaults(handler=cmd_demo)
+
+    dash = sub.add_parser("dashboards", help="the Streamlit dashboards alone (port 8501)")
+    dash.add_argument("--host", dest="dashboards_host", default=None)
+    dash.add_argument("--port", dest="dashboards_port", type=int, default=None)
+    dash.set_defaults(handler=cmd_dashboards)
 
     db = sub.add_parser("db", help="database migrations")
     db.add_argument("action", choices=["upgrade", "downgrade", "current"])

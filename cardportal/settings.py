@@ -94,6 +94,7 @@ class Settings(BaseSettings):
     pipelines_start_date: date = Field(date(2026, 1, 1), alias="PIPELINES_START_DATE")
     pipelines_sandbox_days_ahead: int = Field(400, alias="PIPELINES_SANDBOX_DAYS_AHEAD", ge=0)
     dagster_port: int = Field(3000, alias="DAGSTER_PORT")
+    dashboards_port: int = Field(8501, alias="DASHBOARDS_PORT")
 
     api_host: str = Field("127.0.0.1", alias="API_HOST")
     api_port: int = Field(8000, alias="API_PORT")

@@ -1,0 +1,343 @@
+"""Every query the dashboards run: the warehouse's marts, read-only, cached.
+
+- One engine per warehouse URL (``st.cache_resource``), connected as the
+  read-only role ``cardportal_reader`` with read-only transactions, so a page
+  can never write.
+- Loaders are ``st.cache_data(ttl=...)`` functions keyed by plain values (SQL
+  text, parameter tuples, dates). Pages query the ``rpt_`` and ``dim_`` marts,
+  never ``fct_transactions`` whole, and never the operational database.
+- A mart that does not exist yet (payments, revenue, statements) is
+  reported by :func:`mart_exists`, so a page can say "not built yet".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+import streamlit as st
+from sqlalchemy.engine import Engine
+
+from cardportal.database import database_on_same_server, with_driver
+from cardportal.warehouse import reader_connect_args
+
+TTL_SECONDS = 300
+MARTS = "marts"
+
+
+@dataclass(frozen=True)
+class Config:
+    warehouse_url: str
+    dagster_url: str | None
+    home: Path
+    dagster_ui_url: str
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.home / "reports"
+
+
+@st.cache_resource
+def config() -> Config:
+    """Where the warehouse and the report files are (WAREHOUSE_URL, else the platform's settings)."""
+    from cardportal.settings import get_settings
+
+    settings = get_settings()
+    if os.environ.get("WAREHOUSE_URL"):
+        warehouse = os.environ["WAREHOUSE_URL"]
+    else:
+        from cardportal.database import resolve_databases
+
+        warehouse = resolve_databases(settings, create=False).warehouse
+    dagster = settings.dagster_database_url or database_on_same_server(warehouse, "dagster")
+    ui = os.environ.get("DAGSTER_UI_URL", f"http://localhost:{settings.dagster_port}")
+    return Config(warehouse_url=warehouse, dagster_url=dagster, home=settings.home, dagster_ui_url=ui)
+
+
+@st.cache_resource
+def engine(url: str) -> Engine:
+    """The warehouse as the read-only reader role: every transaction is read-only."""
+    return sa.create_engine(
+        with_driver(url, "psycopg"),
+        pool_size=2,
+        max_overflow=2,
+        pool_pre_ping=True,
+        connect_args=reader_connect_args(),
+    )
+
+
+def _read(url: str, sql: str, params: dict[str, Any]) -> pd.DataFrame:
+    with engine(url).connect() as conn:
+        return pd.read_sql_query(sa.text(sql), conn, params=params)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def query(sql: str, params: tuple[tuple[str, Any], ...] = ()) -> pd.DataFrame:
+    """A cached query on the marts; ``params`` as ``(("name", value), …)`` so it hashes."""
+    return _read(config().warehouse_url, sql, dict(params))
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def existing_marts() -> frozenset[str]:
+    frame = _read(
+        config().warehouse_url,
+        "select table_name from information_schema.tables where table_schema = :schema",
+        {"schema": MARTS},
+    )
+    return frozenset(frame["table_name"])
+
+
+def mart_exists(name: str) -> bool:
+    return name in existing_marts()
+
+
+# Card activity (rpt_card_activity_daily/weekly/monthly) ------------------------------------
+
+GRAINS = {
+    "daily": "rpt_card_activity_daily",
+    "weekly": "rpt_card_activity_weekly",
+    "monthly": "rpt_card_activity_monthly",
+}
+_ACTIVITY_COLUMNS = (
+    "period_start, mcc_group, purchase_volume_cents, purchase_count, refund_volume_cents, active_accounts, "
+    "average_ticket_cents, authorizations_count, approved_count, approval_rate::float8 as approval_rate"
+)
+
+
+def periods(grain: str) -> list[Any]:
+    """Every period of a grain with activity, newest first."""
+    frame = query(f"select period_start from {MARTS}.{GRAINS[grain]} where mcc_group = 'all' order by 1 desc")
+    return list(frame["period_start"])
+
+
+def activity(
+    grain: str, *, first: Any = None, last: Any = None, mcc_group: str | None = "all"
+) -> pd.DataFrame:
+    """Activity rows of a grain between two period starts (inclusive), one MCC group or all of them."""
+    where, params = ["true"], []
+    if first is not None:
+        where.append("period_start >= :first")
+        params.append(("first", first))
+    if last is not None:
+        where.append("period_start <= :last")
+        params.append(("last", last))
+    if mcc_group is not None:
+        where.append("mcc_group = :group")
+        params.append(("group", mcc_group))
+    return query(
+        f"select {_ACTIVITY_COLUMNS} from {MARTS}.{GRAINS[grain]} where {' and '.join(where)} "
+        "order by period_start, mcc_group",
+        tuple(params),
+    )
+
+
+def weekday_pattern(first: Any, last: Any) -> pd.DataFrame:
+    return query(
+        f"""
+        select d.iso_day_of_week, to_char(d.date_day, 'Dy') as weekday,
+               avg(a.purchase_volume_cents)::float8 as average_volume_cents,
+               avg(a.purchase_count)::float8 as average_count
+        from {MARTS}.rpt_card_activity_daily a
+        join {MARTS}.dim_date d on d.date_day = a.period_start
+        where a.mcc_group = 'all' and a.period_start between :first and :last
+        group by 1, 2 order by 1
+        """,
+        (("first", first), ("last", last)),
+    )
+
+
+def top_merchants(limit: int = 15) -> pd.DataFrame:
+    return query(
+        f"select merchant_name, mcc_group, merchant_country, transactions_count, first_seen_date "
+        f"from {MARTS}.dim_merchants order by transactions_count desc, merchant_name limit :limit",
+        (("limit", limit),),
+    )
+
+
+# Receivables, accounts, applications, API usage -------------------------------------------
+
+
+def receivables(first: Any = None, last: Any = None) -> pd.DataFrame:
+    return query(
+        f"""
+        select balance_date, outstanding_balance_cents, pending_holds_cents, total_credit_limit_cents,
+               utilisation_rate::float8 as utilisation_rate, accounts_with_balance, open_accounts
+        from {MARTS}.rpt_receivables_daily
+        where (cast(:first as date) is null or balance_date >= :first)
+          and (cast(:last as date) is null or balance_date <= :last)
+        order by balance_date
+        """,
+        (("first", first), ("last", last)),
+    )
+
+
+def receivable_at(day: Any) -> pd.Series | None:
+    """The receivables row at a day's end (the latest on or before it)."""
+    frame = query(
+        f"""
+        select balance_date, outstanding_balance_cents, pending_holds_cents, total_credit_limit_cents,
+               utilisation_rate::float8 as utilisation_rate, accounts_with_balance, open_accounts
+        from {MARTS}.rpt_receivables_daily where balance_date <= :day order by balance_date desc limit 1
+        """,
+        (("day", day),),
+    )
+    return None if frame.empty else frame.iloc[0]
+
+
+def credit_limits() -> pd.DataFrame:
+    return query(
+        f"select status, credit_limit_cents, apr_bps, opened_date from {MARTS}.dim_accounts "
+        "order by opened_date"
+    )
+
+
+def applications(first: Any = None, last: Any = None) -> pd.DataFrame:
+    return query(
+        f"""
+        select application_date, applied_count, approved_count, declined_count, manual_review_count,
+               approval_rate::float8 as approval_rate, top_decline_reason
+        from {MARTS}.rpt_application_funnel
+        where (cast(:first as date) is null or application_date >= :first)
+          and (cast(:last as date) is null or application_date <= :last)
+        order by application_date
+        """,
+        (("first", first), ("last", last)),
+    )
+
+
+def api_usage(first: Any, last: Any) -> pd.DataFrame:
+    return query(
+        f"""
+        select request_date, method, route, requests_count, client_error_count, server_error_count,
+               error_rate::float8 as error_rate, p50_ms, p95_ms, p99_ms
+        from {MARTS}.rpt_api_usage_daily where request_date between :first and :last
+        order by request_date, route, method
+        """,
+        (("first", first), ("last", last)),
+    )
+
+
+def api_days() -> list[Any]:
+    frame = query(f"select distinct request_date from {MARTS}.rpt_api_usage_daily order by 1 desc")
+    return list(frame["request_date"])
+
+
+def reconciliation(limit: int = 31) -> pd.DataFrame:
+    return query(
+        f"select * from {MARTS}.rpt_ledger_reconciliation order by movement_date desc limit :limit",
+        (("limit", limit),),
+    )
+
+
+# Freshness: each mart's latest day (from its own date column) and its size estimate.
+FRESHNESS_COLUMNS = {
+    "rpt_card_activity_daily": "period_start",
+    "rpt_card_activity_weekly": "period_start",
+    "rpt_card_activity_monthly": "period_start",
+    "rpt_receivables_daily": "balance_date",
+    "rpt_application_funnel": "application_date",
+    "rpt_api_usage_daily": "request_date",
+    "rpt_ledger_reconciliation": "movement_date",
+    "dim_date": "date_day",
+    "dim_accounts": "opened_date",
+    "dim_merchants": "first_seen_date",
+}
+
+
+def freshness() -> pd.DataFrame:
+    sizes = query(
+        "select c.relname as mart, greatest(c.reltuples, 0)::bigint as estimated_rows "
+        "from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+        "where n.nspname = :schema and c.relkind in ('r', 'v', 'm') order by 1",
+        (("schema", MARTS),),
+    )
+    # Small marts only: a max() over fct_transactions would read it whole.
+    parts = [
+        f"select '{mart}' as mart, max({column}) as latest_day from {MARTS}.{mart}"
+        for mart, column in FRESHNESS_COLUMNS.items()
+        if mart_exists(mart)
+    ]
+    latest = query(" union all ".join(parts)) if parts else pd.DataFrame(columns=["mart", "latest_day"])
+    return sizes.merge(latest, on="mart", how="left")
+
+
+# Report files (reporting.report_files) ------------------------------------------------------
+
+
+def report_files(period: str | None = None, period_start: Any = None) -> pd.DataFrame:
+    return query(
+        """
+        select id, name, period, period_start, format, path, size_bytes, sha256, created_at
+        from reporting.report_files
+        where (cast(:period as text) is null or period = :period)
+          and (cast(:start as date) is null or period_start = :start)
+        order by period_start desc, name, format
+        """,
+        (("period", period), ("start", period_start)),
+    )
+
+
+def report_bytes(path: str) -> bytes | None:
+    """A report file's bytes; None when missing or outside the reports folder (never served)."""
+    root = config().reports_dir.resolve()
+    target = (root / path).resolve()
+    if not target.is_relative_to(root) or not target.is_file():
+        return None
+    return target.read_bytes()
+
+
+# Data quality: Great Expectations results and Dagster runs, outside the marts ------------
+
+
+def latest_ge_results() -> tuple[str, list[dict[str, Any]]] | None:
+    """The newest Great Expectations checkpoint result written by the pipelines: (file, per-suite rows)."""
+    folder = config().home / "gx" / "results"
+    files = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime) if folder.is_dir() else []
+    if not files:
+        return None
+    described = json.loads(files[-1].read_text())
+    rows = []
+    for result in described.get("validation_results", []):
+        statistics = result.get("statistics", {})
+        rows.append(
+            {
+                "suite": result.get("suite_name") or result.get("expectation_suite_name"),
+                "table": (result.get("asset_name") or "").split(".")[-1] or result.get("asset_name"),
+                "success": bool(result.get("success")),
+                "evaluated": statistics.get("evaluated_expectations"),
+                "failed": statistics.get("unsuccessful_expectations"),
+            }
+        )
+    return files[-1].stem, rows
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def dagster_runs(limit: int = 15) -> pd.DataFrame | None:
+    """The last Dagster runs from its storage database (read-only), or None when it is not readable."""
+    url = config().dagster_url
+    if not url:
+        return None
+    try:
+        eng = sa.create_engine(
+            with_driver(url, "psycopg"),
+            poolclass=sa.pool.NullPool,
+            connect_args={"options": "-c default_transaction_read_only=on", "connect_timeout": 3},
+        )
+        with eng.connect() as conn:
+            frame = pd.read_sql_query(
+                sa.text(
+                    "select run_id, pipeline_name as job, status, create_timestamp as created, "
+                    "update_timestamp as updated from runs order by create_timestamp desc limit :limit"
+                ),
+                conn,
+                params={"limit": limit},
+            )
+        eng.dispose()
+        return frame
+    except sa.exc.SQLAlchemyError:
+        return None

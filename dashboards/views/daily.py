@@ -1,0 +1,5 @@
+"""The daily report."""
+
+from dashboards.views.periodic import render
+
+render("daily")

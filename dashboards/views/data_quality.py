@@ -1,0 +1,57 @@
+"""Data quality: the ledger reconciliation, Great Expectations results, mart freshness, Dagster runs."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboards import data, ui
+
+st.title("Data quality")
+cfg = data.config()
+st.markdown(
+    f"Pipelines, asset checks and runs: [Dagster UI]({cfg.dagster_ui_url}). Great Expectations Data Docs "
+    f"are written to `{cfg.home / 'gx' / 'data_docs' / 'index.html'}`."
+)
+if not data.existing_marts():
+    ui.empty_state()
+    st.stop()
+
+st.subheader("Marts against the ledger")
+if data.mart_exists("rpt_ledger_reconciliation"):
+    recon = data.reconciliation()
+    broken = recon[(recon["posted_difference_cents"] != 0) | (recon["pending_difference_cents"] != 0)]
+    if recon.empty:
+        st.info("No reconciled days yet.")
+    elif broken.empty:
+        st.success(f"The last {len(recon)} days reconcile to the cent (posted and pending).")
+    else:
+        st.error(f"{len(broken)} of the last {len(recon)} days differ from the ledger.")
+    st.dataframe(ui.money_frame(recon), hide_index=True, key="dq_reconciliation")
+    ui.csv_download(recon, "ledger_reconciliation", key="csv_reconciliation")
+
+st.subheader("Great Expectations: the latest checkpoint")
+results = data.latest_ge_results()
+if results is None:
+    st.info("No Great Expectations results written yet (they appear after a pipeline run).")
+else:
+    run_id, rows = results
+    failed = [r for r in rows if not r["success"]]
+    (st.error if failed else st.success)(
+        f"Run `{run_id}`: {len(rows) - len(failed)} of {len(rows)} suites passed."
+    )
+    st.dataframe(rows, hide_index=True, key="dq_ge")
+
+st.subheader("Mart freshness")
+st.caption("Each mart's latest business day (from its own date column) and its estimated row count.")
+fresh = data.freshness()
+st.dataframe(fresh, hide_index=True, key="dq_freshness")
+ui.csv_download(fresh, "mart_freshness", key="csv_freshness")
+
+st.subheader("Last Dagster runs")
+runs = data.dagster_runs()
+if runs is None or runs.empty:
+    st.info(
+        f"No Dagster runs readable from its storage database; see the [Dagster UI]({cfg.dagster_ui_url})."
+    )
+else:
+    st.dataframe(runs, hide_index=True, key="dq_runs")

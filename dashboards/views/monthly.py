@@ -1,0 +1,5 @@
+"""The monthly report."""
+
+from dashboards.views.periodic import render
+
+render("monthly")

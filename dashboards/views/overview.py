@@ -1,0 +1,97 @@
+"""Overview: the latest day, week and month against the period before, from the activity marts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import streamlit as st
+
+from dashboards import data, ui
+
+
+def value(row: Any, column: str) -> Any:
+    return None if row is None else row[column]
+
+
+st.title("Overview")
+if not data.mart_exists("rpt_card_activity_daily") or not data.periods("daily"):
+    ui.empty_state()
+    st.stop()
+
+as_of = data.periods("daily")[0]
+st.caption(
+    f"As of **{as_of:%a %d %b %Y}**, the latest business day in the marts. Weeks are ISO weeks "
+    "(Monday to Sunday), months calendar months; the current week and month are to date, compared "
+    "with the whole prior period. Money in US dollars."
+)
+
+for grain, heading in (("daily", "Today"), ("weekly", "This week"), ("monthly", "This month")):
+    start = as_of
+    if grain == "weekly":
+        start = as_of - timedelta(days=as_of.weekday())
+    elif grain == "monthly":
+        start = as_of.replace(day=1)
+    prior = ui.prior_start(grain, start)
+    rows = data.activity(grain, first=prior, last=start).set_index("period_start")
+    current = rows.loc[start] if start in rows.index else None
+    before = rows.loc[prior] if prior in rows.index else None
+    balance = data.receivable_at(as_of)
+    balance_before = data.receivable_at(ui.period_end(grain, prior))
+
+    st.subheader(f"{heading}: {ui.period_label(grain, start)}")
+    columns = st.columns(5)
+    columns[0].metric(
+        "Purchase volume",
+        ui.dollars(value(current, "purchase_volume_cents")),
+        ui.delta_money(value(current, "purchase_volume_cents"), value(before, "purchase_volume_cents")),
+        border=True,
+    )
+    columns[1].metric(
+        "Active accounts",
+        ui.count(value(current, "active_accounts")),
+        ui.delta_count(value(current, "active_accounts"), value(before, "active_accounts")),
+        border=True,
+    )
+    columns[2].metric(
+        "Approval rate",
+        ui.percent(value(current, "approval_rate")),
+        ui.delta_points(value(current, "approval_rate"), value(before, "approval_rate")),
+        border=True,
+        help="Card authorizations approved / asked for.",
+    )
+    columns[3].metric(
+        "Outstanding receivables",
+        ui.dollars(value(balance, "outstanding_balance_cents")),
+        ui.delta_money(
+            value(balance, "outstanding_balance_cents"), value(balance_before, "outstanding_balance_cents")
+        ),
+        delta_color="off",
+        border=True,
+        help="Posted balances owed at the day's end; the delta is against the prior period's end.",
+    )
+    if data.mart_exists("rpt_revenue_monthly"):
+        revenue = data.query(
+            "select sum(interest_income_cents + fee_income_cents) as revenue_cents "
+            "from marts.rpt_revenue_monthly where period_start = :start",
+            (("start", start.replace(day=1)),),
+        )
+        columns[4].metric("Revenue (month)", ui.dollars(revenue["revenue_cents"].iloc[0]), border=True)
+    else:
+        columns[4].metric(
+            "Revenue (not built yet)",
+            ui.MISSING,
+            border=True,
+            help="Needs the revenue mart `marts.rpt_revenue_monthly` (billing: interest and fees).",
+        )
+
+trend = data.activity("daily", first=as_of - timedelta(days=89), last=as_of)
+ui.chart(
+    ui.money_frame(trend)[["period_start", "purchase_volume_usd", "purchase_count", "active_accounts"]],
+    x="period_start",
+    y="purchase_volume_usd",
+    title="Purchase volume per day, last 90 days (USD)",
+    x_title="Business day",
+    y_title="Purchase volume (USD)",
+    key="overview_daily_volume",
+)

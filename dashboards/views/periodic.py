@@ -1,0 +1,166 @@
+"""The Daily, Weekly and Monthly reports: one page body, three grains."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from dashboards import data, ui
+
+MIME = {
+    "csv": "text/csv",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "pdf": "application/pdf",
+}
+TREND_PERIODS = {"daily": 30, "weekly": 12, "monthly": 12}
+
+
+def render(grain: str) -> None:
+    title = grain.capitalize()
+    st.title(f"{title} report")
+    st.caption(
+        {
+            "daily": "One business day (UTC).",
+            "weekly": "ISO weeks: Monday to Sunday, numbered as ISO 8601.",
+            "monthly": "Calendar months.",
+        }[grain]
+        + " Compared with the prior period. Money in US dollars."
+    )
+    available = data.periods(grain) if data.mart_exists(data.GRAINS[grain]) else []
+    if not available:
+        ui.empty_state()
+        return
+    start = st.selectbox(
+        "Period", available, format_func=lambda d: ui.period_label(grain, d), key=f"{grain}_period"
+    )
+    prior = ui.prior_start(grain, start)
+    rows = data.activity(grain, first=prior, last=start, mcc_group=None)
+    totals = rows[rows["mcc_group"] == "all"].set_index("period_start")
+    current = totals.loc[start]
+    before = totals.loc[prior] if prior in totals.index else None
+
+    def prior_value(column: str) -> Any:
+        return None if before is None else before[column]
+
+    st.caption(
+        f"Prior period: {ui.period_label(grain, prior)}" + ("" if before is not None else " (no activity)")
+    )
+    cols = st.columns(5)
+    cols[0].metric(
+        "Purchase volume",
+        ui.dollars(current["purchase_volume_cents"]),
+        ui.delta_money(current["purchase_volume_cents"], prior_value("purchase_volume_cents")),
+        border=True,
+    )
+    cols[1].metric(
+        "Purchases",
+        ui.count(current["purchase_count"]),
+        ui.delta_count(current["purchase_count"], prior_value("purchase_count")),
+        border=True,
+    )
+    cols[2].metric(
+        "Active accounts",
+        ui.count(current["active_accounts"]),
+        ui.delta_count(current["active_accounts"], prior_value("active_accounts")),
+        border=True,
+    )
+    cols[3].metric(
+        "Average ticket",
+        ui.dollars(current["average_ticket_cents"]),
+        ui.delta_money(current["average_ticket_cents"], prior_value("average_ticket_cents")),
+        border=True,
+    )
+    cols[4].metric(
+        "Approval rate",
+        ui.percent(current["approval_rate"]),
+        ui.delta_points(current["approval_rate"], prior_value("approval_rate")),
+        border=True,
+    )
+    balance = data.receivable_at(ui.period_end(grain, start))
+    if balance is not None:
+        st.caption(
+            f"Outstanding receivables at {balance['balance_date']:%d %b %Y}: "
+            f"**{ui.dollars(balance['outstanding_balance_cents'])}**, utilisation "
+            f"{ui.percent(balance['utilisation_rate'])}; refunds this period "
+            f"{ui.dollars(current['refund_volume_cents'])}."
+        )
+
+    left, right = st.columns(2)
+    with left:
+        groups = rows[(rows["period_start"] == start) & (rows["mcc_group"] != "all")]
+        ui.chart(
+            ui.money_frame(groups)[["mcc_group", "purchase_volume_usd", "purchase_count"]],
+            x="mcc_group",
+            y="purchase_volume_usd",
+            x_type="N",
+            kind="bar",
+            sort="-y",
+            title="Purchase volume by MCC group (USD)",
+            x_title="MCC group",
+            y_title="Purchase volume (USD)",
+            key=f"{grain}_by_group",
+        )
+    with right:
+        trend = data.activity(grain, last=start).tail(TREND_PERIODS[grain])
+        ui.chart(
+            ui.money_frame(trend)[["period_start", "purchase_volume_usd", "purchase_count"]],
+            x="period_start",
+            y="purchase_volume_usd",
+            kind="bar" if grain != "daily" else "line",
+            title=f"Purchase volume, last {TREND_PERIODS[grain]} periods (USD)",
+            x_title="Period start",
+            y_title="Purchase volume (USD)",
+            key=f"{grain}_trend",
+        )
+
+    comparison = pd.DataFrame(
+        {
+            "figure": [
+                "purchase volume (USD)",
+                "purchases",
+                "refunds (USD)",
+                "active accounts",
+                "approval rate",
+            ],
+            "this period": [
+                ui.dollars(current["purchase_volume_cents"]),
+                ui.count(current["purchase_count"]),
+                ui.dollars(current["refund_volume_cents"]),
+                ui.count(current["active_accounts"]),
+                ui.percent(current["approval_rate"]),
+            ],
+            "prior period": [
+                ui.dollars(prior_value("purchase_volume_cents")),
+                ui.count(prior_value("purchase_count")),
+                ui.dollars(prior_value("refund_volume_cents")),
+                ui.count(prior_value("active_accounts")),
+                ui.percent(prior_value("approval_rate")),
+            ],
+        }
+    )
+    st.subheader("This period against the prior one")
+    st.dataframe(comparison, hide_index=True, key=f"{grain}_comparison")
+
+    st.subheader("Report file")
+    files = data.report_files(grain, start)
+    if files.empty:
+        st.info(
+            f"No {grain} report file registered for {ui.period_label(grain, start)} yet: the pipelines "
+            "write it once the period has closed."
+        )
+    for index, row in enumerate(files.itertuples()):
+        payload = data.report_bytes(str(row.path))
+        label = f"{row.name}.{row.format} ({int(row.size_bytes):,} bytes)"
+        if payload is None:
+            st.warning(f"{label}: registered, but the file is missing from the reports folder.")
+            continue
+        st.download_button(
+            f"Download {label}",
+            payload,
+            file_name=str(row.path).rsplit("/", 1)[-1],
+            mime=MIME.get(str(row.format), "application/octet-stream"),
+            key=f"{grain}_file_{index}",
+            on_click="ignore",
+        )

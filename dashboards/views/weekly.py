@@ -1,0 +1,5 @@
+"""The weekly report."""
+
+from dashboards.views.periodic import render
+
+render("weekly")

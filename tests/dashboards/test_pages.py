@@ -1,0 +1,205 @@
+"""Every dashboard page rendered over the marts of the pipeline's small world, in AppTest and in Chromium."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboards.ui import dollars, percent
+from tests.dashboards.conftest import APP, REPO, Dashboards
+
+pytestmark = pytest.mark.xdist_group("dashboards")
+
+SCREENSHOTS = Path(os.environ.get("DASHBOARD_SCREENSHOTS", "/tmp/cardportal-dashboards"))
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(str(m.value) for m in at.metric if m.label == label)
+
+
+def texts(at: AppTest) -> str:
+    return " ".join(str(e.value) for kind in ("info", "warning", "success", "error") for e in at.get(kind))
+
+
+def check_overview(at: AppTest, d: Dashboards) -> None:
+    last = d.pipeline.world.days[-1]
+    volume = d.scalar(
+        "select purchase_volume_cents from marts.rpt_card_activity_daily "
+        "where mcc_group = 'all' and period_start = %s",
+        last,
+    )
+    assert volume == d.pipeline.world.purchases[last]
+    assert metric(at, "Purchase volume") == dollars(volume)  # today's, the first shown
+    outstanding = d.scalar(
+        "select outstanding_balance_cents from marts.rpt_receivables_daily where balance_date = %s", last
+    )
+    assert metric(at, "Outstanding receivables") == dollars(outstanding)
+    assert metric(at, "Revenue (not built yet)") == "\u2013"
+
+
+def check_periodic(grain: str) -> Callable[[AppTest, Dashboards], None]:
+    def check(at: AppTest, d: Dashboards) -> None:
+        volume = d.scalar(
+            f"select purchase_volume_cents from marts.rpt_card_activity_{grain} "
+            "where mcc_group = 'all' order by period_start desc limit 1"
+        )
+        rate = d.scalar(
+            f"select approval_rate from marts.rpt_card_activity_{grain} "
+            "where mcc_group = 'all' order by period_start desc limit 1"
+        )
+        assert metric(at, "Purchase volume") == dollars(volume)
+        assert metric(at, "Approval rate") == percent(rate)
+        labels = [b.label for b in at.get("download_button")]
+        assert any(label.startswith("Download card_activity_daily.csv") for label in labels) == (
+            grain == "daily"
+        )
+        assert any(".xlsx" in label for label in labels), labels  # the period's report file
+        assert len(at.get("vega_lite_chart")) == 2
+
+    return check
+
+
+def check_spending(at: AppTest, d: Dashboards) -> None:
+    assert metric(at, "Purchase volume") == dollars(sum(d.pipeline.world.purchases.values()))
+    assert len(at.get("vega_lite_chart")) == 4
+
+
+def check_credit_risk(at: AppTest, d: Dashboards) -> None:
+    outstanding = d.scalar(
+        "select outstanding_balance_cents from marts.rpt_receivables_daily order by balance_date desc limit 1"
+    )
+    assert metric(at, "Outstanding receivables") == dollars(outstanding)
+    assert "Delinquency buckets: not built yet" in texts(at)
+
+
+def check_not_built(topic: str) -> Callable[[AppTest, Dashboards], None]:
+    def check(at: AppTest, d: Dashboards) -> None:
+        assert f"{topic}: not built yet" in texts(at)
+
+    return check
+
+
+def check_applications(at: AppTest, d: Dashboards) -> None:
+    assert metric(at, "Applications") == str(d.pipeline.world.applications)
+    assert metric(at, "Approved") == str(d.pipeline.world.approved)
+
+
+def check_api_health(at: AppTest, d: Dashboards) -> None:
+    requests = d.scalar(
+        "select sum(requests_count) from marts.rpt_api_usage_daily "
+        "where request_date = (select max(request_date) from marts.rpt_api_usage_daily)"
+    )
+    assert metric(at, "Requests") == f"{int(requests):,}"  # type: ignore[call-overload]
+
+
+def check_data_quality(at: AppTest, d: Dashboards) -> None:
+    shown = texts(at)
+    assert "reconcile to the cent" in shown
+    assert "suites passed" in shown  # the pipeline's Great Expectations results
+    assert "No Dagster runs readable" in shown
+
+
+def check_report_files(at: AppTest, d: Dashboards) -> None:
+    registered = d.scalar("select count(*) from reporting.report_files")
+    assert len(at.dataframe[0].value) == registered
+    assert [b.label for b in at.get("download_button")] == ["Download"]
+
+
+PAGES: dict[str, Callable[[AppTest, Dashboards], None]] = {
+    "overview": check_overview,
+    "daily": check_periodic("daily"),
+    "weekly": check_periodic("weekly"),
+    "monthly": check_periodic("monthly"),
+    "report_files": check_report_files,
+    "spending": check_spending,
+    "credit_risk": check_credit_risk,
+    "payments": check_not_built("Payments"),
+    "applications": check_applications,
+    "revenue": check_not_built("Revenue"),
+    "api_health": check_api_health,
+    "data_quality": check_data_quality,
+}
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_every_page_renders_the_marts_figures(dashboards: Dashboards, page: str) -> None:
+    at = AppTest.from_file(str(APP), default_timeout=30)
+    at.run()
+    if page != "overview":
+        at.switch_page(f"views/{page}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    PAGES[page](at, dashboards)
+
+
+@pytest.fixture(scope="module")
+def streamlit_server(dashboards: Dashboards) -> Iterator[str]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    from cardportal.dashboards import command
+
+    server = subprocess.Popen(
+        command(host="127.0.0.1", port=port),
+        env={**os.environ, **dashboards.env},
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/_stcore/health", timeout=2).text == "ok":
+                    break
+            except httpx.HTTPError:
+                pass
+            assert server.poll() is None, "streamlit exited"
+            assert time.monotonic() < deadline, "streamlit did not start"
+            time.sleep(0.3)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+
+
+def test_two_pages_in_chromium(streamlit_server: str, dashboards: Dashboards) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    last = dashboards.pipeline.world.days[-1]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=["--disable-dev-shm-usage"]
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1800})
+            page.goto(streamlit_server)
+            app = page.get_by_test_id("stApp")
+            expect(page.get_by_role("heading", name="Overview")).to_be_visible(timeout=30_000)
+            expect(app).to_have_attribute("data-test-script-state", "notRunning", timeout=30_000)
+            expect(page.get_by_test_id("stMetricValue").first).to_have_text(
+                dollars(dashboards.pipeline.world.purchases[last])
+            )
+            expect(page.get_by_test_id("stException")).to_have_count(0)
+            page.screenshot(path=str(SCREENSHOTS / "overview.png"), full_page=True)
+
+            page.get_by_test_id("stSidebarNavLink").filter(has_text="Daily").click()
+            expect(page.get_by_role("heading", name="Daily report")).to_be_visible(timeout=30_000)
+            expect(app).to_have_attribute("data-test-script-state", "notRunning", timeout=30_000)
+            expect(page.get_by_test_id("stVegaLiteChart")).to_have_count(2, timeout=30_000)
+            expect(page.get_by_test_id("stException")).to_have_count(0)
+            page.screenshot(path=str(SCREENSHOTS / "daily.png"), full_page=True)
+        finally:
+            browser.close()
+    assert (SCREENSHOTS / "daily.png").stat().st_size > 10_000
+    print(f"screenshots in {SCREENSHOTS}", file=sys.stderr)
