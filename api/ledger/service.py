@@ -258,6 +258,13 @@ def hold(
 
 def _resolve(session: Session, pending_id: str, new_state: str) -> LedgerTransfer:
     """Mark a pending transfer resolved, once; the transfer as it was."""
+    # The customer's receivable is locked first, as everywhere, then the pending transfer.
+    row = session.execute(
+        select(LedgerTransfer.debit_account_id).where(LedgerTransfer.id == pending_id)
+    ).one_or_none()
+    if row is None:
+        raise PendingNotFound(pending_id)
+    session.execute(select(LedgerAccount.id).where(LedgerAccount.id == row[0]).with_for_update()).one()
     pending = session.execute(
         select(LedgerTransfer).where(LedgerTransfer.id == pending_id).with_for_update()
     ).scalar_one_or_none()
@@ -281,13 +288,6 @@ def post_pending(
 ) -> str:
     """Post a hold for ``amount`` (may differ from the hold); releases the rest."""
     _check_amount(amount, allow_zero=True)
-    # The customer's receivable is locked first, as everywhere.
-    row = session.execute(
-        select(LedgerTransfer.debit_account_id).where(LedgerTransfer.id == pending_id)
-    ).one_or_none()
-    if row is None:
-        raise PendingNotFound(pending_id)
-    session.execute(select(LedgerAccount.id).where(LedgerAccount.id == row[0]).with_for_update()).one()
     pending = _resolve(session, pending_id, "posted")
     debit, credit, held = pending.debit_account_id, pending.credit_account_id, pending.amount
     return _write(
@@ -314,12 +314,6 @@ def void_pending(
     session: Session, *, pending_id: str, kind: str, now: datetime, reference: str | None = None
 ) -> str:
     """Release a hold entirely (a reversal, or an expiry)."""
-    row = session.execute(
-        select(LedgerTransfer.debit_account_id).where(LedgerTransfer.id == pending_id)
-    ).one_or_none()
-    if row is None:
-        raise PendingNotFound(pending_id)
-    session.execute(select(LedgerAccount.id).where(LedgerAccount.id == row[0]).with_for_update()).one()
     pending = _resolve(session, pending_id, "voided")
     debit, credit, held = pending.debit_account_id, pending.credit_account_id, pending.amount
     return _write(
