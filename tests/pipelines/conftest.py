@@ -278,7 +278,10 @@ def pipeline(
     first, last = world.days[0], world.days[-1]
     log_dir = home / "logs" / "api"
     log_dir.mkdir(parents=True, exist_ok=True)
-    with (log_dir / f"{world.days[1].isoformat()}.jsonl").open("a") as handle:
+    planted_file = log_dir / f"{world.days[1].isoformat()}.jsonl"
+    # Written once per home: the dashboards' module builds the same world again on a worker
+    # that may have built it already, and the file must hold the planted lines only once.
+    with planted_file.open("w") as handle:
         handle.write("this is not json\n")
         handle.write('{"ts": "2026-01-01T00:00:00Z", "method": "GET"\n')
         handle.write(
