@@ -331,6 +331,35 @@ def void_pending(
     )
 
 
+def _post_between(
+    session: Session,
+    *,
+    debit: str,
+    credit: str,
+    account_id: str,
+    amount: int,
+    kind: str,
+    currency: str,
+    now: datetime,
+    reference: str | None,
+) -> str:
+    """A posted two-leg transfer touching one customer, whose receivable is locked first."""
+    _check_amount(amount)
+    lock_balances(session, account_id)
+    return _write(
+        session,
+        kind=kind,
+        state="posted",
+        debit=debit,
+        credit=credit,
+        amount=amount,
+        currency=currency,
+        legs=[(debit, amount, "posted"), (credit, -amount, "posted")],
+        now=now,
+        reference=reference,
+    )
+
+
 def charge(
     session: Session,
     *,
@@ -343,18 +372,14 @@ def charge(
     reference: str | None = None,
 ) -> str:
     """A posted debit to the customer (interest, a fee): credit a house account."""
-    _check_amount(amount)
-    lock_balances(session, account_id)
-    debit, credit = receivable(account_id), house(against, account_id)
-    return _write(
+    return _post_between(
         session,
-        kind=kind,
-        state="posted",
-        debit=debit,
-        credit=credit,
+        debit=receivable(account_id),
+        credit=house(against, account_id),
+        account_id=account_id,
         amount=amount,
+        kind=kind,
         currency=currency,
-        legs=[(debit, amount, "posted"), (credit, -amount, "posted")],
         now=now,
         reference=reference,
     )
@@ -372,18 +397,14 @@ def credit(
     reference: str | None = None,
 ) -> str:
     """A posted credit to the customer (a refund, a payment): debit a house account."""
-    _check_amount(amount)
-    lock_balances(session, account_id)
-    debit, credit_code = house(against, account_id), receivable(account_id)
-    return _write(
+    return _post_between(
         session,
-        kind=kind,
-        state="posted",
-        debit=debit,
-        credit=credit_code,
+        debit=house(against, account_id),
+        credit=receivable(account_id),
+        account_id=account_id,
         amount=amount,
+        kind=kind,
         currency=currency,
-        legs=[(debit, amount, "posted"), (credit_code, -amount, "posted")],
         now=now,
         reference=reference,
     )
