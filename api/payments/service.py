@@ -423,12 +423,44 @@ def post_return(
         return 0
     ledger.lock_balances(session, payment.account_id)
     minimum_due = minimum_due_before_return(session, payment, today=now.date()) if kind == "dispute" else 0
+    _charge_customer(
+        session,
+        payment,
+        posting_id,
+        amount=amount,
+        kind="payment_return",
+        against=ledger.House.STRIPE_CLEARING,
+        transaction_type="reversal",
+        now=now,
+    )
+    payment.returned_amount += amount
+    payment.updated_at = now
+    if kind == "dispute":
+        _charge_returned_payment_fee(session, payment, minimum_due=minimum_due, now=now)
+    session.flush()
+    return amount
+
+
+def _charge_customer(
+    session: Session,
+    payment: Payment,
+    posting_id: int,
+    *,
+    amount: int,
+    kind: str,
+    against: ledger.House,
+    transaction_type: str,
+    now: datetime,
+    label: str | None = None,
+) -> None:
+    """Debit the paying customer for a claimed posting (a return, a fee): the ledger transfer,
+    the posting's link to it, and the line in the customer's history."""
     transfer_id = ledger.charge(
         session,
         account_id=payment.account_id,
         amount=amount,
-        kind="payment_return",
-        against=ledger.House.STRIPE_CLEARING,
+        kind=kind,
+        against=against,
         currency=payment.currency,
         now=now,
         reference=payment.id,
@@ -438,22 +470,17 @@ def post_return(
         Transaction(
             id=new_id("txn"),
             account_id=payment.account_id,
-            type="reversal",
+            type=transaction_type,
             status="posted",
             amount=amount,
             currency=payment.currency,
+            merchant_name=label,
             original_transaction_id=payment.transaction_id,
             posting_transfer_id=transfer_id,
             created_at=now,
             posted_at=now,
         )
     )
-    payment.returned_amount += amount
-    payment.updated_at = now
-    if kind == "dispute":
-        _charge_returned_payment_fee(session, payment, minimum_due=minimum_due, now=now)
-    session.flush()
-    return amount
 
 
 def minimum_due_before_return(session: Session, payment: Payment, *, today: date) -> int:
@@ -506,31 +533,16 @@ def _charge_returned_payment_fee(
     )
     if posting_id is None:
         return
-    transfer_id = ledger.charge(
+    _charge_customer(
         session,
-        account_id=payment.account_id,
+        payment,
+        posting_id,
         amount=fee,
         kind="fee",
         against=ledger.House.FEE_INCOME,
-        currency=payment.currency,
+        transaction_type="fee",
         now=now,
-        reference=payment.id,
-    )
-    _set_posting_transfer(session, posting_id, transfer_id)
-    session.add(
-        Transaction(
-            id=new_id("txn"),
-            account_id=payment.account_id,
-            type="fee",
-            status="posted",
-            amount=fee,
-            currency=payment.currency,
-            merchant_name="Returned payment fee",
-            original_transaction_id=payment.transaction_id,
-            posting_transfer_id=transfer_id,
-            created_at=now,
-            posted_at=now,
-        )
+        label="Returned payment fee",
     )
 
 
