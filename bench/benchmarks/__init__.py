@@ -10,4 +10,7 @@ ORDER = [
     "ledger_core",
     "scale_accounts",
     "history_page",
+    "extract",
+    "mart_build",
+    "monthly_pack",
 ]
