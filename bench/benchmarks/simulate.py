@@ -49,8 +49,8 @@ def _admin(url: str) -> None:
 def _config(env: BenchEnv, seed: int, *, base_url: str = "") -> SimulationConfig:
     return SimulationConfig(
         base_url=base_url,
-        customers=20 if env.quick else 40,
-        days=15 if env.quick else 30,
+        customers=12 if env.quick else 40,
+        days=10 if env.quick else 30,
         seed=seed,
         network_key=NETWORK_KEY,
         admin_email=ADMIN_EMAIL,
