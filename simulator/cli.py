@@ -134,7 +134,11 @@ def run(settings: Settings, args: argparse.Namespace, database_url: str | None) 
             output_dir=output,
         )
         started = time.perf_counter()
-        summary = _run_with_progress(config, quiet=args.quiet)
+        try:
+            summary = _run_with_progress(config, quiet=args.quiet)
+        except ValueError as error:  # e.g. a --start before the sandbox clock
+            print(f"cardportal simulate: {error}", file=sys.stderr)
+            return 2
         elapsed = time.perf_counter() - started
     return _finish(summary, elapsed, output)
 
