@@ -8,7 +8,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=8, help="concurrent customers (default 8)")
     parser.add_argument("--output", type=Path, default=None, help="folder for summary and ground truth")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--bulk",
+        action="store_true",
+        help="large worlds: the API's services in process on the sandbox database, in batches (no HTTP)",
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=100, help="--bulk: customers per transaction (default 100)"
+    )
 
 
 def validate(args: argparse.Namespace) -> str | None:
@@ -40,6 +48,11 @@ def validate(args: argparse.Namespace) -> str | None:
         return "--days must be at most 3660"
     if args.workers < 1 or args.workers > 64:
         return "--workers must be between 1 and 64"
+    if getattr(args, "bulk", False):
+        if args.base_url is not None:
+            return "--bulk runs the services in process on the sandbox's database; it takes no --base-url"
+        if not 1 <= args.batch_size <= 10_000:
+            return "--batch-size must be between 1 and 10000"
     return None
 
 
@@ -84,6 +97,8 @@ def run(settings: Settings, args: argparse.Namespace, database_url: str | None) 
     if problem:
         print(f"cardportal simulate: {problem}", file=sys.stderr)
         return 2
+    if getattr(args, "bulk", False):
+        return run_bulk(settings, args, database_url)
     with contextlib.ExitStack() as stack:
         base_url = args.base_url
         if base_url is None:
@@ -119,16 +134,77 @@ def run(settings: Settings, args: argparse.Namespace, database_url: str | None) 
             output_dir=output,
         )
         started = time.perf_counter()
-        summary = _run_with_progress(config, quiet=args.quiet)
+        try:
+            summary = _run_with_progress(config, quiet=args.quiet)
+        except ValueError as error:  # e.g. a --start before the sandbox clock
+            print(f"cardportal simulate: {error}", file=sys.stderr)
+            return 2
         elapsed = time.perf_counter() - started
+    return _finish(summary, elapsed, output)
+
+
+def run_bulk(settings: Settings, args: argparse.Namespace, database_url: str | None) -> int:
+    """``--bulk``: the same world through the services in process (``simulator.bulk``)."""
+    from simulator.bulk import BulkSimulation
+
+    if settings.env != "sandbox":
+        print(
+            "cardportal simulate: --bulk moves the sandbox clock; this platform is not a sandbox",
+            file=sys.stderr,
+        )
+        return 2
+    assert database_url is not None
+    output = args.output or settings.home / "simulations" / f"seed{args.seed}"
+    config = SimulationConfig(
+        base_url="",
+        customers=args.customers,
+        days=args.days,
+        seed=args.seed,
+        start=args.start,
+        network_key="",
+        admin_email=settings.first_admin_email or "",
+        admin_password="",
+        workers=args.workers,
+        output_dir=output,
+    )
+
+    def make(on_day: Callable[[int, int], None] | None) -> Simulation:
+        return BulkSimulation(
+            config,
+            database_url=database_url,
+            card_data_key=settings.secret("card_data_key"),
+            batch_size=args.batch_size,
+            on_day=on_day,
+        )
+
+    started = time.perf_counter()
+    try:
+        summary = _run_with_progress(config, quiet=args.quiet, make=make)
+    except ValueError as error:  # e.g. a --start before the sandbox clock
+        print(f"cardportal simulate: {error}", file=sys.stderr)
+        return 2
+    return _finish(summary, time.perf_counter() - started, output)
+
+
+def _finish(summary: dict[str, Any], elapsed: float, output: Path) -> int:
     summary["elapsed_seconds"] = round(elapsed, 1)
+    summary["events_per_second"] = round(summary["events"] / elapsed, 1) if elapsed > 0 else None
     _print_summary(summary, output)
     return 0 if summary["trial_balance"]["balanced"] else 1
 
 
-def _run_with_progress(config: SimulationConfig, *, quiet: bool) -> dict[str, Any]:
+def _run_with_progress(
+    config: SimulationConfig,
+    *,
+    quiet: bool,
+    make: Callable[[Callable[[int, int], None] | None], Simulation] | None = None,
+) -> dict[str, Any]:
+    def default(on_day: Callable[[int, int], None] | None) -> Simulation:
+        return Simulation(config, on_day=on_day)
+
+    make = make or default
     if quiet or not sys.stderr.isatty():
-        return Simulation(config).run()
+        return make(None).run()
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
 
     with Progress(
@@ -140,7 +216,7 @@ def _run_with_progress(config: SimulationConfig, *, quiet: bool) -> dict[str, An
         transient=True,
     ) as progress:
         task = progress.add_task("simulating days", total=config.days)
-        return Simulation(config, on_day=lambda done, _: progress.update(task, completed=done)).run()
+        return make(lambda done, _: progress.update(task, completed=done)).run()
 
 
 def _print_summary(summary: dict[str, Any], output: Path) -> None:
@@ -166,6 +242,7 @@ def _print_summary(summary: dict[str, Any], output: Path) -> None:
         ("late fees", summary["late_fees"]),
         ("delinquent accounts", summary["delinquent_accounts"]),
         ("trial balance", "balanced" if summary["trial_balance"]["balanced"] else "NOT BALANCED"),
+        ("events", f"{summary['events']:,} ({summary['events_per_second']}/s)"),
         ("elapsed", f"{summary['elapsed_seconds']} s"),
     ]
     for name, value in rows:

@@ -189,6 +189,16 @@ class Simulation:
         return summary
 
     def _onboard(self, state: CustomerState, tally: DayTally) -> None:
+        application = self._register_and_apply(state)
+        state.application_id, state.status = application["id"], application["status"]
+        tally.add(f"applications_{application['status']}")
+        for reason in application["reasons"]:
+            tally.add(f"application_reason_{reason}")
+        if application["status"] == "approved":
+            self._open(state, application["account_id"])
+
+    def _register_and_apply(self, state: CustomerState) -> dict[str, Any]:
+        """Register (an earlier run's registration is fine), sign in, apply: the application."""
         profile = self.profile_of(state)
         try:
             self.api.request(
@@ -210,15 +220,10 @@ class Simulation:
         }
         if profile.requested_credit_limit is not None:
             body["requested_credit_limit"] = profile.requested_credit_limit
-        application = state.session.call(
+        application: dict[str, Any] = state.session.call(
             "POST", "/v1/applications", json=body, expect=(201,), idempotent=True
         )
-        state.application_id, state.status = application["id"], application["status"]
-        tally.add(f"applications_{application['status']}")
-        for reason in application["reasons"]:
-            tally.add(f"application_reason_{reason}")
-        if application["status"] == "approved":
-            self._open(state, application["account_id"])
+        return application
 
     @staticmethod
     def profile_of(state: CustomerState) -> Customer:
@@ -229,42 +234,57 @@ class Simulation:
         for state in joining:
             if state.status != "manual_review" or state.application_id is None:
                 continue
-            application = self.admin.call("GET", f"/v1/applications/{state.application_id}")
-            approve = application["credit_score"] >= 600 and application["debt_to_income_bps"] <= 4_500
-            try:
-                decided = self.admin.call(
-                    "POST",
-                    f"/v1/applications/{state.application_id}/decision",
-                    json={"decision": "approved" if approve else "declined"},
-                )
-            except ApiError as error:
-                if error.status not in (409, 422):
-                    raise
-                decided = self.admin.call(
-                    "POST", f"/v1/applications/{state.application_id}/decision", json={"decision": "declined"}
-                )
+            credit_score, debt_to_income_bps = self._review_facts(state.application_id)
+            approve = credit_score >= 600 and debt_to_income_bps <= 4_500
+            decided = self._decide(state.application_id, "approved" if approve else "declined")
             state.status = decided["status"]
             tally.add(f"reviews_{decided['status']}")
             if decided["status"] == "approved":
                 self._open(state, decided["account_id"])
 
+    def _review_facts(self, application_id: str) -> tuple[int, int]:
+        """What the simulated underwriter looks at: credit score and debt-to-income (bps)."""
+        application = self.admin.call("GET", f"/v1/applications/{application_id}")
+        return application["credit_score"], application["debt_to_income_bps"]
+
+    def _decide(self, application_id: str, decision: str) -> dict[str, Any]:
+        """The admin's decision; an approval the rules refuse (409/422) becomes a decline."""
+        path = f"/v1/applications/{application_id}/decision"
+        try:
+            decided: dict[str, Any] = self.admin.call("POST", path, json={"decision": decision})
+        except ApiError as error:
+            if error.status not in (409, 422):
+                raise
+            decided = self.admin.call("POST", path, json={"decision": "declined"})
+        return decided
+
     def _open(self, state: CustomerState, account_id: str) -> None:
-        assert state.session is not None
         state.account_id = account_id
+        state.cycle_day, state.card_id = self._account_and_card(state, account_id)
+        if state.profile.autopay and self.pays_through_stripe:
+            self._turn_on_autopay(state)
+
+    @property
+    def pays_through_stripe(self) -> bool:
+        return self.config.stripe_api_base is not None
+
+    def _account_and_card(self, state: CustomerState, account_id: str) -> tuple[int, str]:
+        assert state.session is not None
         account = state.session.call("GET", f"/v1/accounts/{account_id}")
-        state.cycle_day = account["billing_cycle_day"]
         cards = state.session.call("GET", f"/v1/accounts/{account_id}/cards")["data"]
-        state.card_id = cards[0]["id"]
-        if state.profile.autopay and self.config.stripe_api_base:
-            state.session.call(
-                "PUT",
-                f"/v1/accounts/{account_id}/autopay",
-                json={
-                    "enabled": True,
-                    "amount": "statement_balance",
-                    "payment_method": self._payment_method(state),
-                },
-            )
+        return account["billing_cycle_day"], cards[0]["id"]
+
+    def _turn_on_autopay(self, state: CustomerState) -> None:
+        assert state.session is not None
+        state.session.call(
+            "PUT",
+            f"/v1/accounts/{state.account_id}/autopay",
+            json={
+                "enabled": True,
+                "amount": "statement_balance",
+                "payment_method": self._payment_method(state),
+            },
+        )
 
     def _payment_method(self, state: CustomerState) -> str:
         if state.payment_method is None:
@@ -283,7 +303,6 @@ class Simulation:
 
     def _customer_day(self, state: CustomerState, day_index: int, today: date, tally: DayTally) -> None:
         rng = customer_rng(self.config.seed, state.profile.index, "day", day_index)
-        assert state.session is not None
         assert state.card_id is not None
         self._lost_card(state, rng, day_index, tally)
         for merchant, amount, currency in self._purchases(state, rng, today):
@@ -291,27 +310,64 @@ class Simulation:
         for due in [r for r in state.planned_refunds if r[0] == day_index]:
             state.planned_refunds.remove(due)
             _, authorization_id, amount = due
-            refund = self.api.network(
-                "POST",
-                "/v1/network/refunds",
-                json={
-                    "card_id": state.card_id,
-                    "amount": amount,
-                    "merchant": {"name": "Refund desk", "mcc": "5311", "country": "US"},
-                    "authorization_id": authorization_id,
-                },
-            )
-            tally.add("refunds", refund["amount"])
+            tally.add("refunds", self._refund(state, authorization_id, amount))
         self._payments(state, rng, day_index, today, tally)
 
-    def _lost_card(self, state: CustomerState, rng: random.Random, day_index: int, tally: DayTally) -> None:
+    # --- the network's and the cardholder's calls (``simulator.bulk`` makes them in process) ---------
+
+    def _refund(self, state: CustomerState, authorization_id: str, amount: int) -> int:
+        refund = self.api.network(
+            "POST",
+            "/v1/network/refunds",
+            json={
+                "card_id": state.card_id,
+                "amount": amount,
+                "merchant": {"name": "Refund desk", "mcc": "5311", "country": "US"},
+                "authorization_id": authorization_id,
+            },
+        )
+        refunded: int = refund["amount"]
+        return refunded
+
+    def _set_frozen(self, state: CustomerState, *, frozen: bool) -> None:
         assert state.session is not None
+        state.session.call("POST", f"/v1/cards/{state.card_id}/{'freeze' if frozen else 'unfreeze'}")
+
+    def _authorize(
+        self, state: CustomerState, merchant: Merchant, amount: int, currency: str
+    ) -> tuple[str, str | None]:
+        """The authorization's id and, when declined, its decline code."""
+        result = self.api.network(
+            "POST",
+            "/v1/network/authorizations",
+            json={
+                "card_id": state.card_id,
+                "amount": amount,
+                "currency": currency,
+                "merchant": {
+                    "name": merchant.name,
+                    "mcc": merchant.category.mcc,
+                    "country": merchant.country,
+                },
+            },
+        )
+        return result["id"], None if result["approved"] else result["decline_code"]
+
+    def _reverse(self, authorization_id: str) -> None:
+        self.api.network("POST", f"/v1/network/authorizations/{authorization_id}/reverse")
+
+    def _clear(self, authorization_id: str, amount: int) -> None:
+        self.api.network(
+            "POST", f"/v1/network/authorizations/{authorization_id}/clear", json={"amount": amount}
+        )
+
+    def _lost_card(self, state: CustomerState, rng: random.Random, day_index: int, tally: DayTally) -> None:
         if state.frozen_until is not None and day_index >= state.frozen_until:
-            state.session.call("POST", f"/v1/cards/{state.card_id}/unfreeze")
+            self._set_frozen(state, frozen=False)
             state.frozen_until = None
             tally.add("cards_unfrozen")
         elif state.frozen_until is None and rng.random() < 0.002:
-            state.session.call("POST", f"/v1/cards/{state.card_id}/freeze")
+            self._set_frozen(state, frozen=True)
             state.frozen_until = day_index + rng.randint(1, 3)
             tally.add("cards_frozen")
 
@@ -348,40 +404,26 @@ class Simulation:
         currency: str,
         tally: DayTally,
     ) -> None:
-        result = self.api.network(
-            "POST",
-            "/v1/network/authorizations",
-            json={
-                "card_id": state.card_id,
-                "amount": amount,
-                "currency": currency,
-                "merchant": {
-                    "name": merchant.name,
-                    "mcc": merchant.category.mcc,
-                    "country": merchant.country,
-                },
-            },
-        )
-        if not result["approved"]:
-            tally.decline(result["decline_code"])
+        authorization_id, decline_code = self._authorize(state, merchant, amount, currency)
+        if decline_code is not None:
+            tally.decline(decline_code)
             return
         tally.add("authorizations_approved", amount)
         roll = rng.random()
         if roll < 0.02:
-            self.api.network("POST", f"/v1/network/authorizations/{result['id']}/reverse")
+            self._reverse(authorization_id)
             tally.add("reversals", amount)
             return
         cleared = tip_amount(rng, amount) if merchant.category.tipping else amount
-        self.api.network("POST", f"/v1/network/authorizations/{result['id']}/clear", json={"amount": cleared})
+        self._clear(authorization_id, cleared)
         tally.add("cleared", cleared)
         if roll > 0.99:
             refund = cleared if rng.random() < 0.6 else max(1, cleared // 2)
-            state.planned_refunds.append((day_index + rng.randint(1, 5), result["id"], refund))
+            state.planned_refunds.append((day_index + rng.randint(1, 5), authorization_id, refund))
 
     def _payments(
         self, state: CustomerState, rng: random.Random, day_index: int, today: date, tally: DayTally
     ) -> None:
-        assert state.session is not None
         yesterday = today - timedelta(days=1)
         if state.cycle_day is not None and yesterday.day == state.cycle_day and day_index > 0:
             self._plan_payment(state, rng, day_index)
@@ -389,23 +431,44 @@ class Simulation:
             return
         _, kind = state.planned_payment
         state.planned_payment = None
-        if not self.config.stripe_api_base:
+        if self.pays_through_stripe:
+            self._pay(state, kind, day_index, tally)
+
+    def _pay(self, state: CustomerState, kind: str, day_index: int, tally: DayTally) -> None:
+        """Pay the latest statement in full, its minimum or half-way, never above what is owed."""
+        found = self._latest_statement(state)
+        if found is None:
             return
+        closing_balance, minimum_payment, owed = found
+        planned = {
+            "full": closing_balance,
+            "minimum": minimum_payment,
+            "partial": (minimum_payment + closing_balance) // 2,
+        }[kind]
+        amount = min(planned, owed)
+        if amount <= 0:
+            return
+        status = self._create_payment(state, amount, day_index)
+        tally.add(f"payments_{status}", amount)
+
+    def _latest_statement(self, state: CustomerState) -> tuple[int, int, int] | None:
+        """The latest statement's closing balance and minimum payment, and what is owed now."""
+        assert state.session is not None
         statements = state.session.call(
             "GET", f"/v1/accounts/{state.account_id}/statements", params={"limit": 1}
         )
-        account = state.session.call("GET", f"/v1/accounts/{state.account_id}")
         if not statements["data"]:
-            return
+            return None
         statement = statements["data"][0]
-        planned = {
-            "full": statement["closing_balance"],
-            "minimum": statement["minimum_payment"],
-            "partial": (statement["minimum_payment"] + statement["closing_balance"]) // 2,
-        }[kind]
-        amount = min(planned, account["current_balance"] + account["pending_amount"])
-        if amount <= 0:
-            return
+        account = state.session.call("GET", f"/v1/accounts/{state.account_id}")
+        return (
+            statement["closing_balance"],
+            statement["minimum_payment"],
+            account["current_balance"] + account["pending_amount"],
+        )
+
+    def _create_payment(self, state: CustomerState, amount: int, day_index: int) -> str:  # noqa: ARG002
+        assert state.session is not None
         payment = state.session.call(
             "POST",
             f"/v1/accounts/{state.account_id}/payments",
@@ -413,7 +476,8 @@ class Simulation:
             expect=(201,),
             idempotent=True,
         )
-        tally.add(f"payments_{payment['status']}", amount)
+        status: str = payment["status"]
+        return status
 
     def _plan_payment(self, state: CustomerState, rng: random.Random, day_index: int) -> None:
         profile = state.profile
@@ -438,24 +502,8 @@ class Simulation:
             totals.update(day["counts"])
             cents.update(day["amounts_cents"])
             declines.update(day["declines_by_code"])
-        statements = late_fees = delinquent = 0
-        for state in self.states:
-            if state.account_id is None or state.session is None:
-                continue
-            statements += len(
-                state.session.call(
-                    "GET", f"/v1/accounts/{state.account_id}/statements", params={"limit": 200}
-                )["data"]
-            )
-            fees = state.session.call(
-                "GET", f"/v1/accounts/{state.account_id}/transactions", params={"type": "fee", "limit": 200}
-            )["data"]
-            # The simulation makes no disputes, so its only fees are late fees.
-            late_fees += len(fees)
-            account = state.session.call("GET", f"/v1/accounts/{state.account_id}")
-            if account.get("days_past_due", 0) > 0:
-                delinquent += 1
-        trial = self.admin.call("GET", "/v1/admin/ledger/trial-balance")
+        statements, late_fees, delinquent = self._outcomes()
+        trial = self._trial_balance()
         return {
             "seed": self.config.seed,
             "start": start.isoformat(),
@@ -474,6 +522,8 @@ class Simulation:
             "payments": {k[len("payments_") :]: v for k, v in totals.items() if k.startswith("payments_")},
             "payments_cents": sum(v for k, v in cents.items() if k.startswith("payments_")),
             "statements": statements,
+            # Every call the simulated customers, underwriter and network made (not the reads).
+            "events": sum(v for k, v in totals.items() if not k.startswith("application_reason_")),
             "late_fees": late_fees,
             "delinquent_accounts": delinquent,
             "trial_balance": {
@@ -482,6 +532,31 @@ class Simulation:
                 "total_credits": trial["total_credits"],
             },
         }
+
+    def _outcomes(self) -> tuple[int, int, int]:
+        """Statements, late fees and delinquent accounts of the simulated customers."""
+        statements = late_fees = delinquent = 0
+        for state in self.states:
+            if state.account_id is None or state.session is None:
+                continue
+            statements += len(
+                state.session.call(
+                    "GET", f"/v1/accounts/{state.account_id}/statements", params={"limit": 200}
+                )["data"]
+            )
+            fees = state.session.call(
+                "GET", f"/v1/accounts/{state.account_id}/transactions", params={"type": "fee", "limit": 200}
+            )["data"]
+            # The simulation makes no disputes, so its only fees are late fees.
+            late_fees += len(fees)
+            account = state.session.call("GET", f"/v1/accounts/{state.account_id}")
+            if account.get("days_past_due", 0) > 0:
+                delinquent += 1
+        return statements, late_fees, delinquent
+
+    def _trial_balance(self) -> dict[str, Any]:
+        trial: dict[str, Any] = self.admin.call("GET", "/v1/admin/ledger/trial-balance")
+        return trial
 
     def _write(self, summary: dict[str, Any]) -> None:
         folder = self.config.output_dir

@@ -10,6 +10,7 @@ ORDER = [
     "ledger_core",
     "scale_accounts",
     "history_page",
+    "simulate",
     "extract",
     "mart_build",
     "monthly_pack",

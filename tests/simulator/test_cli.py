@@ -14,6 +14,10 @@ from cardportal.cli import main
         (["--days", "0"], "--days must be at least 1"),
         (["--workers", "0"], "--workers must be between 1 and 64"),
         (["--base-url", "http://127.0.0.1:9"], "is not reachable"),
+        (["--bulk", "--customers", "-1"], "--customers must be at least 1"),
+        (["--bulk", "--days", "0"], "--days must be at least 1"),
+        (["--bulk", "--batch-size", "0"], "--batch-size must be between 1 and 10000"),
+        (["--bulk", "--base-url", "http://127.0.0.1:9"], "it takes no --base-url"),
     ],
 )
 def test_nonsense_options_exit_2(

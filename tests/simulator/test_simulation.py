@@ -11,9 +11,11 @@ from sqlalchemy.orm import Session
 
 from api.auth import service as auth_service
 from cardportal.stripe_emulator import Emulator
+from simulator.bulk import BulkSimulation
 from simulator.engine import Simulation, SimulationConfig
 from tests.conftest import NETWORK_KEY
 from tests.factories import PASSWORD
+from tests.simulator.test_bulk import CARD_DATA_KEY
 
 ADMIN = "sim-admin@example.com"
 
@@ -82,13 +84,23 @@ def test_a_small_world_has_the_expected_shape(
     assert posted == cleared
 
 
-def test_the_same_seed_makes_the_same_world(
-    live_server: str, stripe_sandbox: Emulator, session: Session, engine: Engine, tmp_path: Path
+def test_the_same_seed_makes_the_same_world_in_either_mode(
+    live_server: str,
+    stripe_sandbox: Emulator,
+    session: Session,
+    engine: Engine,
+    database_url: str,
+    tmp_path: Path,
 ) -> None:
+    """Through the services in process (``--bulk``, first), then through HTTP: the same ledger."""
     totals = []
-    for attempt in range(2):
+    for mode in ("bulk", "http"):
         _admin(session)
-        Simulation(_config(live_server, stripe_sandbox, tmp_path / str(attempt), customers=6, days=40)).run()
+        config = _config(live_server, stripe_sandbox, tmp_path / mode, customers=6, days=40)
+        if mode == "bulk":
+            BulkSimulation(config, database_url=database_url, card_data_key=CARD_DATA_KEY, batch_size=4).run()
+        else:
+            Simulation(config).run()
         totals.append(_ledger_totals(engine))
         with engine.begin() as conn:  # an empty platform again, clock included
             tables = (

@@ -1,0 +1,103 @@
+"""A small seeded world through the service layer in process (``--bulk``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from simulator.bulk import BulkSimulation
+from simulator.engine import SimulationConfig
+
+CARD_DATA_KEY = "5a" * 32
+
+
+def _run(database_url: str, out: Path, *, customers: int, days: int, seed: int = 11) -> dict:
+    config = SimulationConfig(
+        base_url="",
+        customers=customers,
+        days=days,
+        seed=seed,
+        network_key="",
+        admin_email="",
+        admin_password="",
+        output_dir=out,
+        workers=2,
+    )
+    return BulkSimulation(config, database_url=database_url, card_data_key=CARD_DATA_KEY, batch_size=8).run()
+
+
+def _ledger_totals(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("select kind, count(*), sum(amount) from ledger_transfers group by kind order by kind")
+        ).all()
+    return {
+        f"{kind}:{what}": int(value) for kind, n, total in rows for what, value in (("n", n), ("sum", total))
+    }
+
+
+def _empty_platform(engine: Engine) -> None:
+    """Every table truncated, the sandbox clock included."""
+    with engine.begin() as conn:
+        tables = (
+            conn.execute(
+                text(
+                    "select tablename from pg_tables"
+                    " where schemaname = 'public' and tablename <> 'alembic_version'"
+                )
+            )
+            .scalars()
+            .all()
+        )
+        conn.execute(text("truncate " + ", ".join(f'"{t}"' for t in tables) + " cascade"))
+
+
+def test_a_small_bulk_world_has_the_expected_shape(database_url: str, engine: Engine, tmp_path: Path) -> None:
+    summary = _run(database_url, tmp_path, customers=20, days=70)
+    applications = summary["applications"]
+    assert applications.get("approved", 0) > 0
+    assert applications.get("declined", 0) + applications.get("manual_review", 0) > 0
+    assert summary["statements"] > 0
+    assert summary["late_fees"] > 0
+    assert summary["payments"].get("succeeded", 0) > 0
+    assert summary["refunds"] > 0
+    assert summary["reversals"] > 0
+    assert summary["authorizations_declined"].get("currency_not_supported", 0) > 0
+    assert summary["trial_balance"]["balanced"] is True
+    assert summary["trial_balance"]["total_debits"] == summary["trial_balance"]["total_credits"]
+    # The same files as the HTTP mode writes.
+    assert json.loads((tmp_path / "summary.json").read_text()) == summary
+    truth = json.loads((tmp_path / "ground_truth.json").read_text())
+    assert len(truth) == 70
+    assert all(day["billing"] and "counts" in day["billing"][0] for day in truth.values())
+    cleared = sum(day["amounts_cents"].get("cleared", 0) for day in truth.values())
+    assert cleared == summary["cleared_cents"]
+    with engine.connect() as conn:
+        posted, payments, fees = conn.execute(
+            text(
+                "select coalesce(sum(amount) filter (where type = 'purchase' and status = 'posted'), 0),"
+                " count(*) filter (where type = 'payment'), count(*) filter (where type = 'fee')"
+                " from transactions"
+            )
+        ).one()
+        runs = conn.execute(
+            text("select count(*) from billing_runs where finished_at is not null")
+        ).scalar_one()
+    # The world's figures are the ledger's: purchases cleared, payments succeeded, late fees.
+    assert posted == cleared
+    assert payments >= summary["payments"]["succeeded"]  # and autopay, which the daily job pays
+    assert fees == summary["late_fees"]
+    assert runs >= 70  # every simulated day went through the daily job
+
+
+def test_the_same_seed_makes_the_same_bulk_world(database_url: str, engine: Engine, tmp_path: Path) -> None:
+    totals = []
+    for attempt in range(2):
+        _run(database_url, tmp_path / str(attempt), customers=6, days=40, seed=5)
+        totals.append(_ledger_totals(engine))
+        _empty_platform(engine)
+    assert totals[0] == totals[1]
+    assert totals[0]["purchase:n"] > 0
