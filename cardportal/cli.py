@@ -434,8 +434,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo_parser = sub.add_parser("demo", help="one shot: a fresh sandbox, a simulated world, a summary")
     demo_parser.add_argument("--home", default=None, help="folder for the demo (default: a new temp folder)")
-    demo_parser.add_argument("--customers", type=int, default=60)
-    demo_parser.add_argument("--days", type=int, default=90)
+    # The same modest world as a new sandbox's demo data: well inside the 10-minute budget.
+    demo_parser.add_argument("--customers", type=int, default=40)
+    demo_parser.add_argument("--days", type=int, default=60)
     demo_parser.add_argument("--seed", type=int, default=42)
     demo_parser.add_argument(
         "--no-pipelines", action="store_true", help="simulate only; do not materialize the data platform"

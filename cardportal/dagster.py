@@ -66,6 +66,7 @@ LOCATION = "pipelines.definitions"  # workspace.yaml's python_module
 REPOSITORY = "__repository__"  # the name Dagster gives a module's one Definitions
 SENSOR = "closed_days_sensor"
 FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
+LAUNCH_TAG = "cardportal/launch"
 
 
 class DagsterError(RuntimeError):
@@ -80,7 +81,7 @@ class DagsterUI:
     show at :3000 with their events and materialized partitions.
     """
 
-    def __init__(self, url: str, *, timeout: float = 30.0) -> None:
+    def __init__(self, url: str, *, timeout: float = 300.0) -> None:
         self.url = url.rstrip("/")
         self.timeout = timeout
 
@@ -158,6 +159,30 @@ class DagsterUI:
         )
         if data["startSensor"]["__typename"] != "Sensor":
             raise DagsterError(f"could not start {SENSOR}: {data['startSensor']}")
+
+    def find_run(self, key: str, value: str) -> str | None:
+        """The newest run carrying a tag, if any."""
+        data = self.query(
+            "query($t: [ExecutionTag!]) { runsOrError(filter: {tags: $t}, limit: 1) { __typename "
+            "... on Runs { results { runId } } } }",
+            t=[{"key": key, "value": value}],
+        )
+        results = data["runsOrError"].get("results") or []
+        return str(results[0]["runId"]) if results else None
+
+    def launch_once(self, job: str, tags: dict[str, str], *, key: str) -> str:
+        """A run of ``job`` tagged ``cardportal/launch=key``, unless one exists (a resumed start,
+        or a launch whose answer timed out after the run was created): its run id."""
+        existing = self.find_run(LAUNCH_TAG, key)
+        if existing:
+            return existing
+        try:
+            return self.launch(job, {**tags, LAUNCH_TAG: key})
+        except Exception:
+            found = self.find_run(LAUNCH_TAG, key)
+            if found:
+                return found
+            raise
 
     def launch(self, job: str, tags: dict[str, str]) -> str:
         """Queue a run of a job (the daemon launches it); its run id."""

@@ -159,14 +159,19 @@ def materialize_through_dagster(settings: Settings, ui: DagsterUI) -> None:
             flush=True,
         )
         tags = {"cardportal/demo": "true"}
-        daily = ui.launch("daily_job", {**tags, **range_tags(span.first, span.last)})
+        daily = ui.launch_once(
+            "daily_job", {**tags, **range_tags(span.first, span.last)}, key=f"demo:{span.first}..{span.last}"
+        )
         status = ui.wait([daily], timeout=3600)[daily]
         if status != "SUCCESS":
             print(f"  data platform: daily_job {status} (run {daily}, see {ui.url}/runs/{daily})", flush=True)
             return
         print(f"  data platform: every day done ({time.monotonic() - started:.0f} s)", flush=True)
-        later = [ui.launch("weekly_job", {**tags, "dagster/partition": w.isoformat()}) for w in span.weeks]
-        later += [ui.launch("monthly_job", {**tags, "dagster/partition": m.isoformat()}) for m in span.months]
+        later = [
+            ui.launch_once(job, {**tags, "dagster/partition": key.isoformat()}, key=f"demo:{job}:{key}")
+            for job, keys in (("weekly_job", span.weeks), ("monthly_job", span.months))
+            for key in keys
+        ]
         statuses = ui.wait(later, timeout=3600)
         failed = [run_id for run_id, s in statuses.items() if s != "SUCCESS"]
         print(
