@@ -144,6 +144,7 @@ def seed_in_background(
 
 def materialize_through_dagster(settings: Settings, ui: DagsterUI) -> None:
     """The demo's closed partitions as runs on the persistent instance; the sensor on again after."""
+    from cardportal.dagster import IN_PROCESS
     from cardportal.database import resolve_databases
 
     urls = resolve_databases(settings, create=False)
@@ -160,7 +161,10 @@ def materialize_through_dagster(settings: Settings, ui: DagsterUI) -> None:
         )
         tags = {"cardportal/demo": "true"}
         daily = ui.launch_once(
-            "daily_job", {**tags, **range_tags(span.first, span.last)}, key=f"demo:{span.first}..{span.last}"
+            "daily_job",
+            {**tags, **range_tags(span.first, span.last)},
+            key=f"demo:{span.first}..{span.last}",
+            run_config=IN_PROCESS,
         )
         status = ui.wait([daily], timeout=3600)[daily]
         if status != "SUCCESS":
@@ -168,7 +172,12 @@ def materialize_through_dagster(settings: Settings, ui: DagsterUI) -> None:
             return
         print(f"  data platform: every day done ({time.monotonic() - started:.0f} s)", flush=True)
         later = [
-            ui.launch_once(job, {**tags, "dagster/partition": key.isoformat()}, key=f"demo:{job}:{key}")
+            ui.launch_once(
+                job,
+                {**tags, "dagster/partition": key.isoformat()},
+                key=f"demo:{job}:{key}",
+                run_config=IN_PROCESS,
+            )
             for job, keys in (("weekly_job", span.weeks), ("monthly_job", span.months))
             for key in keys
         ]
