@@ -10,4 +10,5 @@ ORDER = [
     "ledger_core",
     "scale_accounts",
     "history_page",
+    "dashboard_page",
 ]
