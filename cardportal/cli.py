@@ -123,7 +123,9 @@ def cmd_up(args: argparse.Namespace) -> int:
             dashboards_url = dashboards.start(
                 supervisor, settings, resolve_databases(settings), host=args.host, api=_local_url(args)
             )
-            extra.append(f"  Dashboards    {dashboards_url}   (daily, weekly, monthly reports)")
+            extra.append(
+                f"  Dashboards    {dashboards_url}   (reports; sign in as an analyst, finance or admin)"
+            )
         _banner(settings, args.host, args.port, extra)
         if seed_demo or resume:
             local_dagster = dagster_url and f"http://127.0.0.1:{settings.dagster_port}"
