@@ -105,12 +105,15 @@ def cmd_up(args: argparse.Namespace) -> int:
     settings = _settings()
     database_url = _prepare(settings)
     seed_demo = not args.no_demo and demo.needs_demo_data(settings, database_url)
+    # A start stopped before the demo's partitions were materialized finishes them.
+    resume = not seed_demo and not args.no_dagster and demo.pending_marker(settings).exists()
     emulator = start_for_api(settings, args.host, args.port)
     supervisor = Supervisor()
     try:
         extra = [f"  Stripe        {emulator.url}   (localstripe, webhooks registered)"] if emulator else []
         if web_dist := _web_dist():
             extra.append(f"  web app       http://{args.host}:{args.port}/app   ({web_dist})")
+        dagster_url = None
         if not args.no_dagster:
             dagster_url = dagster.start(supervisor, settings, resolve_databases(settings), host=args.host)
             extra.append(f"  Dagster       {dagster_url}   (pipelines, checks, report files)")
@@ -118,13 +121,15 @@ def cmd_up(args: argparse.Namespace) -> int:
             from cardportal import dashboards
 
             dashboards_url = dashboards.start(
-                supervisor, settings, resolve_databases(settings), host=args.host
+                supervisor, settings, resolve_databases(settings), host=args.host, api=_local_url(args)
             )
-            extra.append(f"  Dashboards    {dashboards_url}   (daily, weekly, monthly reports)")
+            extra.append(
+                f"  Dashboards    {dashboards_url}   (reports; sign in as an analyst, finance or admin)"
+            )
         _banner(settings, args.host, args.port, extra)
-        if seed_demo:
-            local = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
-            demo.seed_in_background(settings, f"http://{local}:{args.port}")
+        if seed_demo or resume:
+            local_dagster = dagster_url and f"http://127.0.0.1:{settings.dagster_port}"
+            demo.seed_in_background(settings, _local_url(args), dagster_url=local_dagster, simulate=seed_demo)
         _serve_api(settings, database_url, args.host, args.port, args.workers)
     finally:
         supervisor.stop()
@@ -134,13 +139,22 @@ def cmd_up(args: argparse.Namespace) -> int:
     return 0
 
 
+def _local_url(args: argparse.Namespace) -> str:
+    """The API as this machine's other processes reach it (a wildcard address on loopback)."""
+    local = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
+    return f"http://{local}:{args.port}"
+
+
 def _web_dist() -> str | None:
     dist = Path(__file__).resolve().parent.parent / "web" / "dist" / "index.html"
     return "built from web/" if dist.exists() else None
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Fresh sandbox in its own home, a simulated world, and a summary; exit 0 when all is well."""
+    """Fresh sandbox in its own home, a simulated world, every partition of the data platform
+    materialized (extracts, dbt build, checks, publish, report files), and a summary; exit 0 when
+    the trial balance, every run and the reconciliation are good."""
+    import os
     import tempfile
     import time
 
@@ -149,7 +163,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     home = Path(args.home) if args.home else Path(tempfile.mkdtemp(prefix="cardportal-demo-"))
     home.mkdir(parents=True, exist_ok=True)
-    # Its own embedded database and secrets, whatever the environment points at.
+    # Its own embedded database and secrets, whatever the environment points at; the pipelines
+    # read the same (their partitions reach into the sandbox clock's future).
+    os.environ.update({"CARDPORTAL_ENV": "sandbox", "CARDPORTAL_HOME": str(home)})
+    os.environ.pop("DATABASE_URL", None)
     settings = Settings(CARDPORTAL_ENV="sandbox", CARDPORTAL_HOME=str(home), DATABASE_URL=None)
     started = time.monotonic()
     database_url = _prepare(settings)
@@ -164,17 +181,74 @@ def cmd_demo(args: argparse.Namespace) -> int:
     finally:
         if emulator is not None:
             emulator.stop()
+    simulated = time.monotonic() - started
     balanced = summary["trial_balance"]["balanced"]
     print(
         f"demo: {summary['approved_accounts']} accounts, {summary['authorizations_approved']} purchases, "
         f"{summary['statements']} statements, {sum(summary['payments'].values())} payments, "
-        f"{summary['late_fees']} late fees; trial balance {'balanced' if balanced else 'NOT balanced'}"
+        f"{summary['late_fees']} late fees; trial balance {'balanced' if balanced else 'NOT balanced'} "
+        f"({simulated:.0f} s)"
     )
     print(f"demo: summary and ground truth in {home / 'simulations' / f'seed{args.seed}'}")
+    ok = bool(balanced)
+    if not args.no_pipelines:
+        ok = _demo_pipelines(settings, home) and ok
     if login:
         print(f"demo: a customer to sign in as: {login[0]} / {login[1]}")
-    print(f"demo: done in {time.monotonic() - started:.0f} s")
-    return 0 if balanced else 1
+    print(f"demo: {'done' if ok else 'FAILED'} in {time.monotonic() - started:.0f} s")
+    return 0 if ok else 1
+
+
+def _demo_pipelines(settings: Settings, home: Path) -> bool:
+    """Every closed partition through the platform's jobs, in process; where the reports are."""
+    import json
+    import time
+
+    from cardportal import demo
+    from cardportal.database import resolve_databases
+    from cardportal.warehouse import ensure_warehouse
+
+    urls = resolve_databases(settings)
+    ensure_warehouse(urls.warehouse)
+    span = demo.closed_span(urls.operational, settings.pipelines_start_date)
+    if span is None:
+        print("demo: no closed business day to materialize", file=sys.stderr)
+        return False
+    print(
+        f"demo: materializing {span.days} days ({span.first}..{span.last}), {len(span.weeks)} weeks and "
+        f"{len(span.months)} months: extracts, dbt build, Great Expectations checks, publish, reports "
+        "(Dagster jobs in this process, on an ephemeral instance)",
+        flush=True,
+    )
+    started = time.monotonic()
+    runs = demo.materialize_in_process(settings, urls, span)
+    for run in runs:
+        if run.job == "daily_job" or not run.success:
+            print(
+                f"  {run.job} {run.partitions}: "
+                f"{'success' if run.success else 'FAILED'} ({run.seconds:.0f} s)"
+            )
+    print(f"demo: {len(runs)} runs in {time.monotonic() - started:.0f} s")
+    figures = demo.warehouse_summary(urls.warehouse)
+    marts = figures["marts"]
+    print(
+        "demo: marts: "
+        + ", ".join(f"{name} {rows:,}" for name, rows in marts.items() if name.startswith(("fct_", "rpt_")))
+    )
+    differences = figures["reconciliation_differences"]
+    print(
+        "demo: ledger reconciliation: "
+        + ("every day to the cent" if differences == 0 else f"{differences} days with a difference")
+    )
+    files = figures["report_files"]
+    (home / "demo-summary.json").write_text(
+        json.dumps({"runs": [vars(run) for run in runs], **figures}, indent=2, default=str) + "\n"
+    )
+    print(f"demo: report files in {home / 'reports'} (registered in reporting.report_files):")
+    for kind, (count, size) in files.items():
+        print(f"  {kind:14} {count:4} files  {size / 1024:8.0f} KiB")
+    print(f"demo: figures in {home / 'demo-summary.json'}")
+    return all(run.success for run in runs) and bool(files) and differences == 0
 
 
 def cmd_api(args: argparse.Namespace) -> int:
@@ -362,9 +436,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo_parser = sub.add_parser("demo", help="one shot: a fresh sandbox, a simulated world, a summary")
     demo_parser.add_argument("--home", default=None, help="folder for the demo (default: a new temp folder)")
-    demo_parser.add_argument("--customers", type=int, default=60)
-    demo_parser.add_argument("--days", type=int, default=90)
+    # The same modest world as a new sandbox's demo data: well inside the 10-minute budget.
+    demo_parser.add_argument("--customers", type=int, default=40)
+    demo_parser.add_argument("--days", type=int, default=60)
     demo_parser.add_argument("--seed", type=int, default=42)
+    demo_parser.add_argument(
+        "--no-pipelines", action="store_true", help="simulate only; do not materialize the data platform"
+    )
     demo_parser.set_defaults(handler=cmd_demo)
 
     dash = sub.add_parser("dashboards", help="the Streamlit dashboards alone (port 8501)")

@@ -12,6 +12,8 @@ if _REPO not in sys.path:
 
 import streamlit as st  # noqa: E402
 
+from dashboards import auth  # noqa: E402
+
 st.set_page_config(page_title="cardportal dashboards", page_icon=":material/credit_card:", layout="wide")
 
 pages = {
@@ -35,4 +37,10 @@ pages = {
     ],
 }
 
-st.navigation(pages).run()
+principal = auth.current()
+if principal is None:
+    # Nothing but the sign-in form until the API says who this is (analyst, finance or admin).
+    st.navigation([st.Page(auth.sign_in_page, title="Sign in", icon=":material/login:")]).run()
+else:
+    auth.sidebar(principal)
+    st.navigation(pages).run()

@@ -14,4 +14,5 @@ ORDER = [
     "extract",
     "mart_build",
     "monthly_pack",
+    "dashboard_page",
 ]

@@ -11,12 +11,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+from streamlit.testing.v1 import AppTest
 
+from tests.factories import PASSWORD, LoggedIn, user_with_role
 from tests.pipelines.conftest import Pipeline, dbt_manifest, pipeline
 
-__all__ = ["Dashboards", "dashboards", "dbt_manifest", "pipeline"]
+__all__ = ["Dashboards", "analyst", "dashboards", "dbt_manifest", "pipeline", "sign_in"]
 
 REPO = Path(__file__).resolve().parents[2]
 APP = REPO / "dashboards" / "app.py"
@@ -35,7 +40,7 @@ class Dashboards:
 
 
 @pytest.fixture(scope="module")
-def dashboards(pipeline: Pipeline) -> Iterator[Dashboards]:
+def dashboards(pipeline: Pipeline, live_server: str) -> Iterator[Dashboards]:
     """The pipeline's warehouse with the weekly and monthly packs written too; the dashboards' env."""
     from dagster import DagsterInstance, materialize
 
@@ -56,6 +61,8 @@ def dashboards(pipeline: Pipeline) -> Iterator[Dashboards]:
         "CARDPORTAL_HOME": str(pipeline.home),
         # No Dagster storage in the tests: the page must say so rather than fail.
         "DAGSTER_DATABASE_URL": pipeline.warehouse_url.replace("_warehouse", "_no_dagster"),
+        # Sign-in goes through the real API (uvicorn on a loopback port).
+        "CARDPORTAL_API_URL": live_server,
     }
     saved = {name: os.environ.get(name) for name in env}
     os.environ.update(env)
@@ -69,3 +76,49 @@ def dashboards(pipeline: Pipeline) -> Iterator[Dashboards]:
             else:
                 os.environ[name] = value
         get_settings.cache_clear()
+
+
+@pytest.fixture
+def analyst(api: TestClient, session: Session) -> LoggedIn:
+    """A staff member to sign in as (tables are emptied after each test)."""
+    return user_with_role(api, session, "analyst")
+
+
+def sign_in(at: AppTest, email: str, password: str = PASSWORD) -> AppTest:
+    """Fill and submit the sign-in form (the app shows nothing else until then)."""
+    at.run()
+    assert [t.value for t in at.title] == ["Sign in"]
+    at.text_input(key="sign_in_email").input(email)
+    at.text_input(key="sign_in_password").input(password)
+    return at.button[0].click().run()
+
+
+def screenshot_folder(config: pytest.Config) -> Path:
+    """``$DASHBOARD_SCREENSHOTS``, else ``dashboard-screenshots`` in this run's pytest base temp folder."""
+    explicit = os.environ.get("DASHBOARD_SCREENSHOTS")
+    if explicit:
+        return Path(explicit)
+    factory = getattr(config, "_tmp_path_factory")  # noqa: B009 (pytest's own, shared with tmp_path)
+    base = Path(factory.getbasetemp())
+    # Under xdist each worker's base is <run>/popen-gwN: keep the run's folder, one for all workers.
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent
+    return base / "dashboard-screenshots"
+
+
+@pytest.fixture
+def screenshots(request: pytest.FixtureRequest) -> Path:
+    folder = screenshot_folder(request.config)
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.png"):
+        old.unlink()
+    return folder
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """Say where the browser test left its screenshots (the workers' output is not shown)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    folder = screenshot_folder(config)
+    if any(folder.glob("*.png")):
+        terminalreporter.write_line(f"dashboard screenshots: {folder}")

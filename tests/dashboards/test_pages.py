@@ -12,14 +12,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from streamlit.testing.v1 import AppTest
 
+from dashboards.auth import REFUSED_CUSTOMER, SESSION_KEY, Principal
 from dashboards.ui import dollars, percent
-from tests.dashboards.conftest import APP, REPO, Dashboards
+from tests.dashboards.conftest import APP, REPO, Dashboards, sign_in
+from tests.factories import PASSWORD, LoggedIn, customer
 
 pytestmark = pytest.mark.xdist_group("dashboards")
-
-SCREENSHOTS = Path(os.environ.get("DASHBOARD_SCREENSHOTS", "/tmp/cardportal-dashboards"))
 
 
 def metric(at: AppTest, label: str) -> str:
@@ -131,9 +132,8 @@ PAGES: dict[str, Callable[[AppTest, Dashboards], None]] = {
 
 
 @pytest.mark.parametrize("page", list(PAGES))
-def test_every_page_renders_the_marts_figures(dashboards: Dashboards, page: str) -> None:
-    at = AppTest.from_file(str(APP), default_timeout=30)
-    at.run()
+def test_every_page_renders_the_marts_figures(dashboards: Dashboards, analyst: LoggedIn, page: str) -> None:
+    at = sign_in(AppTest.from_file(str(APP), default_timeout=30), analyst.email)
     if page != "overview":
         at.switch_page(f"views/{page}.py").run()
     assert not at.exception, [e.value for e in at.exception]
@@ -172,10 +172,28 @@ def streamlit_server(dashboards: Dashboards) -> Iterator[str]:
         server.wait(timeout=15)
 
 
-def test_two_pages_in_chromium(streamlit_server: str, dashboards: Dashboards) -> None:
+# Every page as the sidebar names it, and the path Streamlit gives it.
+NAV = [
+    ("Overview", ""),
+    ("Daily", "daily"),
+    ("Weekly", "weekly"),
+    ("Monthly", "monthly"),
+    ("Report files", "report_files"),
+    ("Spending", "spending"),
+    ("Credit risk", "credit_risk"),
+    ("Payments", "payments"),
+    ("Applications", "applications"),
+    ("Revenue", "revenue"),
+    ("API health", "api_health"),
+    ("Data quality", "data_quality"),
+]
+
+
+def test_sign_in_then_every_page_in_chromium(
+    streamlit_server: str, dashboards: Dashboards, analyst: LoggedIn, screenshots: Path
+) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     last = dashboards.pipeline.world.days[-1]
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -185,21 +203,66 @@ def test_two_pages_in_chromium(streamlit_server: str, dashboards: Dashboards) ->
             page = browser.new_page(viewport={"width": 1400, "height": 1800})
             page.goto(streamlit_server)
             app = page.get_by_test_id("stApp")
+            expect(page.get_by_role("heading", name="Sign in")).to_be_visible(timeout=30_000)
+            page.get_by_label("Email").fill(analyst.email)
+            page.get_by_label("Password", exact=True).fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
             expect(page.get_by_role("heading", name="Overview")).to_be_visible(timeout=30_000)
             expect(app).to_have_attribute("data-test-script-state", "notRunning", timeout=30_000)
             expect(page.get_by_test_id("stMetricValue").first).to_have_text(
                 dollars(dashboards.pipeline.world.purchases[last])
             )
-            expect(page.get_by_test_id("stException")).to_have_count(0)
-            page.screenshot(path=str(SCREENSHOTS / "overview.png"), full_page=True)
-
-            page.get_by_test_id("stSidebarNavLink").filter(has_text="Daily").click()
-            expect(page.get_by_role("heading", name="Daily report")).to_be_visible(timeout=30_000)
-            expect(app).to_have_attribute("data-test-script-state", "notRunning", timeout=30_000)
-            expect(page.get_by_test_id("stVegaLiteChart")).to_have_count(2, timeout=30_000)
-            expect(page.get_by_test_id("stException")).to_have_count(0)
-            page.screenshot(path=str(SCREENSHOTS / "daily.png"), full_page=True)
+            expect(page.get_by_test_id("stSidebar")).to_contain_text(analyst.email)
+            for label, path in NAV:
+                if path:
+                    page.get_by_test_id("stSidebarNavLink").filter(has_text=label).first.click()
+                    page.wait_for_url(f"{streamlit_server}/{path}", timeout=30_000)
+                expect(app).to_have_attribute("data-test-script-state", "notRunning", timeout=30_000)
+                expect(page.get_by_test_id("stSkeleton")).to_have_count(0, timeout=30_000)
+                expect(page.get_by_test_id("stException")).to_have_count(0)
+                if label == "Daily":
+                    expect(page.get_by_test_id("stVegaLiteChart")).to_have_count(2, timeout=30_000)
+                page.screenshot(path=str(screenshots / f"{path or 'overview'}.png"), full_page=True)
+            page.get_by_role("button", name="Sign out").click()
+            expect(page.get_by_role("heading", name="Sign in")).to_be_visible(timeout=30_000)
         finally:
             browser.close()
-    assert (SCREENSHOTS / "daily.png").stat().st_size > 10_000
-    print(f"screenshots in {SCREENSHOTS}", file=sys.stderr)
+    shots = sorted(p.name for p in screenshots.glob("*.png"))
+    assert shots == sorted(f"{path or 'overview'}.png" for _, path in NAV)
+    assert all((screenshots / name).stat().st_size > 10_000 for name in shots)
+    print(f"dashboard screenshots in {screenshots}", file=sys.stderr)
+
+
+def test_a_customer_is_refused(dashboards: Dashboards, api: TestClient) -> None:
+    person = customer(api)
+    at = sign_in(AppTest.from_file(str(APP), default_timeout=30), person.email)
+    assert not at.exception
+    assert [e.value for e in at.error] == [REFUSED_CUSTOMER]
+    assert SESSION_KEY not in at.session_state
+    assert [t.value for t in at.title] == ["Sign in"]  # no page of figures
+
+
+def test_a_wrong_password_is_refused(dashboards: Dashboards, analyst: LoggedIn) -> None:
+    at = sign_in(AppTest.from_file(str(APP), default_timeout=30), analyst.email, "not the password")
+    assert [e.value for e in at.error] == ["Wrong email or password."]
+    assert SESSION_KEY not in at.session_state
+
+
+def test_an_analyst_signs_in_and_out(dashboards: Dashboards, analyst: LoggedIn, api: TestClient) -> None:
+    at = sign_in(AppTest.from_file(str(APP), default_timeout=30), analyst.email)
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Overview"]
+    principal = at.session_state[SESSION_KEY]
+    assert isinstance(principal, Principal)
+    assert (principal.email, principal.role) == (analyst.email, "analyst")
+    assert any(analyst.email in str(c.value) for c in at.sidebar.caption)
+
+    at.button(key="sign_out").click().run()
+    assert SESSION_KEY not in at.session_state
+    assert [t.value for t in at.title] == ["Sign in"]
+    assert "Signed out." in texts(at)
+    # Sign-out revoked the session's refresh token at the API.
+    refreshed = api.post(
+        "/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": principal.refresh_token}
+    )
+    assert refreshed.status_code == 400, refreshed.text
