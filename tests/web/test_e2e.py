@@ -14,79 +14,29 @@ is printed.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.auth.cookies import CSRF_COOKIE, REFRESH_COOKIE
 from api.ledger import service as ledger
-from api.webapp import WEB_DIST
 from cardportal.settings import Settings
 from cardportal.stripe_emulator import Emulator
 from tests.conftest import NETWORK_KEY
 from tests.factories import user_with_role
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PASSWORD = "correct horse battery staple"
 MERCHANT = {"name": "Corner Grocer", "mcc": "5411", "country": "US"}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert (WEB_DIST / "index.html").is_file(), "web/dist is missing: run `make web` (make test does)"
-    assert Path(CHROMIUM).exists(), "chromium is missing: apt-get install -y chromium (make test does)"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(scope="session")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = Path(os.environ.get("WEB_SCREENSHOTS") or tmp_path_factory.getbasetemp() / "web-screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    print(f"\nweb screenshots: {folder}")  # shown with -s, or with a failure
-    return folder
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[tuple[Page, list[str]]]:
-    context = browser.new_context(
-        viewport={"width": 1100, "height": 900}, locale="en-US", accept_downloads=True
-    )
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    problems: list[str] = []
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            problems.append(message.text)
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    yield page, problems
-    context.close()
 
 
 def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
