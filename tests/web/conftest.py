@@ -4,6 +4,7 @@ per test (console errors and page errors collected), and the screenshots folder.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,8 +36,13 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="session")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = Path(os.environ.get("WEB_SCREENSHOTS") or tmp_path_factory.getbasetemp() / "web-screenshots")
+def shots() -> Path:
+    """Where the screenshots go: $WEB_SCREENSHOTS, else /tmp/cardportal-web-screenshots/<checkout>
+    (outside pytest's own temporary folders, which other runs on the machine rotate away)."""
+    default = (
+        Path(tempfile.gettempdir()) / "cardportal-web-screenshots" / Path(__file__).resolve().parents[2].name
+    )
+    folder = Path(os.environ.get("WEB_SCREENSHOTS") or default)
     folder.mkdir(parents=True, exist_ok=True)
     print(f"\nweb screenshots: {folder}")  # shown with -s, or with a failure
     return folder

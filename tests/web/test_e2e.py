@@ -7,9 +7,8 @@ test card (the balance drops once), move the sandbox clock and download the
 statement PDF, reload (the refresh cookie keeps the session), sign out.
 
 `make test` builds web/ and installs chromium before pytest runs. Screenshots of
-every page go to $WEB_SCREENSHOTS when set, else to `web-screenshots/` under
-pytest's base temporary folder (`/tmp/pytest-of-<user>/pytest-<n>/`); the folder
-is printed.
+every page (and the statement PDF) go to $WEB_SCREENSHOTS when set, else to
+/tmp/cardportal-web-screenshots/<checkout folder name>/; the folder is printed.
 """
 
 from __future__ import annotations
