@@ -14,7 +14,7 @@ A browser asks for the cookie mode explicitly with ``X-Token-Transport: cookie``
    the ``cp_csrf`` cookie (readable by the page, ``Path=/``, same flags otherwise), so a
    reloaded page can find it again; the access token stays in the page's memory only.
 2. **Refresh** (refresh grant with the header and no ``refresh_token`` field) and
-   **sign-out** (logout with the header and no body) read the refresh token from the
+   **sign-out** (logout with no body; the header is then optional) read the refresh token from the
    cookie and must pass the CSRF check, else 403 ``csrf_failed`` and nothing changes:
    - the ``X-CSRF-Token`` header must equal ``HMAC-SHA256(jwt secret, refresh token)``
      (the signed double-submit pattern: an attacker who can plant cookies still

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from api.auth import cookies, service
 from api.auth.schemas import CookieTokenOut, LogoutIn, RegisterIn, TokenOut, UserOut
 from api.deps import AnonymousIdempotency, ClockDep, CurrentPrincipal, OriginDep, SessionDep, SettingsDep
-from api.errors import AppError, BadRequest, UnprocessableEntity, problem_response, problem_responses
+from api.errors import AppError, BadRequest, problem_response, problem_responses
 
 router = APIRouter(prefix="/v1", tags=["auth"])
 
@@ -154,14 +154,12 @@ def logout(
     settings: SettingsDep,
     body: LogoutIn | None = None,
 ) -> Response:
-    """Revoke the refresh token's family: `{refresh_token}` in the body, or, with
-    `X-Token-Transport: cookie` and no body, the refresh cookie (CSRF-checked), whose
-    cookies the answer then clears."""
+    """Revoke the refresh token's family: `{refresh_token}` in the body, or, with no body,
+    the browser's refresh cookie (CSRF-checked, api/auth/cookies.py), whose cookies the
+    answer then clears. Like an unknown token, no cookie at all is a 204 that changes nothing."""
     if body is not None:
         service.logout(session, refresh_token=body.refresh_token, now=clock.wall_now())
         return Response(status_code=status.HTTP_204_NO_CONTENT)
-    if not cookies.wants_cookie(request):
-        raise UnprocessableEntity("Send {refresh_token} in the body.", code="validation_error")
     refresh_token = cookies.cookie_refresh_token(
         request, secret=request.app.state.token_settings.secret, allowed=settings.cors_origins
     )

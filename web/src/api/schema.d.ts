@@ -351,9 +351,9 @@ export interface paths {
         put?: never;
         /**
          * Logout
-         * @description Revoke the refresh token's family: `{refresh_token}` in the body, or, with
-         *     `X-Token-Transport: cookie` and no body, the refresh cookie (CSRF-checked), whose
-         *     cookies the answer then clears.
+         * @description Revoke the refresh token's family: `{refresh_token}` in the body, or, with no body,
+         *     the browser's refresh cookie (CSRF-checked, api/auth/cookies.py), whose cookies the
+         *     answer then clears. Like an unknown token, no cookie at all is a 204 that changes nothing.
          */
         post: operations["logout_v1_auth_logout_post"];
         delete?: never;
