@@ -24,7 +24,7 @@ install: $(STAMP)
 # sources change; the API serves web/dist at /app.
 WEB_NODE := web/node_modules/.package-lock.json
 WEB_BUILD := web/dist/index.html
-WEB_SOURCES := $(shell find web/src -type f ! -name '*.test.ts' 2>/dev/null) \
+WEB_SOURCES := $(shell find web/src -type f ! -name '*.test.ts' ! -name '*.test.tsx' ! -path 'web/src/test/*' 2>/dev/null) \
 	web/index.html web/package.json web/package-lock.json web/tsconfig.json web/vite.config.ts web/openapi.json
 
 $(WEB_NODE): web/package.json web/package-lock.json
@@ -41,8 +41,9 @@ web-openapi: $(STAMP) $(WEB_NODE)
 	$(BIN)/python -m cardportal.openapi web/openapi.json
 	cd web && npm run openapi
 
+# ESLint (typescript-eslint, react-hooks, jsx-a11y), tsc --noEmit, then Vitest.
 web-check: $(WEB_NODE)
-	cd web && npm run typecheck && npm test
+	cd web && npm run lint && npm run typecheck && npm test
 
 # Debian's Chromium for the browser tests (Playwright's own download does not work here).
 chromium:

@@ -10,8 +10,14 @@ export default defineConfig({
   base: "/app/",
   plugins: [react()],
   server: {
-    proxy: { "/v1": { target: api, changeOrigin: true } },
+    // changeOrigin stays false: the API compares the browser's Origin with the Host it
+    // sees before it honours the refresh cookie (api/auth/cookies.py).
+    proxy: { "/v1": { target: api, changeOrigin: false } },
   },
   build: { sourcemap: false, target: "es2022" },
-  test: { environment: "node", include: ["src/**/*.test.ts"] },
+  test: {
+    environment: "node",
+    include: ["src/**/*.test.{ts,tsx}"],
+    setupFiles: ["src/test/setup.ts"],
+  },
 });

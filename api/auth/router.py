@@ -4,11 +4,12 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response, status
+from sqlalchemy.orm import Session
 
-from api.auth import service
-from api.auth.schemas import LogoutIn, RegisterIn, TokenOut, UserOut
+from api.auth import cookies, service
+from api.auth.schemas import CookieTokenOut, LogoutIn, RegisterIn, TokenOut, UserOut
 from api.deps import AnonymousIdempotency, ClockDep, CurrentPrincipal, OriginDep, SessionDep, SettingsDep
-from api.errors import BadRequest, problem_responses
+from api.errors import AppError, BadRequest, problem_response, problem_responses
 
 router = APIRouter(prefix="/v1", tags=["auth"])
 
@@ -25,11 +26,14 @@ def register(body: RegisterIn, session: SessionDep, idem: AnonymousIdempotency) 
 
 @router.post(
     "/auth/token",
+    response_model=TokenOut | CookieTokenOut,
     responses=problem_responses(
         400,
+        403,
         422,
         429,
         s400="`invalid_grant`, `invalid_request`, `unsupported_grant_type`",
+        s403="`csrf_failed` (cookie mode only: a foreign Origin or a missing or wrong X-CSRF-Token)",
         s429="`login_locked` after 10 failed logins, or `rate_limited`",
     ),
 )
@@ -45,14 +49,23 @@ def token(
     username: Annotated[str | None, Form(max_length=320, pattern=r"^[^\x00]*$")] = None,
     password: Annotated[str | None, Form(max_length=256)] = None,
     refresh_token: Annotated[str | None, Form(max_length=512)] = None,
-) -> TokenOut:
-    """OAuth2 token endpoint: the password grant and the refresh-token grant."""
+) -> TokenOut | CookieTokenOut | Response:
+    """OAuth2 token endpoint: the password grant and the refresh-token grant.
+
+    With `X-Token-Transport: cookie` (browsers), the refresh token travels in an
+    HttpOnly cookie instead of the body, and a refresh grant without `refresh_token`
+    reads it from that cookie behind a CSRF check (api/auth/cookies.py).
+    """
     # Tokens must never be cached by a browser or a proxy (RFC 6749 §5.1).
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
     tokens = request.app.state.token_settings
     refresh_ttl = timedelta(days=settings.refresh_token_ttl_days)
+    cookie_mode = cookies.wants_cookie(request)
+    secure = settings.env != "sandbox"
     if grant_type == "password":
+        if cookie_mode:
+            cookies.check_origin(request, allowed=settings.cors_origins)
         if not username or not password:
             raise BadRequest("The password grant needs username and password.", code="invalid_request")
         pair = service.login_with_password(
@@ -66,6 +79,25 @@ def token(
             origin=origin,
         )
     elif grant_type == "refresh_token":
+        if not refresh_token and cookie_mode:
+            refresh_token = cookies.cookie_refresh_token(
+                request, secret=tokens.secret, allowed=settings.cors_origins
+            )
+            if not refresh_token:
+                raise BadRequest("There is no refresh cookie: sign in again.", code="invalid_grant")
+            try:
+                pair = service.refresh(
+                    session,
+                    refresh_token=refresh_token,
+                    tokens=tokens,
+                    refresh_ttl=refresh_ttl,
+                    now=clock.wall_now(),
+                    origin=origin,
+                )
+            except service.InvalidGrant as exc:
+                # A spent, revoked or expired cookie is useless: clear it with the answer.
+                return _problem_clearing_cookies(request, session, exc, secure=secure)
+            return _cookie_answer(response, pair, secret=tokens.secret, max_age=refresh_ttl, secure=secure)
         if not refresh_token:
             raise BadRequest("The refresh_token grant needs refresh_token.", code="invalid_request")
         pair = service.refresh(
@@ -78,15 +110,64 @@ def token(
         )
     else:
         raise BadRequest("grant_type must be password or refresh_token.", code="unsupported_grant_type")
+    if cookie_mode:
+        return _cookie_answer(response, pair, secret=tokens.secret, max_age=refresh_ttl, secure=secure)
     return TokenOut(
         access_token=pair.access_token, expires_in=pair.expires_in, refresh_token=pair.refresh_token
     )
 
 
-@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(422))
-def logout(body: LogoutIn, session: SessionDep, clock: ClockDep) -> Response:
-    service.logout(session, refresh_token=body.refresh_token, now=clock.wall_now())
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+def _cookie_answer(
+    response: Response, pair: service.TokenPair, *, secret: str, max_age: timedelta, secure: bool
+) -> CookieTokenOut:
+    csrf_token = cookies.csrf_token_for(secret, pair.refresh_token)
+    cookies.set_session_cookies(
+        response,
+        refresh_token=pair.refresh_token,
+        csrf_token=csrf_token,
+        max_age=int(max_age.total_seconds()),
+        secure=secure,
+    )
+    return CookieTokenOut(access_token=pair.access_token, expires_in=pair.expires_in, csrf_token=csrf_token)
+
+
+def _problem_clearing_cookies(request: Request, session: Session, exc: AppError, *, secure: bool) -> Response:
+    if not exc.keep_changes:
+        session.rollback()
+    answer = problem_response(exc.status, exc.code, exc.title, exc.detail, request, headers=exc.headers)
+    answer.headers["Cache-Control"] = "no-store"
+    cookies.clear_session_cookies(answer, secure=secure)
+    return answer
+
+
+@router.post(
+    "/auth/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(
+        403, 422, s403="`csrf_failed` (cookie mode only: a foreign Origin or a missing or wrong X-CSRF-Token)"
+    ),
+)
+def logout(
+    request: Request,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    body: LogoutIn | None = None,
+) -> Response:
+    """Revoke the refresh token's family: `{refresh_token}` in the body, or, with no body,
+    the browser's refresh cookie (CSRF-checked, api/auth/cookies.py), whose cookies the
+    answer then clears. Like an unknown token, no cookie at all is a 204 that changes nothing."""
+    if body is not None:
+        service.logout(session, refresh_token=body.refresh_token, now=clock.wall_now())
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+    refresh_token = cookies.cookie_refresh_token(
+        request, secret=request.app.state.token_settings.secret, allowed=settings.cors_origins
+    )
+    if refresh_token:
+        service.logout(session, refresh_token=refresh_token, now=clock.wall_now())
+    answer = Response(status_code=status.HTTP_204_NO_CONTENT)
+    cookies.clear_session_cookies(answer, secure=settings.env != "sandbox")
+    return answer
 
 
 @router.get("/me", responses=problem_responses(401, 404))

@@ -44,6 +44,18 @@ class TokenOut(BaseModel):
     refresh_token: str
 
 
+class CookieTokenOut(BaseModel):
+    """The token answer in the browser's cookie mode (`X-Token-Transport: cookie`): the
+    refresh token is in the HttpOnly `cp_refresh` cookie, never in the body."""
+
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+    csrf_token: str = Field(
+        description="Send it back in X-CSRF-Token on refresh and logout (also in cp_csrf)."
+    )
+
+
 class LogoutIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -64,3 +64,27 @@ def test_nothing_is_mounted_without_a_build(tmp_path: Path) -> None:
     app = FastAPI()
     assert not mount_webapp(app, tmp_path)
     assert TestClient(app).get("/app/").status_code == 404
+
+
+def test_the_csp_allows_only_this_origin(web: TestClient) -> None:
+    csp = dict(
+        directive.strip().split(" ", 1)
+        for directive in web.get("/app/").headers["content-security-policy"].split(";")
+    )
+    assert csp["default-src"] == "'self'"
+    assert csp["connect-src"] == "'self'"
+    assert csp["object-src"] == "'none'"
+    assert csp["base-uri"] == "'none'"
+    assert "unsafe-inline" not in str(csp)
+    assert "unsafe-eval" not in str(csp)
+
+
+def test_large_files_are_gzipped_for_clients_that_accept_it(dist: Path, web: TestClient) -> None:
+    (dist / "assets" / "index-big.js").write_text("console.log('cardportal');\n" * 2000)
+    zipped = web.get("/app/assets/index-big.js", headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert zipped.text.count("cardportal") == 2000  # httpx decodes it
+    assert int(zipped.headers["content-length"]) < 2000
+    assert "immutable" in zipped.headers["cache-control"]
+    plain = web.get("/app/assets/index-big.js", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers

@@ -1,5 +1,6 @@
 import { BrowserRouter, Navigate, NavLink, Outlet, Route, Routes, useLocation, useNavigate } from "react-router";
-import { ApiProvider, useApi, useSignedIn } from "./auth";
+import { ApiProvider, useApi, useSessionPending, useSignedIn } from "./auth";
+import { Loading } from "./components";
 import { Apply } from "./pages/Apply";
 import { CardPage } from "./pages/Card";
 import { Overview } from "./pages/Overview";
@@ -35,7 +36,9 @@ export function App() {
 
 function RequireSignIn() {
   const signedIn = useSignedIn();
+  const pending = useSessionPending();
   const location = useLocation();
+  if (!signedIn && pending) return <Loading what="your session" />;
   if (!signedIn) return <Navigate to="/signin" replace state={{ from: location.pathname }} />;
   return <Outlet />;
 }

@@ -1,4 +1,4 @@
-import { createContext, useContext, useMemo, useSyncExternalStore, type ReactNode } from "react";
+import { createContext, useContext, useEffect, useMemo, useSyncExternalStore, type ReactNode } from "react";
 import { type ApiClient, makeClient } from "./api/client";
 import { AuthSession } from "./api/session";
 
@@ -9,11 +9,23 @@ interface Api {
 
 const ApiContext = createContext<Api | null>(null);
 
-export function ApiProvider({ children, session }: { children: ReactNode; session?: AuthSession }) {
+export function ApiProvider({
+  children,
+  session,
+  baseUrl,
+}: {
+  children: ReactNode;
+  session?: AuthSession;
+  baseUrl?: string;
+}) {
   const api = useMemo(() => {
     const s = session ?? new AuthSession();
-    return { session: s, client: makeClient(s) };
-  }, [session]);
+    return { session: s, client: makeClient(s, baseUrl) };
+  }, [session, baseUrl]);
+  // A reload: the HttpOnly refresh cookie may still hold a session.
+  useEffect(() => {
+    void api.session.restore();
+  }, [api]);
   return <ApiContext.Provider value={api}>{children}</ApiContext.Provider>;
 }
 
@@ -29,5 +41,14 @@ export function useSignedIn(): boolean {
   return useSyncExternalStore(
     (listener) => session.subscribe(listener),
     () => session.signedIn,
+  );
+}
+
+/** True while the session is being restored from the refresh cookie after a reload. */
+export function useSessionPending(): boolean {
+  const { session } = useApi();
+  return useSyncExternalStore(
+    (listener) => session.subscribe(listener),
+    () => session.pending,
   );
 }

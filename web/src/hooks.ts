@@ -7,32 +7,36 @@ export interface Loaded<T> {
   reload: () => void;
 }
 
-/** Runs `load` on mount and when `deps` change; the latest call wins. */
+/**
+ * Runs `load` on mount and when `deps` (plain values) change; the latest call wins.
+ * While a new load runs, the previous data stays visible with `loading` true.
+ */
 export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): Loaded<T> {
-  const [data, setData] = useState<T | undefined>(undefined);
-  const [error, setError] = useState<string | null>(null);
-  const [loading, setLoading] = useState(true);
   const [tick, setTick] = useState(0);
-  const latest = useRef(0);
+  const key = JSON.stringify([...deps, tick]);
+  const [result, setResult] = useState<{ key: string | null; data: T | undefined; error: string | null }>({
+    key: null,
+    data: undefined,
+    error: null,
+  });
   useEffect(() => {
-    const call = ++latest.current;
-    setLoading(true);
+    let current = true;
     load().then(
       (value) => {
-        if (call !== latest.current) return;
-        setData(value);
-        setError(null);
-        setLoading(false);
+        if (current) setResult({ key, data: value, error: null });
       },
       (err: unknown) => {
-        if (call !== latest.current) return;
-        setError(err instanceof Error ? err.message : String(err));
-        setLoading(false);
+        if (current) setResult((previous) => ({ key, data: previous.data, error: err instanceof Error ? err.message : String(err) }));
       },
     );
-  }, [...deps, tick]);
+    return () => {
+      current = false;
+    };
+    // `load` is a fresh closure on every render; like useEffect, the caller names what it depends on.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [key]);
   const reload = useCallback(() => setTick((t) => t + 1), []);
-  return { data, error, loading, reload };
+  return { data: result.data, error: result.error, loading: result.key !== key, reload };
 }
 
 /** Moves focus to the page's heading when it mounts, so screen readers announce the new page. */

@@ -1,17 +1,26 @@
 /**
  * The typed API client: openapi-fetch over the paths generated from the API's
- * /openapi.json (schema.d.ts, `make web-openapi`), plus the paths API.md promises
- * that the generated schema does not have yet (pending.ts).
+ * /openapi.json (schema.d.ts, `make web-openapi`).
  */
 
 import createClient from "openapi-fetch";
-import type { PendingPaths, ProblemBody } from "./pending";
-import type { components, paths as GeneratedPaths } from "./schema";
+import type { components, paths } from "./schema";
 import { AuthSession } from "./session";
 
-export type Paths = GeneratedPaths & Omit<PendingPaths, keyof GeneratedPaths>;
+export type Paths = paths;
 export type Schemas = components["schemas"];
-export type { Autopay, Payment, ProblemBody, Statement } from "./pending";
+export type Statement = Schemas["StatementOut"];
+export type Payment = Schemas["PaymentOut"];
+export type Autopay = Schemas["AutopayIn"];
+
+/** An RFC 9457 problem+json body, as the API answers every error. */
+export interface ProblemBody {
+  type?: string;
+  title?: string;
+  status?: number;
+  detail?: string;
+  code?: string;
+}
 
 export function makeClient(session: AuthSession, baseUrl = "") {
   return createClient<Paths>({ baseUrl: baseUrl || globalThis.location?.origin, fetch: session.fetch });

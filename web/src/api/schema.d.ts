@@ -349,7 +349,12 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Logout */
+        /**
+         * Logout
+         * @description Revoke the refresh token's family: `{refresh_token}` in the body, or, with no body,
+         *     the browser's refresh cookie (CSRF-checked, api/auth/cookies.py), whose cookies the
+         *     answer then clears. Like an unknown token, no cookie at all is a 204 that changes nothing.
+         */
         post: operations["logout_v1_auth_logout_post"];
         delete?: never;
         options?: never;
@@ -386,6 +391,10 @@ export interface paths {
         /**
          * Token
          * @description OAuth2 token endpoint: the password grant and the refresh-token grant.
+         *
+         *     With `X-Token-Transport: cookie` (browsers), the refresh token travels in an
+         *     HttpOnly cookie instead of the body, and a refresh grant without `refresh_token`
+         *     reads it from that cookie behind a CSRF check (api/auth/cookies.py).
          */
         post: operations["token_v1_auth_token_post"];
         delete?: never;
@@ -998,6 +1007,28 @@ export interface components {
              * Format: date-time
              */
             now: string;
+        };
+        /**
+         * CookieTokenOut
+         * @description The token answer in the browser's cookie mode (`X-Token-Transport: cookie`): the
+         *     refresh token is in the HttpOnly `cp_refresh` cookie, never in the body.
+         */
+        CookieTokenOut: {
+            /** Access Token */
+            access_token: string;
+            /**
+             * Csrf Token
+             * @description Send it back in X-CSRF-Token on refresh and logout (also in cp_csrf).
+             */
+            csrf_token: string;
+            /** Expires In */
+            expires_in: number;
+            /**
+             * Token Type
+             * @default bearer
+             * @constant
+             */
+            token_type: "bearer";
         };
         /** DecisionIn */
         DecisionIn: {
@@ -4620,9 +4651,9 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
-                "application/json": components["schemas"]["LogoutIn"];
+                "application/json": components["schemas"]["LogoutIn"] | null;
             };
         };
         responses: {
@@ -4635,6 +4666,28 @@ export interface operations {
             };
             /** @description Bad input (`malformed_json`, `invalid_cursor`, `invalid_idempotency_key`, ...) */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description `csrf_failed` (cookie mode only: a foreign Origin or a missing or wrong X-CSRF-Token) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4883,11 +4936,33 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["TokenOut"];
+                    "application/json": components["schemas"]["TokenOut"] | components["schemas"]["CookieTokenOut"];
                 };
             };
             /** @description `invalid_grant`, `invalid_request`, `unsupported_grant_type` */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description `csrf_failed` (cookie mode only: a foreign Origin or a missing or wrong X-CSRF-Token) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -9,44 +9,57 @@ interface Call {
   path: string;
   auth: string | null;
   body: string;
+  csrf: string | null;
+  transport: string | null;
 }
 
-/** A fake API: valid access tokens are a set; a refresh token works once (rotation). */
+/**
+ * A fake API in cookie mode: valid access tokens are a set; the "browser's" cookie jar
+ * holds the refresh cookie (unreadable by the page) and the CSRF cookie; a refresh
+ * cookie works once (rotation) and only with the matching X-CSRF-Token.
+ */
 function fakeApi() {
   const calls: Call[] = [];
   const valid = new Set<string>();
-  const refreshTokens = new Set<string>();
+  const jar: { refresh: string | null; csrf: string | null } = { refresh: null, csrf: null };
+  const spent = new Set<string>();
   let issued = 0;
   let refreshFails = false;
 
   const issue = () => {
     issued += 1;
     const access = `access-${issued}`;
-    const refresh = `refresh-${issued}`;
     valid.add(access);
-    refreshTokens.add(refresh);
-    return Response.json({ access_token: access, token_type: "bearer", expires_in: 900, refresh_token: refresh });
+    jar.refresh = `refresh-${issued}`;
+    jar.csrf = `csrf-${issued}`;
+    return Response.json({ access_token: access, token_type: "bearer", expires_in: 900, csrf_token: jar.csrf });
   };
+  const refused = (status: number, code: string) => Response.json({ code, detail: code }, { status });
 
   const fetch = async (request: Request): Promise<Response> => {
     const path = new URL(request.url).pathname;
     const body = await request.text();
     const auth = request.headers.get("Authorization");
-    calls.push({ method: request.method, path, auth, body });
+    const csrf = request.headers.get("X-CSRF-Token");
+    const transport = request.headers.get("X-Token-Transport");
+    calls.push({ method: request.method, path, auth, body, csrf, transport });
     if (path === "/v1/auth/token") {
       const form = new URLSearchParams(body);
       if (form.get("grant_type") === "password") {
-        return form.get("password") === "right password"
-          ? issue()
-          : Response.json({ code: "invalid_grant", detail: "Wrong email or password." }, { status: 400 });
+        return form.get("password") === "right password" ? issue() : refused(400, "invalid_grant");
       }
-      const offered = form.get("refresh_token") ?? "";
-      if (refreshFails || !refreshTokens.delete(offered)) {
-        return Response.json({ code: "invalid_grant", detail: "Refresh token revoked." }, { status: 400 });
-      }
+      if (form.has("refresh_token")) return refused(400, "not_cookie_mode");
+      if (!jar.refresh) return refused(400, "invalid_grant");
+      if (csrf !== jar.csrf) return refused(403, "csrf_failed");
+      if (refreshFails || spent.has(jar.refresh)) return refused(400, "invalid_grant");
+      spent.add(jar.refresh);
       return issue();
     }
-    if (path === "/v1/auth/logout") return new Response(null, { status: 204 });
+    if (path === "/v1/auth/logout") {
+      if (csrf !== jar.csrf || body) return refused(403, "csrf_failed");
+      jar.refresh = jar.csrf = null;
+      return new Response(null, { status: 204 });
+    }
     if (!auth || !valid.has(auth.replace("Bearer ", ""))) {
       return Response.json({ code: "invalid_token", detail: "Expired." }, { status: 401 });
     }
@@ -58,6 +71,8 @@ function fakeApi() {
   return {
     calls,
     fetch,
+    jar,
+    readCookie: (name: string) => (name === "cp_csrf" ? jar.csrf : null),
     expireAll: () => valid.clear(),
     failRefresh: () => {
       refreshFails = true;
@@ -67,7 +82,7 @@ function fakeApi() {
 
 async function signedIn() {
   const api = fakeApi();
-  const session = new AuthSession({ baseUrl: BASE, fetch: api.fetch });
+  const session = new AuthSession({ baseUrl: BASE, fetch: api.fetch, readCookie: api.readCookie });
   await session.signIn("a@example.com", "right password");
   return { api, session, client: makeClient(session, BASE) };
 }
@@ -77,6 +92,10 @@ describe("AuthSession", () => {
     const { api, session, client } = await signedIn();
     expect(session.signedIn).toBe(true);
     expect(new URLSearchParams(api.calls[0]!.body).get("grant_type")).toBe("password");
+    expect(api.calls[0]!.transport).toBe("cookie");
+    // The page holds no refresh token at all: it lives in the HttpOnly cookie.
+    expect(session.current).toEqual({ accessToken: "access-1", csrfToken: "csrf-1" });
+    expect(JSON.stringify(session.current)).not.toContain("refresh");
     const me = await unwrap(client.GET("/v1/me"));
     expect(me.email).toBe("a@example.com");
     expect(api.calls.at(-1)!.auth).toBe("Bearer access-1");
@@ -103,7 +122,9 @@ describe("AuthSession", () => {
     ]);
     expect(api.calls[3]!.auth).toBe("Bearer access-2");
     expect(JSON.parse(api.calls[3]!.body)).toEqual(body);
-    expect(session.current?.refreshToken).toBe("refresh-2");
+    expect(api.calls[2]!.csrf).toBe("csrf-1");
+    expect(new URLSearchParams(api.calls[2]!.body).has("refresh_token")).toBe(false);
+    expect(session.current?.csrfToken).toBe("csrf-2");
   });
 
   it("shares one refresh between requests that fail together", async () => {
@@ -111,7 +132,7 @@ describe("AuthSession", () => {
     api.expireAll();
     const results = await Promise.all([1, 2, 3].map(() => unwrap(client.GET("/v1/me"))));
     expect(results.map((r) => r.id)).toEqual(["usr_1", "usr_1", "usr_1"]);
-    const refreshes = api.calls.filter((c) => c.path === "/v1/auth/token" && c.body.includes("refresh_token"));
+    const refreshes = api.calls.filter((c) => c.path === "/v1/auth/token" && c.body.includes("grant_type=refresh_token"));
     expect(refreshes).toHaveLength(1);
   });
 
@@ -136,6 +157,7 @@ describe("AuthSession", () => {
     // Every API call answers 401, whatever the token; the auth endpoints work.
     const session = new AuthSession({
       baseUrl: BASE,
+      readCookie: api.readCookie,
       fetch: (request) => {
         if (new URL(request.url).pathname.startsWith("/v1/auth")) return api.fetch(request);
         meCalls += 1;
@@ -148,13 +170,43 @@ describe("AuthSession", () => {
     expect(meCalls).toBe(2);
   });
 
-  it("revokes the refresh token on sign-out", async () => {
+  it("revokes the refresh cookie on sign-out with the CSRF token and no body", async () => {
     const { api, session } = await signedIn();
     await session.signOut();
     expect(session.signedIn).toBe(false);
     const logout = api.calls.at(-1)!;
     expect(logout.path).toBe("/v1/auth/logout");
-    expect(JSON.parse(logout.body)).toEqual({ refresh_token: "refresh-1" });
+    expect(logout.csrf).toBe("csrf-1");
+    expect(logout.transport).toBe("cookie");
+    expect(logout.body).toBe("");
+    expect(api.jar.refresh).toBeNull();
+  });
+
+  it("restores the session from the refresh cookie after a reload, once", async () => {
+    const { api } = await signedIn();
+    // A reload: a new page, nothing in memory, the cookies still in the browser.
+    const reloaded = new AuthSession({ baseUrl: BASE, fetch: api.fetch, readCookie: api.readCookie });
+    expect(reloaded.pending).toBe(true);
+    const [first, second] = await Promise.all([reloaded.restore(), reloaded.restore()]);
+    expect([first, second]).toEqual([true, true]);
+    expect(reloaded.pending).toBe(false);
+    expect(reloaded.current?.accessToken).toBe("access-2");
+    expect(api.calls.filter((c) => c.body === "grant_type=refresh_token")).toHaveLength(1);
+  });
+
+  it("stays signed out after a reload without a cookie or with a dead one", async () => {
+    const empty = fakeApi();
+    const none = new AuthSession({ baseUrl: BASE, fetch: empty.fetch, readCookie: empty.readCookie });
+    expect(none.pending).toBe(false);
+    expect(await none.restore()).toBe(false);
+    expect(empty.calls).toHaveLength(0);
+
+    const { api } = await signedIn();
+    api.failRefresh();
+    const reloaded = new AuthSession({ baseUrl: BASE, fetch: api.fetch, readCookie: api.readCookie });
+    expect(await reloaded.restore()).toBe(false);
+    expect(reloaded.signedIn).toBe(false);
+    expect(reloaded.pending).toBe(false);
   });
 
   it("does not send a token to the auth endpoints", async () => {

@@ -1,9 +1,14 @@
 /**
- * The signed-in session: tokens in memory only, and a `fetch` for openapi-fetch that
- * sends the access token and, on a 401, refreshes once and retries once.
+ * The signed-in session: the access token in memory only, the refresh token in an
+ * HttpOnly cookie the page cannot read, and a `fetch` for openapi-fetch that sends the
+ * access token and, on a 401, refreshes once and retries once.
  *
- * - Tokens are never written to localStorage, sessionStorage, cookies or the URL; a
- *   reload signs the user out (the API has no HttpOnly refresh cookie yet).
+ * - The API's cookie mode (`X-Token-Transport: cookie`, api/auth/cookies.py): the token
+ *   answer carries no refresh token; the API sets `cp_refresh` (HttpOnly, SameSite=Strict,
+ *   Path=/v1/auth) and `cp_csrf`, whose value goes back in `X-CSRF-Token` on refresh and
+ *   sign-out. Nothing is written to localStorage, sessionStorage or the URL.
+ * - A reload keeps the user signed in: `restore()` refreshes from the cookie when the
+ *   `cp_csrf` cookie says there is one.
  * - Refreshes are single-flight: requests that fail together share one refresh, and
  *   a request whose token was already replaced retries without refreshing again
  *   (the API rotates refresh tokens and revokes a family on reuse).
@@ -13,12 +18,16 @@
 
 import type { components } from "./schema";
 
-type TokenOut = components["schemas"]["TokenOut"];
+type CookieTokenOut = components["schemas"]["CookieTokenOut"];
 
 export interface Tokens {
   accessToken: string;
-  refreshToken: string;
+  /** The CSRF token bound to the refresh cookie (also in the readable `cp_csrf` cookie). */
+  csrfToken: string;
 }
+
+export const CSRF_COOKIE = "cp_csrf";
+const COOKIE_MODE = { "X-Token-Transport": "cookie" };
 
 export type Fetch = (input: Request) => Promise<Response>;
 
@@ -41,17 +50,59 @@ export class AuthSession {
   private readonly listeners = new Set<() => void>();
   private readonly baseUrl: string;
   private readonly send: Fetch;
+  private readonly readCookie: (name: string) => string | null;
+  private restoring: boolean;
+  private restored: Promise<boolean> | null = null;
 
-  constructor(options: { baseUrl?: string; fetch?: Fetch } = {}) {
+  constructor(options: { baseUrl?: string; fetch?: Fetch; readCookie?: (name: string) => string | null } = {}) {
     this.baseUrl = options.baseUrl ?? "";
-    this.send = options.fetch ?? ((request) => globalThis.fetch(request));
+    this.send = options.fetch ?? ((request) => globalThis.fetch(request, { credentials: "same-origin" }));
+    this.readCookie = options.readCookie ?? documentCookie;
+    // Until restore() has asked the API, a page that needs a session waits rather than
+    // sending the user to the sign-in page.
+    this.restoring = this.readCookie(CSRF_COOKIE) !== null;
   }
 
   get signedIn(): boolean {
     return this.tokens !== null;
   }
 
-  /** For tests and the sign-in page: the tokens currently held. */
+  /** True while `restore()` is asking the API whether the refresh cookie still works. */
+  get pending(): boolean {
+    return this.restoring;
+  }
+
+  /**
+   * After a reload: get a fresh access token from the refresh cookie, when the
+   * readable CSRF cookie says there is one. Resolves to whether the user is signed in.
+   * Single-flight (React's StrictMode runs effects twice, and a second use of the same
+   * refresh cookie would look like theft and revoke the session).
+   */
+  restore(): Promise<boolean> {
+    if (this.tokens) return Promise.resolve(true);
+    if (this.restored) return this.restored;
+    const csrfToken = this.readCookie(CSRF_COOKIE);
+    if (!csrfToken) {
+      this.setRestoring(false);
+      return Promise.resolve(false);
+    }
+    this.setRestoring(true);
+    this.restored = (async () => {
+      try {
+        const fresh = await this.tokenRequest(new URLSearchParams({ grant_type: "refresh_token" }), csrfToken);
+        if (!this.tokens) this.setTokens(fresh);
+      } catch {
+        // The cookie is spent, revoked or expired (the API cleared it): stay signed out.
+      } finally {
+        this.restored = null;
+        this.setRestoring(false);
+      }
+      return this.tokens !== null;
+    })();
+    return this.restored;
+  }
+
+  /** For tests: the tokens currently held. */
   get current(): Readonly<Tokens> | null {
     return this.tokens;
   }
@@ -66,17 +117,17 @@ export class AuthSession {
     this.setTokens(await this.tokenRequest(body));
   }
 
-  /** Revokes the refresh token's family on the server, then forgets the tokens. */
+  /** Revokes the refresh cookie's family on the server (which clears the cookies), then forgets the tokens. */
   async signOut(): Promise<void> {
     const held = this.tokens;
     this.setTokens(null);
-    if (!held) return;
+    const csrfToken = held?.csrfToken ?? this.readCookie(CSRF_COOKIE);
+    if (!csrfToken) return;
     try {
       await this.send(
         new Request(this.url("/v1/auth/logout"), {
           method: "POST",
-          headers: { "Content-Type": "application/json" },
-          body: JSON.stringify({ refresh_token: held.refreshToken }),
+          headers: { ...COOKIE_MODE, "X-CSRF-Token": csrfToken },
         }),
       );
     } catch {
@@ -94,8 +145,9 @@ export class AuthSession {
     if (!held) return Promise.resolve(false);
     this.refreshing = (async () => {
       try {
-        const body = new URLSearchParams({ grant_type: "refresh_token", refresh_token: held.refreshToken });
-        const fresh = await this.tokenRequest(body);
+        const body = new URLSearchParams({ grant_type: "refresh_token" });
+        // The cookie holds the newest value (another tab may have refreshed).
+        const fresh = await this.tokenRequest(body, this.readCookie(CSRF_COOKIE) ?? held.csrfToken);
         if (this.tokens === held) this.setTokens(fresh);
         return this.tokens !== null;
       } catch {
@@ -129,26 +181,32 @@ export class AuthSession {
     return token;
   }
 
-  private async tokenRequest(body: URLSearchParams): Promise<Tokens> {
-    const response = await this.send(
-      new Request(this.url("/v1/auth/token"), {
-        method: "POST",
-        headers: { "Content-Type": "application/x-www-form-urlencoded" },
-        body,
-      }),
-    );
+  private async tokenRequest(body: URLSearchParams, csrfToken?: string): Promise<Tokens> {
+    const headers: Record<string, string> = { ...COOKIE_MODE, "Content-Type": "application/x-www-form-urlencoded" };
+    if (csrfToken) headers["X-CSRF-Token"] = csrfToken;
+    const response = await this.send(new Request(this.url("/v1/auth/token"), { method: "POST", headers, body }));
     if (!response.ok) {
       const problem = (await response.json().catch(() => ({}))) as { detail?: string; code?: string };
       throw new AuthError(problem.detail ?? "Sign-in failed.", response.status, problem.code);
     }
-    const token = (await response.json()) as TokenOut;
-    return { accessToken: token.access_token, refreshToken: token.refresh_token };
+    const token = (await response.json()) as CookieTokenOut;
+    return { accessToken: token.access_token, csrfToken: token.csrf_token };
   }
 
   private setTokens(tokens: Tokens | null): void {
     const changed = (this.tokens === null) !== (tokens === null);
     this.tokens = tokens;
-    if (changed) for (const listener of this.listeners) listener();
+    if (changed) this.notify();
+  }
+
+  private setRestoring(restoring: boolean): void {
+    if (this.restoring === restoring) return;
+    this.restoring = restoring;
+    this.notify();
+  }
+
+  private notify(): void {
+    for (const listener of this.listeners) listener();
   }
 
   private url(path: string): string {
@@ -159,4 +217,13 @@ export class AuthSession {
 function isAuthPath(url: string): boolean {
   const path = new URL(url, "http://x").pathname;
   return AUTH_PATHS.some((p) => path.endsWith(p));
+}
+
+function documentCookie(name: string): string | null {
+  if (typeof document === "undefined") return null;
+  for (const part of document.cookie.split(";")) {
+    const [key, ...value] = part.trim().split("=");
+    if (key === name) return decodeURIComponent(value.join("=")) || null;
+  }
+  return null;
 }

@@ -1,3 +1,4 @@
+import { useEffect } from "react";
 import { Link } from "react-router";
 import { type ApiClient, type Schemas, type Statement, unwrap } from "../api/client";
 import { useApi } from "../auth";
@@ -41,8 +42,14 @@ export function Overview() {
   );
 }
 
+/** A User Timing mark when the first account's figures are on screen (web/README.md's first render). */
+export const OVERVIEW_RENDERED = "overview-rendered";
+
 function AccountSummary({ account }: { account: Account }) {
   const { client } = useApi();
+  useEffect(() => {
+    if (performance.getEntriesByName(OVERVIEW_RENDERED).length === 0) performance.mark(OVERVIEW_RENDERED);
+  }, []);
   const statement = useLoad(() => latestStatement(client, account.id), [account.id]);
   const base = `/accounts/${encodeURIComponent(account.id)}`;
   const due = statement.data;

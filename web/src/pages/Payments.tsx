@@ -7,11 +7,13 @@ import { centsToInput, formatDateTime, formatMoney, parseDollars } from "../form
 import { useLoad } from "../hooks";
 import { latestStatement } from "./Overview";
 
-// Stripe's test PaymentMethods: https://docs.stripe.com/testing#cards
-const TEST_PAYMENT_METHODS = [
-  { value: "pm_card_visa", label: "Visa (succeeds)" },
-  { value: "pm_card_mastercard", label: "Mastercard (succeeds)" },
-  { value: "pm_card_chargeDeclined", label: "Declined card" },
+// Stripe's test PaymentMethod ids (https://docs.stripe.com/testing?testing-method=payment-methods),
+// the ones that both Stripe's test mode and the localstripe emulator turn into a card:
+// 4242 4242 4242 4242, 4000 0000 0000 0341 and 4000 0000 0000 0002. See web/README.md.
+export const TEST_PAYMENT_METHODS = [
+  { value: "pm_card_visa", label: "Visa 4242 (succeeds)" },
+  { value: "pm_card_chargeCustomerFail", label: "Visa 0341 (declined when charged)" },
+  { value: "pm_card_visa_chargeDeclined", label: "Visa 0002 (declined when added)" },
 ];
 
 const notYet = isMissingEndpoint;

@@ -146,6 +146,7 @@ export function Transactions() {
                       <td className="wide-only">{t.type}</td>
                       <td>
                         <span className={`badge badge-${t.status}`}>{t.status}</span>
+                        {t.decline_code && <span className="muted"> ({t.decline_code.replace(/_/g, " ")})</span>}
                       </td>
                       <td className="num">
                         <Money amount={t.amount} currency={t.currency} />
