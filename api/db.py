@@ -7,13 +7,17 @@ response is sent, and rolls back on any exception.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, MetaData, create_engine, func
+from sqlalchemy import BigInteger, DateTime, MetaData, create_engine, event, func
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from cardportal.database import with_driver
 
@@ -35,14 +39,47 @@ class CreatedAtMixin:
     created_at: Mapped[datetime] = mapped_column(server_default=func.now(), nullable=False)
 
 
+# A pooled connection idle for longer than this is pinged before use.
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
 def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> Engine:
-    return create_engine(
+    engine = create_engine(
         with_driver(url, "psycopg"),
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_pre_ping=True,
         pool_recycle=1800,
     )
+    _ping_when_idle(engine)
+    return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Pessimistic disconnect handling, only for connections that sat idle.
+
+    ``pool_pre_ping`` costs a round trip (``SELECT 1``) on every checkout, one
+    of ~10 per authorization (measured: the bench's authorize rate rose by about
+    a tenth without it). A connection checked in less than a second ago is used
+    as is: were its server gone meanwhile, the request fails and SQLAlchemy
+    invalidates the whole pool on the disconnect error, so the next checkout
+    connects afresh. An idle connection (the usual case after a database
+    restart) is pinged first and replaced when the ping fails.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info["checked_in_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        idle_since = record.info.get("checked_in_at")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            # The pool discards this connection and checks out another (or connects anew).
+            raise DisconnectionError() from error
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

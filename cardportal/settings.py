@@ -98,7 +98,9 @@ class Settings(BaseSettings):
 
     api_host: str = Field("127.0.0.1", alias="API_HOST")
     api_port: int = Field(8000, alias="API_PORT")
-    api_workers: int = Field(1, alias="API_WORKERS", ge=1)
+    # Chosen by measurement (bench `authorize` tries 1 and 2 uvicorn workers): on the
+    # 2-core machine 2 workers gave 107 against 73 authorizations/s (1.5x).
+    api_workers: int = Field(2, alias="API_WORKERS", ge=1)
 
     @field_validator("cors_origins", "rate_limit_exempt_ips", mode="before")
     @classmethod

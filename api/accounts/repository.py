@@ -3,11 +3,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import RowMapping, Select, select, tuple_
 from sqlalchemy.orm import Session
 
 from api.accounts.models import Account
 from api.network.models import Transaction
+from api.pagination import decode_cursor, encode_cursor
 
 
 def select_account(session: Session, account_id: str) -> Account | None:
@@ -18,15 +19,46 @@ def accounts_of_user(user_id: str) -> Select[Any]:
     return select(Account).where(Account.user_id == user_id)
 
 
-def transactions_of_account(
+# The columns of a history page: exactly what TransactionOut shows.
+_PAGE_COLUMNS = (
+    Transaction.id,
+    Transaction.account_id,
+    Transaction.card_id,
+    Transaction.type,
+    Transaction.status,
+    Transaction.amount,
+    Transaction.currency,
+    Transaction.authorized_amount,
+    Transaction.merchant_name,
+    Transaction.merchant_mcc,
+    Transaction.merchant_country,
+    Transaction.decline_code,
+    Transaction.closed_reason,
+    Transaction.original_transaction_id,
+    Transaction.refunded_amount,
+    Transaction.created_at,
+    Transaction.posted_at,
+)
+
+
+def transaction_page(
+    session: Session,
     account_id: str,
     *,
     status: str | None,
     type_: str | None,
     created_from: datetime | None,
     created_to: datetime | None,
-) -> Select[Any]:
-    statement = select(Transaction).where(Transaction.account_id == account_id)
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[RowMapping], str | None]:
+    """One page of an account's transactions, newest first, as plain rows (no ORM objects).
+
+    Keyset pagination on ``ix_transactions_account_created`` (account_id,
+    created_at, id): an Index Scan Backward that reads ``limit + 1`` rows
+    whatever the history's length.
+    """
+    statement = select(*_PAGE_COLUMNS).where(Transaction.account_id == account_id)
     if status is not None:
         statement = statement.where(Transaction.status == status)
     if type_ is not None:
@@ -35,4 +67,14 @@ def transactions_of_account(
         statement = statement.where(Transaction.created_at >= created_from)
     if created_to is not None:
         statement = statement.where(Transaction.created_at < created_to)
-    return statement
+    if cursor is not None:
+        after_created, after_id = decode_cursor(cursor)
+        statement = statement.where(
+            tuple_(Transaction.created_at, Transaction.id) < tuple_(after_created, after_id)
+        )
+    statement = statement.order_by(Transaction.created_at.desc(), Transaction.id.desc()).limit(limit + 1)
+    rows = list(session.execute(statement).mappings())
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    return rows, encode_cursor(rows[-1]["created_at"], rows[-1]["id"])

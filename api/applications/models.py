@@ -32,6 +32,9 @@ class Application(Base):
 
     __table_args__ = (
         Index("ix_applications_user_created", "user_id", "created_at", "id"),
+        # The data platform's daily extracts filter on this (migration 0006).
+        Index("ix_applications_created", "created_at"),
+        Index("ix_applications_decided", "decided_at", postgresql_where=text("decided_at is not null")),
         # One open application per customer at a time.
         Index(
             "uq_applications_open_per_user",

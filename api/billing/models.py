@@ -64,6 +64,8 @@ class Statement(Base):
         CheckConstraint("due_date > period_end and period_end >= period_start", name="dates_ordered"),
         Index("ix_statements_account_created", "account_id", "created_at", "id"),
         Index("ix_statements_due_date", "due_date"),
+        # The data platform's daily extracts filter on this (migration 0006).
+        Index("ix_statements_created", "created_at"),
     )
 
 

@@ -19,6 +19,8 @@ from api.errors import TooManyRequests
 class RateLimiter:
     def __init__(self, storage_uri: str, per_ip: str, per_user: str) -> None:
         self._limiter = MovingWindowRateLimiter(storage_from_string(storage_uri))
+        # Memory storage answers without I/O: callers may check it on the event loop.
+        self.in_memory = storage_uri.startswith("memory://")
         self.per_ip: list[RateLimitItem] = parse_many(per_ip)
         self.per_user: list[RateLimitItem] = parse_many(per_user)
 

@@ -32,6 +32,9 @@ class LedgerAccount(Base):
     posted_credits: Mapped[int] = mapped_column(server_default=text("0"))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
+    # The data platform's daily extracts filter on this (migration 0006).
+    __table_args__ = (Index("ix_ledger_accounts_created", "created_at"),)
+
 
 class LedgerTransfer(Base):
     __tablename__ = "ledger_transfers"
@@ -61,6 +64,8 @@ class LedgerTransfer(Base):
             postgresql_where=text("pending_id is not null"),
         ),
         Index("ix_ledger_transfers_reference", "reference"),
+        # The data platform's daily extracts filter on this (migration 0006).
+        Index("ix_ledger_transfers_created", "created_at"),
     )
 
 
@@ -78,4 +83,6 @@ class LedgerEntry(Base):
     __table_args__ = (
         CheckConstraint("layer in ('pending', 'posted')", name="layer_known"),
         Index("ix_ledger_entries_account_id", "ledger_account_id", "id"),
+        # The data platform's daily extracts filter on this (migration 0006).
+        Index("ix_ledger_entries_created", "created_at"),
     )

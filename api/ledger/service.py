@@ -74,8 +74,16 @@ class InvalidAmount(LedgerError):
     pass
 
 
+RECEIVABLE_SUFFIX = ":receivable"
+
+
 def receivable(account_id: str) -> str:
-    return f"{account_id}:receivable"
+    return f"{account_id}{RECEIVABLE_SUFFIX}"
+
+
+def new_transfer_id() -> str:
+    """A transfer's id, known before it is written (callers may record it first)."""
+    return new_id("tr")
 
 
 def house(kind: House, account_id: str) -> str:
@@ -149,8 +157,9 @@ def _write(
     now: datetime,
     pending_id: str | None = None,
     reference: str | None = None,
+    transfer_id: str | None = None,
 ) -> str:
-    transfer_id = new_id("tr")
+    transfer_id = transfer_id or new_transfer_id()
     rows = session.execute(
         _WRITE_TRANSFER,
         {
@@ -212,6 +221,11 @@ def balances(session: Session, account_ids: list[str]) -> dict[str, Balances]:
     return {a: by_code.get(receivable(a), Balances(0, 0)) for a in account_ids}
 
 
+def exceeds_limit(amount: int, *, available: int) -> bool:
+    """Rule 5: a hold of ``amount`` would take the account past its limit."""
+    return amount > available
+
+
 @dataclass(frozen=True)
 class Hold:
     transfer_id: str
@@ -228,17 +242,19 @@ def hold(
     now: datetime,
     reference: str | None = None,
     locked: Balances | None = None,
+    transfer_id: str | None = None,
 ) -> Hold:
     """A pending purchase: debit the customer, credit network settlement, within the limit.
 
     Raises ``LimitExceeded`` (writing nothing) when ``current + pending + amount``
     would pass ``credit_limit``. ``locked`` passes balances already read with
-    ``lock_balances`` in this transaction, to save locking twice.
+    ``lock_balances`` in this transaction, to save locking twice;
+    ``transfer_id`` an id from ``new_transfer_id`` the caller recorded already.
     """
     _check_amount(amount)
     current = locked or lock_balances(session, account_id)
     available = credit_limit - current.current_balance - current.pending_amount
-    if amount > available:
+    if exceeds_limit(amount, available=available):
         raise LimitExceeded(available=available)
     debit, credit = receivable(account_id), house(House.NETWORK_SETTLEMENT, account_id)
     transfer_id = _write(
@@ -252,29 +268,52 @@ def hold(
         legs=[(debit, amount, "pending"), (credit, -amount, "pending")],
         now=now,
         reference=reference,
+        transfer_id=transfer_id,
     )
     return Hold(transfer_id=transfer_id, available_after=available - amount)
 
 
-def _resolve(session: Session, pending_id: str, new_state: str) -> LedgerTransfer:
+# Resolve a pending transfer in one statement. The customer's receivable is
+# locked first, as everywhere (the ``locked`` CTE is joined before the UPDATE
+# locks the transfer row), then the transfer moves from pending to its new
+# state only if it is still pending: a concurrent resolver that committed
+# first makes the re-checked ``state = 'pending'`` fail, and nothing returns.
+_RESOLVE = text(
+    """
+    with target as (
+        select debit_account_id from ledger_transfers where id = :pending_id
+    ),
+    locked as (
+        select a.id from ledger_accounts a join target t on a.id = t.debit_account_id
+        for update of a
+    )
+    update ledger_transfers p set state = :new_state
+    from locked
+    where p.id = :pending_id and p.state = 'pending' and p.debit_account_id = locked.id
+    returning p.debit_account_id, p.credit_account_id, p.amount, p.currency
+    """
+)
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    debit_account_id: str
+    credit_account_id: str
+    amount: int
+    currency: str
+
+
+def _resolve(session: Session, pending_id: str, new_state: str) -> _Resolved:
     """Mark a pending transfer resolved, once; the transfer as it was."""
-    # The customer's receivable is locked first, as everywhere, then the pending transfer.
-    row = session.execute(
-        select(LedgerTransfer.debit_account_id).where(LedgerTransfer.id == pending_id)
-    ).one_or_none()
+    row = session.execute(_RESOLVE, {"pending_id": pending_id, "new_state": new_state}).one_or_none()
     if row is None:
-        raise PendingNotFound(pending_id)
-    session.execute(select(LedgerAccount.id).where(LedgerAccount.id == row[0]).with_for_update()).one()
-    pending = session.execute(
-        select(LedgerTransfer).where(LedgerTransfer.id == pending_id).with_for_update()
-    ).scalar_one_or_none()
-    if pending is None:
-        raise PendingNotFound(pending_id)
-    if pending.state != "pending":
-        raise PendingAlreadyResolved(pending.state)
-    pending.state = new_state
-    session.flush()
-    return pending
+        state = session.execute(
+            select(LedgerTransfer.state).where(LedgerTransfer.id == pending_id)
+        ).scalar_one_or_none()
+        if state is None:
+            raise PendingNotFound(pending_id)
+        raise PendingAlreadyResolved(state)
+    return _Resolved(row[0], row[1], int(row[2]), row[3])
 
 
 def post_pending(

@@ -51,6 +51,8 @@ class Transaction(Base):
         CheckConstraint("status in ('pending', 'posted', 'declined', 'reversed')", name="status_known"),
         # History pages: newest first per account, with the cursor's tie-breaker.
         Index("ix_transactions_account_created", "account_id", "created_at", "id"),
+        # The data platform's daily extracts filter on this (migration 0006).
+        Index("ix_transactions_created", "created_at"),
         # Spending controls' daily and monthly sums per card.
         Index("ix_transactions_card_created", "card_id", "created_at"),
         # Hold expiry scans only what is still pending.

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Response
 
 from api.deps import ClockDep, NetworkCaller, NetworkIdempotency, SessionDep
 from api.errors import problem_responses
 from api.ids import ID_PATTERN
 from api.network import service
 from api.network.schemas import AuthorizationIn, AuthorizationOut, ClearIn, RefundIn, TransactionOut
+from api.responses import model_response
 
 router = APIRouter(prefix="/v1/network", tags=["network"])
 
@@ -25,10 +26,10 @@ _ERRORS = problem_responses(
 _STATE_ERRORS = _ERRORS | problem_responses(409, s409="the authorization is not pending")
 
 
-@router.post("/authorizations", responses=_ERRORS)
+@router.post("/authorizations", responses=_ERRORS, response_model=AuthorizationOut)
 def authorize(
     body: AuthorizationIn, _: NetworkCaller, session: SessionDep, clock: ClockDep, idem: NetworkIdempotency
-) -> AuthorizationOut:
+) -> Response:
     """Approve or decline; a decline is a 200 with `approved: false` and a `decline_code`."""
     result = service.authorize(
         session,
@@ -41,7 +42,7 @@ def authorize(
         now=clock.now(),
     )
     txn = result.transaction
-    return idem.save(
+    answer = idem.save(
         200,
         AuthorizationOut(
             id=txn.id,
@@ -56,9 +57,10 @@ def authorize(
             created_at=txn.created_at,
         ),
     )
+    return model_response(answer)
 
 
-@router.post("/authorizations/{id}/clear", responses=_STATE_ERRORS)
+@router.post("/authorizations/{id}/clear", responses=_STATE_ERRORS, response_model=TransactionOut)
 def clear(
     id: AuthorizationId,
     body: ClearIn,
@@ -66,27 +68,27 @@ def clear(
     session: SessionDep,
     clock: ClockDep,
     idem: NetworkIdempotency,
-) -> TransactionOut:
+) -> Response:
     txn = service.clear(session, authorization_id=id, amount=body.amount, now=clock.now())
-    return idem.save(200, TransactionOut.of(txn))
+    return model_response(idem.save(200, TransactionOut.of(txn)))
 
 
-@router.post("/authorizations/{id}/reverse", responses=_STATE_ERRORS)
+@router.post("/authorizations/{id}/reverse", responses=_STATE_ERRORS, response_model=TransactionOut)
 def reverse(
     id: AuthorizationId,
     _: NetworkCaller,
     session: SessionDep,
     clock: ClockDep,
     idem: NetworkIdempotency,
-) -> TransactionOut:
+) -> Response:
     txn = service.reverse(session, authorization_id=id, now=clock.now())
-    return idem.save(200, TransactionOut.of(txn))
+    return model_response(idem.save(200, TransactionOut.of(txn)))
 
 
-@router.post("/refunds", responses=_STATE_ERRORS)
+@router.post("/refunds", responses=_STATE_ERRORS, response_model=TransactionOut)
 def refund(
     body: RefundIn, _: NetworkCaller, session: SessionDep, clock: ClockDep, idem: NetworkIdempotency
-) -> TransactionOut:
+) -> Response:
     txn = service.refund(
         session,
         card_id=body.card_id,
@@ -98,4 +100,4 @@ def refund(
         authorization_id=body.authorization_id,
         now=clock.now(),
     )
-    return idem.save(200, TransactionOut.of(txn))
+    return model_response(idem.save(200, TransactionOut.of(txn)))

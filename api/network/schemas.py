@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import RowMapping
 
 from api.cards.controls import ISO_3166_ALPHA_2
 from api.ids import ID_PATTERN
@@ -116,3 +118,38 @@ class TransactionOut(BaseModel):
             created_at=txn.created_at,
             posted_at=txn.posted_at,
         )
+
+
+def transaction_out_dict(row: RowMapping | Mapping[str, Any]) -> dict[str, Any]:
+    """``TransactionOut`` as a plain dict, from a row of the transactions table.
+
+    For history pages: fifty pydantic models per page cost more than the query
+    (profiled), and the row's values are already checked by the table's
+    constraints. ``pydantic_core.to_json`` of this dict gives the same bytes as
+    ``TransactionOut.of(…).model_dump_json()`` (a test compares them).
+    """
+    return {
+        "id": row["id"],
+        "account_id": row["account_id"],
+        "card_id": row["card_id"],
+        "type": row["type"],
+        "status": row["status"],
+        "amount": row["amount"],
+        "currency": row["currency"],
+        "authorized_amount": row["authorized_amount"],
+        "merchant": (
+            {
+                "name": row["merchant_name"],
+                "mcc": row["merchant_mcc"] or "",
+                "country": row["merchant_country"],
+            }
+            if row["merchant_name"] is not None
+            else None
+        ),
+        "decline_code": row["decline_code"],
+        "closed_reason": row["closed_reason"],
+        "original_transaction_id": row["original_transaction_id"],
+        "refunded_amount": row["refunded_amount"],
+        "created_at": row["created_at"],
+        "posted_at": row["posted_at"],
+    }

@@ -81,6 +81,8 @@ class Payment(Base):
         UniqueConstraint("user_id", "idempotency_key", name="uq_payments_user_id_idempotency_key"),
         Index("ix_payments_account_created", "account_id", "created_at", "id"),
         Index("ix_payments_created", "created_at"),
+        # The data platform's daily extracts filter on this (payments touched that day) (migration 0006).
+        Index("ix_payments_updated", "updated_at"),
     )
 
 

@@ -9,7 +9,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from api.network.models import Transaction
+from api.network.schemas import TransactionOut
+from api.pagination import Page
 from tests.factories import GROCER, NETWORK_HEADERS, LoggedIn, approved_customer, customer
 
 ACCOUNT_FIELDS = {
@@ -195,3 +200,42 @@ def test_history_limit_edges_are_accepted(api: TestClient) -> None:
     assert len(one["data"]) == 1
     assert one["next_cursor"]
     assert len(history(api, user, account_id, limit=200).json()["data"]) == 2
+
+
+def test_history_pages_are_the_bytes_of_transaction_out(api: TestClient, session: Session) -> None:
+    """The history route serialises rows directly; the bytes equal Page[TransactionOut]'s."""
+    user, account_id, card_id = approved_customer(api, requested_credit_limit=2_000_00)
+    cleared = authorize(api, card_id, 120_00)
+    api.post(
+        f"/v1/network/authorizations/{cleared['id']}/clear", headers=NETWORK_HEADERS, json={"amount": 100_00}
+    )
+    reversed_ = authorize(api, card_id, 30_00)
+    api.post(f"/v1/network/authorizations/{reversed_['id']}/reverse", headers=NETWORK_HEADERS)
+    authorize(api, card_id, 9_000_00)  # declined: insufficient credit
+    refund = api.post(
+        "/v1/network/refunds",
+        headers=NETWORK_HEADERS,
+        json={
+            "card_id": card_id,
+            "amount": 20_00,
+            "currency": "USD",
+            "merchant": GROCER,
+            "authorization_id": cleared["id"],
+        },
+    )
+    assert refund.status_code == 200, refund.text
+    for params in ({"limit": 2}, {"limit": 50}):
+        response = history(api, user, account_id, **params)
+        assert response.status_code == 200
+        page = response.json()
+        assert page["data"]
+        rows = session.scalars(
+            select(Transaction).where(Transaction.id.in_([t["id"] for t in page["data"]]))
+        ).all()
+        by_id = {t.id: t for t in rows}
+        expected = Page[TransactionOut](
+            data=[TransactionOut.of(by_id[t["id"]]) for t in page["data"]], next_cursor=page["next_cursor"]
+        )
+        assert response.content == expected.model_dump_json().encode()
+    statuses = {t["status"] for t in history(api, user, account_id).json()["data"]}
+    assert statuses == {"posted", "reversed", "declined"}
