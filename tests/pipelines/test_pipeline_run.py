@@ -154,6 +154,8 @@ def test_rerunning_a_partition_changes_nothing(pipeline: Pipeline) -> None:
     assert snaps["rerun_report"]
     assert snaps["raw_after"] == snaps["raw_before"]
     assert snaps["raw_before"]["transactions"][0] > 0
+    assert snaps["raw_before"]["statements"][0] > 0
+    assert snaps["raw_before"]["payments"][0] > 0
     assert snaps["files_after"] == snaps["files_before"]  # the same bytes, re-registered
 
 
