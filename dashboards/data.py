@@ -6,8 +6,8 @@
 - Loaders are ``st.cache_data(ttl=...)`` functions keyed by plain values (SQL
   text, parameter tuples, dates). Pages query the ``rpt_`` and ``dim_`` marts,
   never ``fct_transactions`` whole, and never the operational database.
-- A mart that does not exist yet (payments, revenue, statements) is
-  reported by :func:`mart_exists`, so a page can say "not built yet".
+- A mart that does not exist (yet, in an old warehouse) is reported by
+  :func:`mart_exists`, so a page can say "not built yet".
 """
 
 from __future__ import annotations
@@ -234,6 +234,57 @@ def reconciliation(limit: int = 31) -> pd.DataFrame:
     )
 
 
+# Payments, revenue, delinquency (rpt_payments, rpt_revenue_monthly, rpt_delinquency) ----------
+
+
+def payments_daily() -> pd.DataFrame:
+    """rpt_payments from the first day with a payment on (days before it are all zeros)."""
+    return query(
+        f"""
+        select payment_date, payments_count, succeeded_count, succeeded_cents, failed_count, failed_cents,
+               pending_count, full_count, partial_count, minimum_count, below_minimum_count,
+               no_statement_count, returned_count, returned_cents, autopay_count, autopay_succeeded_cents,
+               exceptions_count, payment_rate::float8 as payment_rate, autopay_accounts, open_accounts,
+               autopay_uptake_rate::float8 as autopay_uptake_rate
+        from {MARTS}.rpt_payments
+        where payment_date >= coalesce(
+            (select min(payment_date) from {MARTS}.rpt_payments
+             where payments_count > 0 or returned_count > 0),
+            (select max(payment_date) from {MARTS}.rpt_payments))
+        order by payment_date
+        """
+    )
+
+
+def revenue_monthly() -> pd.DataFrame:
+    return query(
+        f"""
+        select period_start, interest_income_cents, late_fee_income_cents, other_fee_income_cents,
+               fee_income_cents, total_income_cents, interest_charges_count, fees_count, accounts_charged,
+               charged_off_cents, income_less_charge_offs_cents
+        from {MARTS}.rpt_revenue_monthly order by period_start
+        """
+    )
+
+
+def delinquency_daily() -> pd.DataFrame:
+    return query(
+        f"""
+        select date_day, accounts_count, current_count, dpd_1_29_count, dpd_30_59_count, dpd_60_89_count,
+               dpd_90_plus_count, dpd_30_plus_count, balance_cents, dpd_1_29_balance_cents,
+               dpd_30_59_balance_cents, dpd_60_89_balance_cents, dpd_90_plus_balance_cents,
+               dpd_30_plus_balance_rate::float8 as dpd_30_plus_balance_rate, past_due_cents,
+               charge_offs_count, charged_off_cents, is_month_end,
+               roll_rate_current_to_1_29::float8 as roll_rate_current_to_1_29,
+               roll_rate_1_29_to_30_59::float8 as roll_rate_1_29_to_30_59,
+               roll_rate_30_59_to_60_89::float8 as roll_rate_30_59_to_60_89,
+               roll_rate_60_89_to_90_plus::float8 as roll_rate_60_89_to_90_plus,
+               roll_rate_90_plus_to_charge_off::float8 as roll_rate_90_plus_to_charge_off
+        from {MARTS}.rpt_delinquency order by date_day
+        """
+    )
+
+
 # Freshness: each mart's latest day (from its own date column) and its size estimate.
 FRESHNESS_COLUMNS = {
     "rpt_card_activity_daily": "period_start",
@@ -243,6 +294,9 @@ FRESHNESS_COLUMNS = {
     "rpt_application_funnel": "application_date",
     "rpt_api_usage_daily": "request_date",
     "rpt_ledger_reconciliation": "movement_date",
+    "rpt_payments": "payment_date",
+    "rpt_delinquency": "date_day",
+    "rpt_revenue_monthly": "period_start",
     "dim_date": "date_day",
     "dim_accounts": "opened_date",
     "dim_merchants": "first_seen_date",

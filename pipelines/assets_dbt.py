@@ -28,7 +28,10 @@ class CardportalTranslator(DagsterDbtTranslator):
         if props["resource_type"] == "source":
             return spec
         fqn = props.get("fqn", [])
-        group = fqn[1] if props["resource_type"] == "model" and len(fqn) > 2 else "staging"
+        if props["resource_type"] == "snapshot":
+            group = "snapshots"
+        else:
+            group = fqn[1] if props["resource_type"] == "model" and len(fqn) > 2 else "staging"
         # Keys name the schema readers find the table in: marts are published from marts_staging.
         key = AssetKey([group, props["name"]])
         return spec.replace_attributes(key=key, group_name=group, owners=["team:data-platform"])

@@ -10,7 +10,7 @@ from dagster import (
     asset,
 )
 
-from pipelines.extract import SPECS, ExtractSpec, extract_day, extract_request_log
+from pipelines.extract import SPECS, ExtractSpec, extract_days, extract_request_log
 from pipelines.partitions import daily_partitions
 from pipelines.resources import PlatformResource
 
@@ -35,11 +35,8 @@ def _extract_asset(spec: ExtractSpec) -> AssetsDefinition:
         kinds={"polars", "postgres"},
     )
     def _extract(context: AssetExecutionContext, platform: PlatformResource) -> MaterializeResult[None]:
-        rows, seconds = 0, 0.0
-        for day in partition_days(context):
-            result = extract_day(platform, spec, day)
-            rows += result.rows
-            seconds += result.seconds
+        result = extract_days(platform, spec, partition_days(context))
+        rows, seconds = result.rows, result.seconds
         return MaterializeResult(
             metadata={
                 "rows": rows,

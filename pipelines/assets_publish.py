@@ -25,6 +25,11 @@ MART_TABLES = (
     "rpt_application_funnel",
     "rpt_api_usage_daily",
     "rpt_ledger_reconciliation",
+    "fct_payments",
+    "fct_statements",
+    "rpt_delinquency",
+    "rpt_payments",
+    "rpt_revenue_monthly",
 )
 
 

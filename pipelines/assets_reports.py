@@ -110,14 +110,32 @@ _MONTH_DAYS = """
            coalesce(a.authorizations_count, 0) as authorizations_count,
            a.approval_rate,
            r.outstanding_balance_cents, r.utilisation_rate,
-           coalesce(l.posted_difference_cents, 0) + coalesce(l.pending_difference_cents, 0)
-               as ledger_difference_cents
+           coalesce(p.succeeded_cents, 0) as payments_received_cents,
+           coalesce(p.failed_count, 0) as failed_payments,
+           coalesce(p.returned_cents, 0) as returned_payments_cents,
+           coalesce(l.interest_cents, 0) as interest_cents,
+           coalesce(l.fees_cents, 0) as fees_cents,
+           coalesce(q.accounts_count - q.current_count, 0) as past_due_accounts,
+           coalesce(q.dpd_30_plus_count, 0) as past_due_30_plus_accounts,
+           coalesce(q.charged_off_cents, 0) as charged_off_cents,
+           abs(coalesce(l.posted_difference_cents, 0)) + abs(coalesce(l.pending_difference_cents, 0))
+               + abs(coalesce(l.payments_difference_cents, 0)) as ledger_difference_cents
     from marts.dim_date d
     left join marts.rpt_card_activity_daily a on a.period_start = d.date_day and a.mcc_group = 'all'
     left join marts.rpt_receivables_daily r on r.balance_date = d.date_day
     left join marts.rpt_ledger_reconciliation l on l.movement_date = d.date_day
+    left join marts.rpt_payments p on p.payment_date = d.date_day
+    left join marts.rpt_delinquency q on q.date_day = d.date_day
     where d.date_day between %s and %s
     order by d.date_day
+"""
+
+
+_MONTH_REVENUE = """
+    select period_start, interest_income_cents, late_fee_income_cents, other_fee_income_cents,
+           fee_income_cents, total_income_cents, interest_charges_count, fees_count, charged_off_cents,
+           income_less_charge_offs_cents
+    from marts.rpt_revenue_monthly where period_start = %s
 """
 
 
@@ -129,8 +147,9 @@ def usd(cents: int) -> str:
     key="monthly_finance_pack",
     deps=PUBLISHED,
     description=(
-        "The month for finance: activity by MCC group, daily figures, receivables and the ledger "
-        "reconciliation: CSV (daily figures), XLSX (all sheets) and a PDF summary with a chart."
+        "The month for finance: activity by MCC group, daily figures (receivables, payments, interest, "
+        "fees, delinquency, the ledger reconciliation), revenue: CSV (daily figures), XLSX (all sheets) "
+        "and a PDF summary with a chart."
     ),
     partitions_def=monthly_partitions,
     group_name="reports",
@@ -145,7 +164,11 @@ def monthly_finance_pack(
     with platform.warehouse() as conn:
         summary_cents = query_frame(conn, _ACTIVITY.format(table="rpt_card_activity_monthly"), (start,))
         daily_cents = query_frame(conn, _MONTH_DAYS, (start, end))
-    summary, daily = dollars(summary_cents), dollars(daily_cents)
+        revenue_cents = query_frame(conn, _MONTH_REVENUE, (start,))
+    summary, daily, revenue = dollars(summary_cents), dollars(daily_cents), dollars(revenue_cents)
+    income = int(revenue_cents["total_income_cents"][0]) if revenue_cents.height else 0
+    payments_received = int(daily_cents["payments_received_cents"].sum() or 0) if daily_cents.height else 0
+    past_due_30 = int(daily_cents["past_due_30_plus_accounts"][-1]) if daily_cents.height else 0
     total_row = summary_cents.filter(summary_cents["mcc_group"] == "all")
     volume = int(total_row["purchase_volume_cents"][0]) if total_row.height else 0
     count = int(total_row["purchase_count"][0]) if total_row.height else 0
@@ -160,6 +183,9 @@ def monthly_finance_pack(
             ("Purchase volume", usd(volume)),
             ("Purchases", f"{count:,}"),
             ("Outstanding receivables at month end", usd(outstanding)),
+            ("Payments received", usd(payments_received)),
+            ("Interest and fee income", usd(income)),
+            ("Accounts 30+ days past due at month end", f"{past_due_30:,}"),
             ("Ledger reconciliation difference", usd(differences)),
         ],
         bars=[
@@ -174,7 +200,9 @@ def monthly_finance_pack(
     files = {
         "csv": csv_bytes(daily),
         "xlsx": xlsx_bytes(
-            {"Summary": summary, "Daily": daily}, title=f"Finance pack {start:%Y-%m}", stamp=stamp
+            {"Summary": summary, "Daily": daily, "Revenue": revenue},
+            title=f"Finance pack {start:%Y-%m}",
+            stamp=stamp,
         ),
         "pdf": pdf,
     }
@@ -186,4 +214,6 @@ def monthly_finance_pack(
         files=files,
         run_id=context.run.run_id,
     )
-    return MaterializeResult(metadata={"files": len(written), "purchase_volume_cents": volume})
+    return MaterializeResult(
+        metadata={"files": len(written), "purchase_volume_cents": volume, "income_cents": income}
+    )

@@ -29,7 +29,7 @@ SANDBOX = _setting("env") == "sandbox"
 
 daily_job = define_asset_job(
     "daily_job",
-    selection=AssetSelection.groups("extract", "staging", "intermediate", "marts")
+    selection=AssetSelection.groups("extract", "staging", "snapshots", "intermediate", "marts")
     | AssetSelection.assets("daily_activity_report"),
     description="One business day: extract, dbt build, Great Expectations checks, publish, daily report.",
 )

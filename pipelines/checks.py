@@ -78,9 +78,103 @@ def _suites() -> dict[str, list[Any]]:
             gxe.UnexpectedRowsExpectation(
                 description="the marts' money movements equal the ledger's, to the cent, every day",
                 unexpected_rows_query=(
-                    "select * from {batch} "
-                    "where posted_difference_cents <> 0 or pending_difference_cents <> 0"
+                    "select * from {batch} where posted_difference_cents <> 0 "
+                    "or pending_difference_cents <> 0 or payments_difference_cents <> 0"
                 ),
+            ),
+        ],
+        "fct_payments": [
+            gxe.ExpectColumnValuesToNotBeNull(column="payment_id"),
+            gxe.ExpectColumnValuesToBeUnique(column="payment_id"),
+            gxe.ExpectColumnValuesToNotBeNull(column="account_id"),
+            gxe.ExpectColumnValuesToBeBetween(column="amount_cents", min_value=1),
+            gxe.ExpectColumnValuesToBeInSet(column="status", value_set=["pending", "succeeded", "failed"]),
+            gxe.ExpectColumnValuesToBeInSet(column="initiated_by", value_set=["customer", "autopay"]),
+            gxe.ExpectColumnValuesToBeInSet(
+                column="payment_kind",
+                value_set=["full", "partial", "minimum", "below_minimum", "no_statement"],
+            ),
+            gxe.UnexpectedRowsExpectation(
+                description="returned amounts lie between 0 and the amount; only succeeded payments return",
+                unexpected_rows_query=(
+                    "select * from {batch} where returned_amount_cents < 0 "
+                    "or returned_amount_cents > amount_cents "
+                    "or (returned_amount_cents > 0 and status <> 'succeeded')"
+                ),
+            ),
+            gxe.UnexpectedRowsExpectation(
+                description="fct_payments holds every payment in raw",
+                unexpected_rows_query=(
+                    "select 1 from (select count(*) as n from {batch}) as marts "
+                    "where marts.n <> (select count(distinct id) from raw.payments)"
+                ),
+            ),
+        ],
+        "fct_statements": [
+            gxe.ExpectColumnValuesToNotBeNull(column="statement_id"),
+            gxe.ExpectColumnValuesToBeUnique(column="statement_id"),
+            gxe.ExpectColumnValuesToBeBetween(column="minimum_payment_cents", min_value=0),
+            gxe.ExpectColumnValuesToBeBetween(column="late_fee_cents", min_value=0),
+            gxe.UnexpectedRowsExpectation(
+                description="closing = opening + purchases - refunds - payments + interest + fees; due later",
+                unexpected_rows_query=(
+                    "select * from {batch} where closing_balance_cents <> opening_balance_cents "
+                    "+ purchases_cents - refunds_cents - payments_cents + interest_cents + fees_cents "
+                    "or due_date <= period_end or period_end < period_start"
+                ),
+            ),
+        ],
+        "rpt_delinquency": [
+            gxe.ExpectColumnValuesToBeUnique(column="date_day"),
+            gxe.ExpectColumnValuesToNotBeNull(column="date_day"),
+            gxe.ExpectColumnValuesToBeBetween(column="accounts_count", min_value=0),
+            gxe.ExpectColumnValuesToBeBetween(column="dpd_30_plus_balance_rate", min_value=0, max_value=1),
+            gxe.ExpectColumnValuesToBeBetween(column="roll_rate_current_to_1_29", min_value=0, max_value=1),
+            gxe.ExpectColumnValuesToBeBetween(column="roll_rate_1_29_to_30_59", min_value=0, max_value=1),
+            gxe.ExpectColumnValuesToBeBetween(column="roll_rate_30_59_to_60_89", min_value=0, max_value=1),
+            gxe.ExpectColumnValuesToBeBetween(column="roll_rate_60_89_to_90_plus", min_value=0, max_value=1),
+            gxe.UnexpectedRowsExpectation(
+                description="the buckets add up to the accounts, every day",
+                unexpected_rows_query=(
+                    "select * from {batch} where current_count + dpd_1_29_count + dpd_30_59_count "
+                    "+ dpd_60_89_count + dpd_90_plus_count <> accounts_count "
+                    "or least(current_count, dpd_1_29_count, dpd_30_59_count, dpd_60_89_count, "
+                    "dpd_90_plus_count, charge_offs_count, charged_off_cents, past_due_cents) < 0"
+                ),
+            ),
+        ],
+        "rpt_payments": [
+            gxe.ExpectColumnValuesToBeUnique(column="payment_date"),
+            gxe.ExpectColumnValuesToNotBeNull(column="payment_date"),
+            gxe.ExpectColumnValuesToBeBetween(column="autopay_uptake_rate", min_value=0, max_value=1),
+            gxe.ExpectColumnValuesToBeBetween(column="payment_rate", min_value=0),
+            gxe.ExpectColumnValuesToBeBetween(column="failed_count", min_value=0),
+            gxe.UnexpectedRowsExpectation(
+                description="outcomes and the kinds of succeeded payments add up",
+                unexpected_rows_query=(
+                    "select * from {batch} where succeeded_count + failed_count + pending_count "
+                    "<> payments_count or full_count + partial_count + minimum_count "
+                    "+ below_minimum_count + no_statement_count <> succeeded_count"
+                ),
+            ),
+        ],
+        "rpt_revenue_monthly": [
+            gxe.ExpectColumnValuesToBeUnique(column="period_start"),
+            gxe.ExpectColumnValuesToBeBetween(column="interest_income_cents", min_value=0),
+            gxe.ExpectColumnValuesToBeBetween(column="fee_income_cents", min_value=0),
+            gxe.ExpectColumnValuesToBeBetween(column="late_fee_income_cents", min_value=0),
+            gxe.UnexpectedRowsExpectation(
+                description="income adds up and equals the interest and fees posted in fct_transactions",
+                unexpected_rows_query=f"""
+                    select * from {{batch}}
+                    where total_income_cents <> interest_income_cents + fee_income_cents
+                       or fee_income_cents <> late_fee_income_cents + other_fee_income_cents
+                       or (total_income_cents <> 0 and (period_start, total_income_cents) not in (
+                            select date_trunc('month', posted_date)::date, sum(amount_cents)::bigint
+                            from {SCHEMA}.fct_transactions
+                            where status = 'posted' and transaction_type in ('interest', 'fee')
+                            group by 1))
+                """,
             ),
         ],
     }
@@ -92,6 +186,11 @@ CHECKED_TABLES = (
     "dim_accounts",
     "rpt_card_activity_daily",
     "rpt_ledger_reconciliation",
+    "fct_payments",
+    "fct_statements",
+    "rpt_delinquency",
+    "rpt_payments",
+    "rpt_revenue_monthly",
 )
 
 

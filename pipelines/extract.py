@@ -261,6 +261,189 @@ SPECS: tuple[ExtractSpec, ...] = (
     ),
 )
 
+
+def _shape_audit_events(df: pl.DataFrame, platform: PlatformResource) -> pl.DataFrame:
+    """Actors by salted key (people only: ``network``/``system`` stay as they are); no IP, no target."""
+    users = [u for u in df.get_column("actor_id").unique().drop_nulls().to_list() if u.startswith("usr_")]
+    mapping = {user: platform.customer_key(user) for user in users}
+    return df.with_columns(
+        pl.col("actor_id").replace_strict(mapping, default=pl.col("actor_id")).alias("actor_key")
+    )
+
+
+# Billing and payments (issue 6 and 7): statements, payments, their returns, exceptions, runs.
+SPECS = (
+    *SPECS,
+    ExtractSpec(
+        table="statements",
+        description="Closed billing cycles with every figure the customer is shown; late fees once charged.",
+        query="""
+            select id, account_id, currency, period_start, period_end, due_date, opening_balance,
+                   purchases, refunds, payments, interest, fees, closing_balance, minimum_payment,
+                   apr_bps, credit_limit, days_in_period, average_daily_balance, grace_period_applied,
+                   late_fee_transaction_id, late_fee_amount, created_at
+            from statements
+            where (created_at >= {start} and created_at < {end})
+               or (late_fee_transaction_id is not null and due_date = {day})
+        """,
+        columns=(
+            ("id", "text"),
+            ("account_id", "text"),
+            ("currency", "text"),
+            ("period_start", "date"),
+            ("period_end", "date"),
+            ("due_date", "date"),
+            ("opening_balance", "bigint"),
+            ("purchases", "bigint"),
+            ("refunds", "bigint"),
+            ("payments", "bigint"),
+            ("interest", "bigint"),
+            ("fees", "bigint"),
+            ("closing_balance", "bigint"),
+            ("minimum_payment", "bigint"),
+            ("apr_bps", "bigint"),
+            ("credit_limit", "bigint"),
+            ("days_in_period", "integer"),
+            ("average_daily_balance", "bigint"),
+            ("grace_period_applied", "boolean"),
+            ("late_fee_transaction_id", "text"),
+            ("late_fee_amount", "bigint"),
+            ("created_at", "timestamptz"),
+        ),
+    ),
+    ExtractSpec(
+        table="payments",
+        description=(
+            "Payments towards card accounts (customer or autopay), their outcome and what was returned; "
+            "no Stripe customer, payment method or idempotency key, no failure message."
+        ),
+        query=f"""
+            select id, account_id, user_id, initiated_by, request_id, amount, currency, status,
+                   failure_code, returned_amount, transaction_id, created_at, updated_at, succeeded_at
+            from payments where {_touched("created_at", "updated_at", "succeeded_at")}
+        """,
+        columns=(
+            ("id", "text"),
+            ("account_id", "text"),
+            ("customer_key", "text"),
+            ("initiated_by", "text"),
+            ("request_id", "text"),
+            ("amount", "bigint"),
+            ("currency", "text"),
+            ("status", "text"),
+            ("failure_code", "text"),
+            ("returned_amount", "bigint"),
+            ("transaction_id", "text"),
+            ("created_at", "timestamptz"),
+            ("updated_at", "timestamptz"),
+            ("succeeded_at", "timestamptz"),
+        ),
+        shape=_shape_owned,
+    ),
+    ExtractSpec(
+        table="payment_postings",
+        description="Each ledger movement Stripe caused: the payment, its refunds and disputes, the fee.",
+        query=f"""
+            select id, payment_id, kind, amount, ledger_transfer_id, created_at
+            from payment_postings where {_touched("created_at")}
+        """,
+        columns=(
+            ("id", "bigint"),
+            ("payment_id", "text"),
+            ("kind", "text"),
+            ("amount", "bigint"),
+            ("ledger_transfer_id", "text"),
+            ("created_at", "timestamptz"),
+        ),
+    ),
+    ExtractSpec(
+        table="payment_exceptions",
+        description="Mismatches the payments reconciliation found between Stripe, payments and the ledger.",
+        query=f"""
+            select id, business_date, payment_id, kind, expected, actual, created_at
+            from payment_exceptions where {_touched("created_at")}
+        """,
+        columns=(
+            ("id", "text"),
+            ("business_date", "date"),
+            ("payment_id", "text"),
+            ("kind", "text"),
+            ("expected", "text"),
+            ("actual", "text"),
+            ("created_at", "timestamptz"),
+        ),
+    ),
+    ExtractSpec(
+        table="autopay_settings",
+        description="Each account's autopay: on or off and which amount (no payment method).",
+        query=f"""
+            select account_id, enabled, amount, created_at, updated_at
+            from autopay_settings where {_touched("created_at", "updated_at")}
+        """,
+        columns=(
+            ("account_id", "text"),
+            ("enabled", "boolean"),
+            ("amount", "text"),
+            ("created_at", "timestamptz"),
+            ("updated_at", "timestamptz"),
+        ),
+    ),
+    ExtractSpec(
+        table="charge_offs",
+        description="Accounts written off at 180 days past due: the day, the amount and its ledger transfer.",
+        query="""
+            select account_id, charged_off_on, charged_off_amount, charge_off_transfer_id
+            from account_billing where charged_off_on = {day}
+        """,
+        columns=(
+            ("account_id", "text"),
+            ("charged_off_on", "date"),
+            ("charged_off_amount", "bigint"),
+            ("charge_off_transfer_id", "text"),
+        ),
+    ),
+    ExtractSpec(
+        table="billing_runs",
+        description="The daily job's runs (one per business day) and what each did.",
+        query=f"""
+            select id, day, started_at, finished_at, counts::text as counts, created_at
+            from billing_runs where day = {{day}} or {_touched("started_at", "finished_at")}
+        """,
+        columns=(
+            ("id", "text"),
+            ("day", "date"),
+            ("started_at", "timestamptz"),
+            ("finished_at", "timestamptz"),
+            ("counts", "jsonb"),
+            ("created_at", "timestamptz"),
+        ),
+    ),
+    ExtractSpec(
+        table="audit_events",
+        description=(
+            "The audit trail, minimised: event type, the actor's role and salted key, request id and time; "
+            "no IP address, target (it may be an email) or detail."
+        ),
+        query=f"""
+            select e.id, e.action, e.actor_id,
+                   case when e.actor_id in ('network', 'system') then e.actor_id
+                        when e.actor_id is null then 'anonymous' else u.role end as actor_role,
+                   e.request_id, e.created_at
+            from audit_events e left join users u on u.id = e.actor_id
+            where {_touched("e.created_at")}
+        """,
+        columns=(
+            ("id", "text"),
+            ("action", "text"),
+            ("actor_role", "text"),
+            ("actor_key", "text"),
+            ("request_id", "text"),
+            ("created_at", "timestamptz"),
+        ),
+        shape=_shape_audit_events,
+    ),
+)
+
 SPECS_BY_TABLE = {spec.table: spec for spec in SPECS}
 
 
@@ -311,14 +494,23 @@ def write_slice(
 
 
 def extract_day(platform: PlatformResource, spec: ExtractSpec, day: date) -> ExtractResult:
+    return extract_days(platform, spec, [day])
+
+
+def extract_days(platform: PlatformResource, spec: ExtractSpec, days: list[date]) -> ExtractResult:
+    """Each day's slice in its own transaction, over one connection to each database."""
     started = time.perf_counter()
-    with platform.operational() as source:
-        frame = read_slice(source, spec, day)
-    if spec.shape is not None:
-        frame = spec.shape(frame, platform)
-    with platform.warehouse() as target:
-        write_slice(target, spec.table, spec.columns, day, frame)
-    return ExtractResult(rows=frame.height, seconds=time.perf_counter() - started)
+    rows = 0
+    with platform.operational() as source, platform.warehouse() as target:
+        for day in days:
+            frame = read_slice(source, spec, day)
+            source.rollback()  # a read-only transaction per day: no snapshot held across the range
+            if spec.shape is not None:
+                frame = spec.shape(frame, platform)
+            write_slice(target, spec.table, spec.columns, day, frame)
+            target.commit()
+            rows += frame.height
+    return ExtractResult(rows=rows, seconds=time.perf_counter() - started)
 
 
 # The request logs ---------------------------------------------------------------

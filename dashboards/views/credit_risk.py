@@ -1,4 +1,4 @@
-"""Credit risk: utilisation and receivables over time, credit limits; delinquency once billing exists."""
+"""Credit risk: utilisation and receivables over time, credit limits, delinquency and roll rates."""
 
 from __future__ import annotations
 
@@ -87,11 +87,60 @@ if not limits.empty:
     ui.csv_download(limits, "credit_limits", key="csv_credit_limits")
 
 st.subheader("Delinquency, roll rates and charge-offs")
-if data.mart_exists("rpt_delinquency_daily"):
-    buckets = ui.money_frame(data.query("select * from marts.rpt_delinquency_daily order by 1"))
-    st.dataframe(buckets, hide_index=True, key="risk_delinquency")
+if data.mart_exists("rpt_delinquency"):
+    delinquency = data.delinquency_daily()
+    if delinquency.empty:
+        ui.empty_state("Delinquency:")
+    else:
+        today = delinquency.iloc[-1]
+        cols = st.columns(4)
+        past_due = today["accounts_count"] - today["current_count"]
+        cols[0].metric(
+            "Past due accounts",
+            f"{ui.count(past_due)} of {ui.count(today['accounts_count'])}",
+            border=True,
+            help="Accounts with a minimum payment unmet after its due date, at the latest day's end.",
+        )
+        cols[1].metric("30+ days past due", ui.count(today["dpd_30_plus_count"]), border=True)
+        cols[2].metric(
+            "30+ balance rate",
+            ui.percent(today["dpd_30_plus_balance_rate"]),
+            border=True,
+            help="Balances 30 or more days past due / all balances.",
+        )
+        cols[3].metric("Charged off", ui.dollars(delinquency["charged_off_cents"].sum()), border=True)
+        buckets = delinquency[
+            ["date_day", "dpd_1_29_count", "dpd_30_59_count", "dpd_60_89_count", "dpd_90_plus_count"]
+        ].melt("date_day", var_name="bucket", value_name="accounts")
+        ui.chart(
+            buckets,
+            x="date_day",
+            y="accounts",
+            color="bucket",
+            kind="area",
+            y_format=",d",
+            title="Past due accounts per day by bucket (days past due)",
+            x_title="Business day",
+            y_title="Accounts",
+            key="risk_delinquency",
+        )
+        rolls = delinquency[delinquency["is_month_end"]][
+            [
+                "date_day",
+                "roll_rate_current_to_1_29",
+                "roll_rate_1_29_to_30_59",
+                "roll_rate_30_59_to_60_89",
+                "roll_rate_60_89_to_90_plus",
+                "roll_rate_90_plus_to_charge_off",
+            ]
+        ]
+        st.caption(
+            "Roll rates month over month: the share of a bucket's accounts one bucket worse a month on."
+        )
+        st.dataframe(rolls, hide_index=True, key="risk_roll_rates")
+        ui.csv_download(delinquency, "rpt_delinquency", key="csv_delinquency")
 else:
-    ui.not_built("Delinquency buckets", "rpt_delinquency_daily")
+    ui.not_built("Delinquency buckets", "rpt_delinquency")
 st.caption(
     "A per-account utilisation distribution needs a per-account mart; the portfolio rate above comes "
     "from `rpt_receivables_daily`."

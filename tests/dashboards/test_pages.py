@@ -44,7 +44,11 @@ def check_overview(at: AppTest, d: Dashboards) -> None:
         "select outstanding_balance_cents from marts.rpt_receivables_daily where balance_date = %s", last
     )
     assert metric(at, "Outstanding receivables") == dollars(outstanding)
-    assert metric(at, "Revenue (not built yet)") == "\u2013"
+    revenue = d.scalar(  # null when the month has no interest or fees yet (shown as a dash)
+        "select sum(total_income_cents) from marts.rpt_revenue_monthly where period_start = %s",
+        last.replace(day=1),
+    )
+    assert metric(at, "Revenue (month)") == dollars(revenue)
 
 
 def check_periodic(grain: str) -> Callable[[AppTest, Dashboards], None]:
@@ -79,14 +83,48 @@ def check_credit_risk(at: AppTest, d: Dashboards) -> None:
         "select outstanding_balance_cents from marts.rpt_receivables_daily order by balance_date desc limit 1"
     )
     assert metric(at, "Outstanding receivables") == dollars(outstanding)
-    assert "Delinquency buckets: not built yet" in texts(at)
+    latest = "select {} from marts.rpt_delinquency order by date_day desc limit 1"
+    past_due = d.scalar(latest.format("accounts_count - current_count"))
+    accounts = d.scalar(latest.format("accounts_count"))
+    assert past_due == sum(1 for dpd in d.pipeline.world.days_past_due.values() if dpd > 0)
+    assert metric(at, "Past due accounts") == f"{past_due} of {accounts}"
+    thirty = d.scalar(latest.format("dpd_30_plus_count"))
+    assert metric(at, "30+ days past due") == str(thirty)
+    charged_off = d.scalar("select sum(charged_off_cents) from marts.rpt_delinquency")
+    assert metric(at, "Charged off") == dollars(charged_off)
+    assert "not built yet" not in texts(at)
+    assert len(at.get("vega_lite_chart")) >= 3
 
 
-def check_not_built(topic: str) -> Callable[[AppTest, Dashboards], None]:
-    def check(at: AppTest, d: Dashboards) -> None:
-        assert f"{topic}: not built yet" in texts(at)
+def check_payments(at: AppTest, d: Dashboards) -> None:
+    received = d.scalar("select sum(succeeded_cents) from marts.rpt_payments")
+    truth = d.pipeline.world.payments.values()
+    assert received == sum(p["amount"] for p in truth if p["status"] == "succeeded")
+    assert metric(at, "Payments received") == dollars(received)
+    failed = d.scalar("select sum(failed_count) from marts.rpt_payments")
+    assert failed == sum(1 for p in truth if p["status"] == "failed")
+    assert metric(at, "Failed payments") == str(failed)
+    returned = d.scalar("select sum(returned_cents) from marts.rpt_payments")
+    assert returned == sum(d.pipeline.world.returned.values())
+    assert metric(at, "Returned payments") == dollars(returned)
+    uptake = d.scalar("select autopay_uptake_rate from marts.rpt_payments order by payment_date desc limit 1")
+    assert metric(at, "Autopay uptake") == percent(uptake)
+    assert "not built yet" not in texts(at)
+    assert len(at.get("vega_lite_chart")) == 2
 
-    return check
+
+def check_revenue(at: AppTest, d: Dashboards) -> None:
+    latest = "(select max(period_start) from marts.rpt_revenue_monthly)"
+    revenue = "select {} from marts.rpt_revenue_monthly where period_start = " + latest
+    interest = d.scalar(revenue.format("interest_income_cents"))
+    fees = d.scalar(revenue.format("fee_income_cents"))
+    assert metric(at, "Interest income") == dollars(interest)
+    assert metric(at, "Fee income") == dollars(fees)
+    assert metric(at, "Total income") == dollars(int(interest) + int(fees))  # type: ignore[call-overload]
+    total = d.scalar("select sum(total_income_cents) from marts.rpt_revenue_monthly")
+    world = d.pipeline.world
+    assert total == sum(world.interest.values()) + sum(world.fees.values())
+    assert "not built yet" not in texts(at)
 
 
 def check_applications(at: AppTest, d: Dashboards) -> None:
@@ -123,9 +161,9 @@ PAGES: dict[str, Callable[[AppTest, Dashboards], None]] = {
     "report_files": check_report_files,
     "spending": check_spending,
     "credit_risk": check_credit_risk,
-    "payments": check_not_built("Payments"),
+    "payments": check_payments,
     "applications": check_applications,
-    "revenue": check_not_built("Revenue"),
+    "revenue": check_revenue,
     "api_health": check_api_health,
     "data_quality": check_data_quality,
 }

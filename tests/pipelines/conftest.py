@@ -10,6 +10,7 @@ import fcntl
 import os
 import subprocess
 import sys
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -66,6 +67,22 @@ class World:
     approved: int = 0
     customers: list[str] = field(default_factory=list)
     accounts: list[str] = field(default_factory=list)
+    # Billing and payments after the three card days: the last day the daily job ran, the
+    # payments as the API answered them (id -> account, amount, status, initiated_by), the
+    # dispute, and what the API says each account was charged and owes.
+    last_day: date | None = None
+    payments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    returned: dict[str, int] = field(default_factory=dict)
+    fees: dict[date, int] = field(default_factory=lambda: defaultdict(int))
+    interest: dict[date, int] = field(default_factory=lambda: defaultdict(int))
+    days_past_due: dict[str, int] = field(default_factory=dict)
+    past_due_cents: int = 0
+    statements: int = 0
+
+    @property
+    def all_days(self) -> list[date]:
+        last = self.last_day or self.days[-1]
+        return [self.days[0] + timedelta(days=n) for n in range((last - self.days[0]).days + 1)]
 
 
 MERCHANTS = [
@@ -104,11 +121,15 @@ def _authorize(api: TestClient, card: str, amount: int, merchant: dict[str, str]
     return body
 
 
-def build_world(api: TestClient, app: FastAPI) -> World:
-    """Three days: applications, authorizations (some declined), clears across days, a reversal, refunds."""
+def build_world(api: TestClient, app: FastAPI, engine: Engine | None = None) -> World:
+    """Three days: applications, authorizations (some declined), clears across days, a reversal, refunds.
+
+    With ``engine`` (and the Stripe emulator), about a month of billing follows: see ``bill_world``.
+    """
     clock = app.state.clock
     world = World(days=[])
     cards: list[str] = []
+    holders: list[dict[str, str]] = []
     for n in range(3):
         user = customer(api, email=f"world{n}-{os.getpid()}+score790@example.com")
         application = _apply(api, user.headers, limit=2_000_00)
@@ -118,6 +139,7 @@ def build_world(api: TestClient, app: FastAPI) -> World:
         account = application["account_id"]
         world.accounts.append(account)
         world.customers.append(user.user_id)
+        holders.append(user.headers)
         listed = api.get(f"/v1/accounts/{account}/cards", headers=user.headers).json()["data"]
         cards.append(listed[0]["id"])
     declined_user = customer(api, email=f"world-declined-{os.getpid()}+score500@example.com")
@@ -177,7 +199,146 @@ def build_world(api: TestClient, app: FastAPI) -> World:
             world.authorizations += 1
             world.declined += 1
         clock.advance(timedelta(days=1))
+    if engine is not None:
+        bill_world(api, app, engine, world, holders)
     return world
+
+
+def _payment_method(app: FastAPI, number: str) -> str:
+    method = app.state.stripe.v1.payment_methods.create(
+        params={"type": "card", "card": {"number": number, "exp_month": 12, "exp_year": 2034, "cvc": "123"}}
+    )
+    return str(method.id)
+
+
+def _advance_to(app: FastAPI, engine: Engine, day: date) -> None:
+    """The sandbox clock to the start of ``day``: the daily job runs every day before it."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy.orm import sessionmaker
+
+    from api.billing import service as billing
+
+    billing.advance_clock(
+        sessionmaker(engine, expire_on_commit=False),
+        app.state.clock,
+        to=datetime.combine(day, datetime.min.time(), tzinfo=UTC) + timedelta(hours=9),
+        stripe_client=app.state.stripe,
+    )
+
+
+def bill_world(
+    api: TestClient, app: FastAPI, engine: Engine, world: World, holders: list[dict[str, str]]
+) -> None:
+    """Statements, payments of every kind, a dispute, a late fee, interest and a delinquent account.
+
+    The accounts' cycle day is moved to three days after they opened (a month's wait saved), then:
+    account 0 pays the statement balance by autopay, account 1 pays exactly the minimum (disputed
+    after the due date: returned, with a returned-payment fee), account 2's card is declined and it
+    pays $10, below the minimum, so it is charged a late fee and is past due. The daily job runs
+    every day up to the day after the second statements closed.
+    """
+    from sqlalchemy.orm import Session
+
+    from api.payments import service as payments
+
+    first = world.days[0]
+    close = first + timedelta(days=3)
+    while close.day > 28:
+        close += timedelta(days=1)
+    with engine.begin() as conn:
+        conn.execute(
+            text("update accounts set billing_cycle_day = :day where id = any(:ids)"),
+            {"day": close.day, "ids": world.accounts},
+        )
+    _advance_to(app, engine, close + timedelta(days=1))
+
+    def pay(n: int, amount: int, number: str = "4242424242424242") -> None:
+        r = api.post(
+            f"/v1/accounts/{world.accounts[n]}/payments",
+            headers={**holders[n], "Idempotency-Key": f"world-pay-{n}-{amount}-{number[-4:]}"},
+            json={"amount": amount, "payment_method": _payment_method(app, number)},
+        )
+        assert r.status_code == 201, r.text
+        body = r.json()
+        world.payments[body["id"]] = {
+            "account": world.accounts[n],
+            "amount": amount,
+            "status": body["status"],
+            "initiated_by": "customer",
+        }
+
+    statements = [
+        api.get(f"/v1/accounts/{account}/statements", headers=holders[n]).json()["data"]
+        for n, account in enumerate(world.accounts)
+    ]
+    assert all(len(s) == 1 for s in statements), statements
+    due = date.fromisoformat(statements[0][0]["due_date"])
+    r = api.put(
+        f"/v1/accounts/{world.accounts[0]}/autopay",
+        headers=holders[0],
+        json={
+            "enabled": True,
+            "amount": "statement_balance",
+            "payment_method": _payment_method(app, "4242424242424242"),
+        },
+    )
+    assert r.status_code == 200, r.text
+    pay(1, statements[1][0]["minimum_payment"])
+    pay(2, 1_000, "4000000000000341")
+    pay(2, 1_000)
+    assert [p["status"] for p in world.payments.values()] == ["succeeded", "failed", "succeeded"]
+
+    # Past the due date: autopay paid two days before it, the late fee is charged on it.
+    _advance_to(app, engine, due + timedelta(days=2))
+    minimum_paid = next(k for k, p in world.payments.items() if p["account"] == world.accounts[1])
+    with Session(engine) as session:
+        returned = payments.post_return(
+            session,
+            payment_id=minimum_paid,
+            kind="dispute",
+            stripe_object_id=f"dp_world_{os.getpid()}",
+            amount=statements[1][0]["minimum_payment"],
+            now=app.state.clock.now(),
+        )
+        session.commit()
+    assert returned == statements[1][0]["minimum_payment"]
+    world.returned[minimum_paid] = returned
+
+    # The second statements close (interest on the revolving balances); one day more.
+    second_close = (close.replace(day=1) + timedelta(days=32)).replace(day=close.day)
+    _advance_to(app, engine, second_close + timedelta(days=2))
+    world.last_day = second_close + timedelta(days=1)
+
+    for n, account in enumerate(world.accounts):
+        listed = api.get(f"/v1/accounts/{account}/payments?limit=100", headers=holders[n]).json()["data"]
+        for payment in listed:
+            if payment["id"] not in world.payments:
+                world.payments[payment["id"]] = {
+                    "account": account,
+                    "amount": payment["amount"],
+                    "status": payment["status"],
+                    "initiated_by": payment.get("initiated_by", "autopay"),
+                }
+        for kind, into in (("fee", world.fees), ("interest", world.interest)):
+            charged = api.get(
+                f"/v1/accounts/{account}/transactions?type={kind}&limit=100", headers=holders[n]
+            ).json()["data"]
+            for t in charged:
+                into[date.fromisoformat(t["posted_at"][:10])] += t["amount"]
+        world.statements += len(
+            api.get(f"/v1/accounts/{account}/statements", headers=holders[n]).json()["data"]
+        )
+        world.days_past_due[account] = api.get(f"/v1/accounts/{account}", headers=holders[n]).json()[
+            "days_past_due"
+        ]
+    with engine.connect() as conn:
+        world.past_due_cents = conn.execute(
+            text(
+                "select coalesce(sum(past_due_amount), 0) from account_billing where account_id = any(:ids)"
+            ),
+            {"ids": world.accounts},
+        ).scalar_one()
 
 
 @pytest.fixture(scope="session")
@@ -261,6 +422,7 @@ def pipeline(
     database_url: str,
     warehouse_url: str,
     dbt_manifest: Path,
+    stripe_emulator: Any,
 ) -> Iterator[Pipeline]:
     from dagster import DagsterInstance, materialize
 
@@ -269,13 +431,15 @@ def pipeline(
     from api.main import create_app
 
     world_app = create_app(app.state.settings, database_url=database_url, warehouse_url=warehouse_url)
+    started = time.perf_counter()
     with TestClient(world_app) as world_client:
-        world = build_world(world_client, world_app)
+        world = build_world(world_client, world_app, engine)
+    world_seconds = time.perf_counter() - started
     # The app's own home: the API serves the report files from its reports folder, and the
     # gateway's request logs are there. Malformed lines are planted in the second day's file,
     # a future real date the gateway does not write to.
     home = Path(app.state.settings.home)
-    first, last = world.days[0], world.days[-1]
+    first, last = world.days[0], world.all_days[-1]
     log_dir = home / "logs" / "api"
     log_dir.mkdir(parents=True, exist_ok=True)
     planted_file = log_dir / f"{world.days[1].isoformat()}.jsonl"
@@ -293,12 +457,18 @@ def pipeline(
             '"status": 200, "duration_ms": 1.5, "user_id": null}\n'
         )
     resources = platform_resources(database_url, warehouse_url, home)
+    started = time.perf_counter()
     with DagsterInstance.ephemeral() as instance:
         result = materialize(
             daily_selection(), resources=resources, tags=range_tags(first, last), instance=instance
         )
     state = Pipeline(world, home, warehouse_url, database_url, resources, result)
-    # Re-run the middle day's extracts and the first day's report: nothing may change.
+    state.snapshots["seconds"] = {
+        "world": round(world_seconds, 1),
+        "pipeline": round(time.perf_counter() - started, 1),
+    }
+    print(f"\ntest world: {state.snapshots['seconds']}, {len(world.all_days)} days")
+    # Re-run two days' extracts and the first day's report: nothing may change.
     from pipelines.assets_extract import api_requests, extract_assets
     from pipelines.assets_reports import daily_activity_report
 
@@ -308,12 +478,16 @@ def pipeline(
             conn.execute("select id, sha256 from reporting.report_files").fetchall()
         )
     with DagsterInstance.ephemeral() as instance:
-        state.snapshots["rerun"] = materialize(
-            [*extract_assets, api_requests],
-            resources=resources,
-            partition_key=world.days[1].isoformat(),
-            instance=instance,
-        ).success
+        # A card day, and the day the second statements closed (statements, interest, billing run).
+        state.snapshots["rerun"] = all(
+            materialize(
+                [*extract_assets, api_requests],
+                resources=resources,
+                partition_key=day.isoformat(),
+                instance=instance,
+            ).success
+            for day in (world.days[1], world.all_days[-2])
+        )
         state.snapshots["rerun_report"] = materialize(
             [daily_activity_report], resources=resources, partition_key=first.isoformat(), instance=instance
         ).success

@@ -31,6 +31,8 @@ def test_dagster_definitions_validate(dbt_manifest: Path, tmp_path: Path) -> Non
 
 
 def test_asset_graph_jobs_schedules_and_sensor(dbt_manifest: Path) -> None:
+    from dagster import AssetKey
+
     from pipelines.definitions import defs
 
     keys = {key.to_user_string() for key in defs.resolve_all_asset_keys()}
@@ -40,6 +42,17 @@ def test_asset_graph_jobs_schedules_and_sensor(dbt_manifest: Path) -> None:
         "staging/stg_cardportal__transactions",
         "marts/fct_transactions",
         "marts/rpt_ledger_reconciliation",
+        "raw/statements",
+        "raw/payments",
+        "raw/payment_exceptions",
+        "raw/billing_runs",
+        "raw/audit_events",
+        "marts/fct_payments",
+        "marts/fct_statements",
+        "marts/rpt_delinquency",
+        "marts/rpt_payments",
+        "marts/rpt_revenue_monthly",
+        "snapshots/snp_accounts",
         "published_marts",
         "daily_activity_report",
         "weekly_activity_report",
@@ -57,6 +70,10 @@ def test_asset_graph_jobs_schedules_and_sensor(dbt_manifest: Path) -> None:
     checks = {k.name: graph.get_check_spec(k) for k in graph.asset_check_keys}
     gate = checks["great_expectations_rpt_ledger_reconciliation"]
     assert gate.blocking
+    for mart in ("fct_payments", "fct_statements", "rpt_delinquency", "rpt_payments", "rpt_revenue_monthly"):
+        assert checks[f"great_expectations_{mart}"].blocking
+    daily = defs.resolve_job_def("daily_job").asset_layer.selected_asset_keys
+    assert AssetKey(["snapshots", "snp_accounts"]) in daily  # the snapshot runs with each day
     assert any(name.startswith("unique_") for name in checks)  # dbt tests, as checks
 
 

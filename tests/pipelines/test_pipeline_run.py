@@ -5,7 +5,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-from datetime import timedelta
+from collections import defaultdict
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -34,12 +35,13 @@ def test_marts_reconcile_with_the_ledger_to_the_cent(pipeline: Pipeline) -> None
             "select movement_date, marts_posted_cents, ledger_posted_cents, posted_difference_cents, "
             "pending_difference_cents from marts.rpt_ledger_reconciliation order by 1"
         ).fetchall()
-    assert [r[0] for r in rows] == pipeline.world.days
+    truth = pipeline.world
+    assert set(truth.days) <= {r[0] for r in rows} <= set(truth.all_days)
     assert all(r[3] == 0 and r[4] == 0 for r in rows)
     assert all(r[1] == r[2] for r in rows)
-    truth = pipeline.world
     for day, marts_posted, *_ in rows:
-        assert marts_posted == truth.purchases[day] - truth.refunds[day]
+        if day in truth.days:  # the card days: purchases and refunds only (billing comes later)
+            assert marts_posted == truth.purchases[day] - truth.refunds[day]
 
 
 def test_daily_activity_equals_the_ground_truth(pipeline: Pipeline) -> None:
@@ -132,14 +134,15 @@ def test_report_files_exist_are_registered_and_match_the_marts(pipeline: Pipelin
             ).fetchall()
         )
     assert [(r[2], r[3]) for r in registered] == [
-        (d, f) for d in pipeline.world.days for f in ("csv", "xlsx")
+        (d, f) for d in pipeline.world.all_days for f in ("csv", "xlsx")
     ]
+    assert set(pipeline.world.days) <= set(volumes)
     for name, _, start, fmt, path, size, sha in registered:
         payload = (reports / path).read_bytes()
         assert len(payload) == size
         assert hashlib.sha256(payload).hexdigest() == sha
         assert name == "card_activity_daily"
-        if fmt == "csv":
+        if fmt == "csv" and start in volumes:  # days with card activity (billing days have none)
             rows = list(csv.DictReader(io.StringIO(payload.decode())))
             total = next(r for r in rows if r["mcc_group"] == "all")
             assert Decimal(total["purchase_volume_usd"]) * 100 == volumes[start]
@@ -151,6 +154,8 @@ def test_rerunning_a_partition_changes_nothing(pipeline: Pipeline) -> None:
     assert snaps["rerun_report"]
     assert snaps["raw_after"] == snaps["raw_before"]
     assert snaps["raw_before"]["transactions"][0] > 0
+    assert snaps["raw_before"]["statements"][0] > 0
+    assert snaps["raw_before"]["payments"][0] > 0
     assert snaps["files_after"] == snaps["files_before"]  # the same bytes, re-registered
 
 
@@ -189,6 +194,11 @@ def test_weekly_report_and_monthly_finance_pack(pipeline: Pipeline) -> None:
                 "where period_start = %s and mcc_group = 'all'",
                 (month,),
             ).fetchone()
+            month_payments = conn.execute(
+                "select coalesce(sum(succeeded_cents), 0) from marts.rpt_payments "
+                "where date_trunc('month', payment_date) = %s",
+                (month,),
+            ).fetchone()
     assert digests[0] == digests[1]
     assert [(r[0], r[1], r[3]) for r in digests[0]] == [
         ("card_activity_weekly", "weekly", "csv"),
@@ -204,6 +214,10 @@ def test_weekly_report_and_monthly_finance_pack(pipeline: Pipeline) -> None:
     assert monthly_volume is not None
     assert sum(Decimal(r["purchase_volume_usd"]) for r in daily) * 100 == monthly_volume[0]
     assert sum(pipeline.world.purchases.values()) <= monthly_volume[0]
+    # Payments and income in the pack: the daily CSV and the XLSX's Revenue sheet come from the marts.
+    assert month_payments is not None
+    assert sum(Decimal(r["payments_received_usd"]) for r in daily) * 100 == month_payments[0]
+    assert {"interest_usd", "fees_usd", "past_due_accounts", "charged_off_usd"} <= set(daily[0])
 
 
 def test_reports_api_lists_and_downloads_for_finance_and_refuses_a_customer(
@@ -252,7 +266,8 @@ def test_a_registered_path_outside_the_reports_folder_is_never_served(
 
 
 def test_a_one_cent_difference_fails_the_blocking_check_and_stops_the_reports(pipeline: Pipeline) -> None:
-    """Planted in raw: a posted purchase of one cent that the ledger never saw."""
+    """Planted in raw: a posted purchase of one cent that the ledger never saw, and a failed payment
+    that claims to have been returned for more than its amount (a bad row in fct_payments)."""
     from dagster import DagsterInstance, materialize
 
     from tests.pipelines.conftest import daily_selection
@@ -266,6 +281,12 @@ def test_a_one_cent_difference_fails_the_blocking_check_and_stops_the_reports(pi
             "currency, merchant_name, merchant_mcc, merchant_country, refunded_amount, created_at, "
             "posted_at, _partition_date) values ('auth_planted', %s, 'purchase', 'posted', 1, 1, 'USD', "
             "'Ghost', '5411', 'US', 0, %s::date + time '12:00', %s::date + time '12:00', %s)",
+            (account, day, day, day),
+        )
+        conn.execute(
+            "insert into raw.payments (id, account_id, initiated_by, amount, currency, status, "
+            "returned_amount, created_at, updated_at, _partition_date) values ('pay_planted', %s, "
+            "'customer', 100, 'USD', 'failed', 500, %s::date + time '12:00', %s::date + time '12:00', %s)",
             (account, day, day, day),
         )
         conn.commit()
@@ -285,6 +306,8 @@ def test_a_one_cent_difference_fails_the_blocking_check_and_stops_the_reports(pi
         assert not result.success
         assert checks["great_expectations_rpt_ledger_reconciliation"] is False
         assert checks["great_expectations_fct_transactions"] is True
+        assert checks["great_expectations_fct_payments"] is False
+        assert checks["great_expectations_rpt_payments"] is True
         assert "published_marts" not in materialized
         assert "daily_activity_report" not in materialized
         with pipeline.warehouse() as conn:
@@ -299,10 +322,180 @@ def test_a_one_cent_difference_fails_the_blocking_check_and_stops_the_reports(pi
                 (day,),
             ).fetchone()
             after = conn.execute("select count(*), max(created_at) from reporting.report_files").fetchone()
-        assert staged == (1,)  # the bad row reached the staging marts...
+            payments = [
+                conn.execute(
+                    f"select count(*) from {schema}.fct_payments where payment_id = 'pay_planted'"
+                ).fetchone()
+                for schema in ("marts_staging", "marts")
+            ]
+        assert staged == (1,)  # the bad rows reached the staging marts...
         assert published == (0,)  # ...and never what readers see
+        assert payments == [(1,), (0,)]
         assert after == before
     finally:
         with pipeline.warehouse() as conn:
             conn.execute("delete from raw.transactions where id = 'auth_planted'")
+            conn.execute("delete from raw.payments where id = 'pay_planted'")
             conn.commit()
+
+
+# Billing and payments: the marts over the world's month of billing ---------------------------
+
+
+def test_every_money_movement_reconciles_with_the_ledger_to_the_cent(pipeline: Pipeline) -> None:
+    world = pipeline.world
+    with pipeline.warehouse() as conn:
+        rows = conn.execute(
+            "select movement_date, purchases_cents, refunds_cents, payments_cents, returns_cents, "
+            "interest_cents, fees_cents, charge_offs_cents, marts_posted_cents, ledger_posted_cents, "
+            "posted_difference_cents, fct_payments_cents, ledger_payments_cents, payments_difference_cents, "
+            "pending_difference_cents from marts.rpt_ledger_reconciliation order by 1"
+        ).fetchall()
+    assert rows
+    assert set(world.days) <= {r[0] for r in rows} <= set(world.all_days)
+    for row in rows:
+        day, purchases, refunds, paid, returns, interest, fees, charge_offs, marts, ledger, diff = row[:11]
+        assert (diff, row[13], row[14]) == (0, 0, 0), row
+        assert marts == ledger == purchases - refunds - paid + returns + interest + fees - charge_offs
+        assert row[11] == row[12] == paid  # fct_payments = the ledger's payment credits = fct_transactions
+        assert purchases == world.purchases.get(day, 0)
+        assert refunds == world.refunds.get(day, 0)
+        assert interest == world.interest.get(day, 0)
+        assert fees == world.fees.get(day, 0)
+    succeeded = sum(p["amount"] for p in world.payments.values() if p["status"] == "succeeded")
+    assert sum(r[3] for r in rows) == succeeded > 0
+    assert sum(r[4] for r in rows) == sum(world.returned.values()) > 0
+    assert sum(world.interest.values()) > 0
+    assert sum(world.fees.values()) > 0
+
+
+def test_fct_payments_equal_what_the_world_paid(pipeline: Pipeline) -> None:
+    world = pipeline.world
+    with pipeline.warehouse() as conn:
+        rows = conn.execute(
+            "select payment_id, account_id, amount_cents, status, initiated_by, payment_kind, "
+            "returned_amount_cents, net_paid_cents, failure_code from marts.fct_payments"
+        ).fetchall()
+    facts = {r[0]: r[1:] for r in rows}
+    assert set(facts) == set(world.payments)
+    for payment_id, truth in world.payments.items():
+        account, amount, status, initiated_by, *_ = facts[payment_id]
+        assert (account, amount, status, initiated_by) == (
+            truth["account"],
+            truth["amount"],
+            truth["status"],
+            truth["initiated_by"],
+        )
+    by_account = defaultdict(list)
+    for payment_id, (account, _, status, initiated_by, kind, returned, net, code) in facts.items():
+        by_account[account].append((initiated_by, status, kind, returned, net, code, payment_id))
+    first, second, third = world.accounts
+    # Autopay paid the statement balance; the minimum was paid, then disputed; a declined card, $10.
+    assert [(i, s, k) for i, s, k, *_ in by_account[first]] == [("autopay", "succeeded", "full")]
+    [(_, status, kind, returned, net, _, paid_id)] = by_account[second]
+    assert (status, kind, returned, net) == ("succeeded", "minimum", world.returned[paid_id], 0)
+    assert sorted((s, k, c) for _, s, k, _, _, c, _ in by_account[third]) == [
+        ("failed", "below_minimum", "card_declined"),
+        ("succeeded", "below_minimum", None),
+    ]
+
+
+def test_rpt_payments_and_revenue_equal_the_ground_truth(pipeline: Pipeline) -> None:
+    world = pipeline.world
+    with pipeline.warehouse() as conn:
+        payments = conn.execute(
+            "select sum(payments_count), sum(succeeded_cents), sum(failed_count), sum(returned_cents), "
+            "sum(full_count), sum(minimum_count), sum(below_minimum_count), sum(autopay_count), "
+            "max(autopay_accounts) from marts.rpt_payments"
+        ).fetchone()
+        revenue = conn.execute(
+            "select period_start, interest_income_cents, fee_income_cents, late_fee_income_cents, "
+            "other_fee_income_cents from marts.rpt_revenue_monthly order by 1"
+        ).fetchall()
+        late_fees = conn.execute(
+            "select coalesce(sum(late_fee_cents), 0) from marts.fct_statements"
+        ).fetchone()
+        statements = conn.execute("select count(*) from marts.fct_statements").fetchone()
+    truth = list(world.payments.values())
+    assert payments == (
+        len(truth),
+        sum(p["amount"] for p in truth if p["status"] == "succeeded"),
+        sum(1 for p in truth if p["status"] == "failed"),
+        sum(world.returned.values()),
+        1,
+        1,
+        1,
+        1,
+        1,
+    )
+    assert statements == (world.statements,)
+    months: dict[date, list[int]] = defaultdict(lambda: [0, 0])
+    for day, cents in world.interest.items():
+        months[day.replace(day=1)][0] += cents
+    for day, cents in world.fees.items():
+        months[day.replace(day=1)][1] += cents
+    assert {r[0]: [r[1], r[2]] for r in revenue} == dict(months)
+    assert late_fees is not None
+    assert late_fees[0] > 0
+    assert sum(r[3] for r in revenue) == late_fees[0]
+    assert sum(r[4] for r in revenue) > 0  # the returned-payment fee
+
+
+def test_delinquency_is_what_the_daily_job_computed(pipeline: Pipeline) -> None:
+    """The marts' own days past due (from statements and payments) equal billing's, account by account."""
+    world = pipeline.world
+    last = world.all_days[-1]
+    with pipeline.warehouse() as conn:
+        computed = dict(
+            conn.execute(
+                "select account_id, days_past_due from intermediate.int_account_delinquency_daily "
+                "where date_day = %s",
+                (last,),
+            ).fetchall()
+        )
+        report = conn.execute(
+            "select accounts_count, current_count, dpd_1_29_count, past_due_cents "
+            "from marts.rpt_delinquency where date_day = %s",
+            (last,),
+        ).fetchone()
+    assert computed == world.days_past_due
+    assert world.days_past_due[world.accounts[2]] > 0
+    delinquent = sum(1 for dpd in world.days_past_due.values() if dpd > 0)
+    assert report is not None
+    assert report[:3] == (3, 3 - delinquent, delinquent)
+    assert report[3] == world.past_due_cents
+
+
+def test_the_snapshot_keeps_each_accounts_limit_and_status(pipeline: Pipeline) -> None:
+    with pipeline.warehouse() as conn:
+        rows = conn.execute(
+            "select account_id, credit_limit_cents, status, dbt_valid_to from snapshots.snp_accounts"
+        ).fetchall()
+    assert sorted(r[0] for r in rows) == sorted(pipeline.world.accounts)
+    assert all(r[2] == "active" and r[3] is None for r in rows)
+
+
+def test_audit_events_are_minimised(pipeline: Pipeline) -> None:
+    with pipeline.warehouse() as conn:
+        columns = {
+            r[0]
+            for r in conn.execute(
+                "select column_name from information_schema.columns where table_name = 'audit_events'"
+            )
+        }
+        rows = conn.execute("select action, actor_role, actor_key from raw.audit_events").fetchall()
+        dump = " ".join(str(r) for r in conn.execute("select * from raw.audit_events"))
+    assert columns == {
+        "id",
+        "action",
+        "actor_role",
+        "actor_key",
+        "request_id",
+        "created_at",
+        "_partition_date",
+    }
+    assert rows
+    assert "@" not in dump
+    assert not any(u in dump for u in pipeline.world.customers)
+    roles = {"customer", "analyst", "finance", "admin", "network", "system", "anonymous"}
+    assert {r[1] for r in rows} <= roles

@@ -1,4 +1,4 @@
--- Every business day from the platform's start (or its first activity) to its latest activity.
+-- Every business day from the platform's start (or its first activity) to its latest activity or run.
 with
 
 activity as (
@@ -9,6 +9,9 @@ activity as (
     select {{ utc_date('created_at') }} from {{ ref('stg_cardportal__applications') }}
     union all
     select {{ utc_date('opened_at') }} from {{ ref('stg_cardportal__accounts') }}
+    union all
+    -- A day the daily job closed is a business day, with or without money moving on it.
+    select run_date from {{ ref('stg_cardportal__billing_runs') }} where finished_at is not null
 ),
 
 bounds as (

@@ -1,8 +1,12 @@
--- The ledger's movements of customer receivables per business day and layer.
+-- The ledger's movements of customer receivables per business day and layer; payments apart
+-- (credits of the receivable by transfers of kind `payment`, as a positive amount).
 select
-    {{ utc_date('created_at') }} as movement_date,
-    sum(amount_cents) filter (where layer = 'posted')::bigint as posted_movement_cents,
-    sum(amount_cents) filter (where layer = 'pending')::bigint as pending_movement_cents
-from {{ ref('stg_cardportal__ledger_entries') }}
-where account_id is not null
+    {{ utc_date('entries.created_at') }} as movement_date,
+    sum(entries.amount_cents) filter (where entries.layer = 'posted')::bigint as posted_movement_cents,
+    sum(entries.amount_cents) filter (where entries.layer = 'pending')::bigint as pending_movement_cents,
+    coalesce(-sum(entries.amount_cents) filter (where entries.layer = 'posted' and transfers.kind = 'payment'), 0)::bigint
+        as payment_movement_cents
+from {{ ref('stg_cardportal__ledger_entries') }} as entries
+left join {{ ref('stg_cardportal__ledger_transfers') }} as transfers using (transfer_id)
+where entries.account_id is not null
 group by 1

@@ -15,10 +15,12 @@ select
     {{ utc_date('transactions.created_at') }} as created_date,
     {{ utc_date('transactions.posted_at') }} as posted_date,
     {{ utc_date('transactions.resolved_at') }} as resolved_date,
-    -- What posting did to the receivable: purchases, interest and fees raise it; refunds and payments lower it.
+    -- What posting did to the receivable: purchases, interest, fees and returned payments (type
+    -- `reversal`: a refunded or disputed payment re-debited) raise it; refunds and payments lower it.
     case
         when transactions.status <> 'posted' then 0
-        when transactions.transaction_type in ('purchase', 'interest', 'fee') then transactions.amount_cents
+        when transactions.transaction_type in ('purchase', 'interest', 'fee', 'reversal')
+            then transactions.amount_cents
         when transactions.transaction_type in ('refund', 'payment') then -transactions.amount_cents
         else 0
     end::bigint as balance_effect_cents,

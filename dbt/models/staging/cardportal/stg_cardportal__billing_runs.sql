@@ -1,0 +1,12 @@
+with source as (
+    {{ latest_version(source('raw', 'billing_runs')) }}
+)
+
+select
+    id as billing_run_id,
+    day as run_date,
+    started_at,
+    finished_at,
+    counts,
+    created_at
+from source
