@@ -217,7 +217,7 @@ class Span:
 
 
 def closed_span(operational_url: str, start_date: date) -> Span | None:
-    """From the first day the ledger wrote on to the last closed business day (as the sensor sees it)."""
+    """From the first day of activity to the last closed business day (as the sensor sees it)."""
     import psycopg
 
     from cardportal.database import libpq_conninfo
@@ -225,16 +225,8 @@ def closed_span(operational_url: str, start_date: date) -> Span | None:
 
     with psycopg.connect(libpq_conninfo(operational_url)) as conn:
         first_activity, last = first_activity_day(conn), last_closed_day(conn)
-        # Accounts open days before their first purchase: their day's extract must run too,
-        # or the facts would name accounts the dimension never saw.
-        row = conn.execute(
-            "select least((select min(created_at) from applications), (select min(created_at) from accounts))"
-            " at time zone 'utc'"
-        ).fetchone()
     if first_activity is None or last is None:
         return None
-    if row and row[0] is not None:
-        first_activity = min(first_activity, row[0].date())
     first = max(start_date, first_activity)
     if last < first:
         return None

@@ -9,7 +9,7 @@ time), and the day before it is closed.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import psycopg
 
@@ -20,11 +20,23 @@ _PLATFORM_TODAY = """
 """
 
 
+_FIRST_ACTIVITY = """
+    select least((select min(created_at) from applications),
+                 (select min(created_at) from accounts),
+                 (select min(created_at) from ledger_entries)) at time zone 'utc'
+"""
+
+
 def first_activity_day(conn: psycopg.Connection[tuple[object, ...]]) -> date | None:
-    """The first day the ledger wrote on: a fresh sandbox has nothing to launch before it."""
-    row = conn.execute("select min(created_at at time zone 'utc')::date from ledger_entries").fetchone()
+    """The first day anything happened: a fresh sandbox has nothing to launch before it.
+
+    Applications and accounts count, not only the ledger: an account opens days
+    before its first purchase, and its day's extract must run or the facts would
+    name accounts the dimension never saw.
+    """
+    row = conn.execute(_FIRST_ACTIVITY).fetchone()
     value = row[0] if row else None
-    return value if isinstance(value, date) else None
+    return value.date() if isinstance(value, datetime) else None
 
 
 def last_closed_day(conn: psycopg.Connection[tuple[object, ...]]) -> date | None:
