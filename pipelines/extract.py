@@ -191,7 +191,15 @@ SPECS: tuple[ExtractSpec, ...] = (
                    r.created_at as resolved_at
             from transactions t
             left join ledger_transfers r on r.id = t.posting_transfer_id
-            where {_touched("t.created_at", "r.created_at")}
+            where t.id in (
+                -- Created that day, or resolved that day: two index scans, not an OR over a join
+                -- (which scans every transaction for every day).
+                select id from transactions where {_touched("created_at")}
+                union
+                select rt.id from ledger_transfers rl
+                join transactions rt on rt.posting_transfer_id = rl.id
+                where {_touched("rl.created_at")}
+            )
         """,
         columns=(
             ("id", "text"),

@@ -53,6 +53,12 @@ class Transaction(Base):
         Index("ix_transactions_account_created", "account_id", "created_at", "id"),
         # The data platform's daily extracts filter on this (migration 0006).
         Index("ix_transactions_created", "created_at"),
+        # ... and finds the transactions whose hold resolved that day through this one.
+        Index(
+            "ix_transactions_posting_transfer",
+            "posting_transfer_id",
+            postgresql_where=text("posting_transfer_id is not null"),
+        ),
         # Spending controls' daily and monthly sums per card.
         Index("ix_transactions_card_created", "card_id", "created_at"),
         # Hold expiry scans only what is still pending.

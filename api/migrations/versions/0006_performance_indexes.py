@@ -27,6 +27,14 @@ depends_on: str | Sequence[str] | None = None
 # (index, table, column, partial predicate)
 INDEXES: tuple[tuple[str, str, str, str | None], ...] = (
     ("ix_transactions_created", "transactions", "created_at", None),
+    # A transaction is touched again on the day its hold resolves (clear, reverse, expire):
+    # the extract finds those through the resolving transfer's day.
+    (
+        "ix_transactions_posting_transfer",
+        "transactions",
+        "posting_transfer_id",
+        "posting_transfer_id is not null",
+    ),
     ("ix_ledger_transfers_created", "ledger_transfers", "created_at", None),
     ("ix_ledger_entries_created", "ledger_entries", "created_at", None),
     ("ix_ledger_accounts_created", "ledger_accounts", "created_at", None),
