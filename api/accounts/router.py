@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
@@ -11,7 +11,6 @@ from api.accounts.schemas import AccountOut
 from api.deps import CurrentPrincipal, SessionDep
 from api.errors import BadRequest, problem_responses
 from api.ids import ID_PATTERN
-from api.network.models import Transaction
 from api.network.schemas import TransactionOut
 from api.pagination import CursorParam, LimitParam, Page, paginate
 
@@ -48,26 +47,25 @@ def list_transactions(
     session: SessionDep,
     limit: LimitParam = 50,
     cursor: CursorParam = None,
-    status: Literal["pending", "posted", "declined", "reversed"] | None = None,
-    type: Annotated[
-        Literal["purchase", "refund", "payment", "interest", "fee", "reversal"] | None, Query()
-    ] = None,
+    status: service.HistoryStatus | None = None,
+    type: Annotated[service.HistoryType | None, Query()] = None,
     created_from: Annotated[datetime | None, Query(alias="from")] = None,
     created_to: Annotated[datetime | None, Query(alias="to")] = None,
 ) -> Page[TransactionOut]:
-    """The account's transactions, newest first; filter by status, type and a time range [from, to)."""
+    """The account's transactions, newest first, with its charge-off once written off; filter by
+    status, type and a time range [from, to)."""
     account = service.visible_account(session, principal, id)
     for value in (created_from, created_to):
         if value is not None and value.tzinfo is None:
             raise BadRequest("Times need a UTC offset (RFC 3339).", code="invalid_time")
-    rows, next_cursor = paginate(
+    entries, next_cursor = service.transaction_history(
         session,
-        repository.transactions_of_account(
-            account.id, status=status, type_=type, created_from=created_from, created_to=created_to
-        ),
-        created_at=Transaction.created_at,
-        row_id=Transaction.id,
+        account,
         limit=limit,
         cursor=cursor,
+        status=status,
+        type_=type,
+        created_from=created_from,
+        created_to=created_to,
     )
-    return Page[TransactionOut](data=[TransactionOut.of(t) for t in rows], next_cursor=next_cursor)
+    return Page[TransactionOut](data=entries, next_cursor=next_cursor)

@@ -174,7 +174,8 @@ export interface paths {
         };
         /**
          * List Transactions
-         * @description The account's transactions, newest first; filter by status, type and a time range [from, to).
+         * @description The account's transactions, newest first, with its charge-off once written off; filter by
+         *     status, type and a time range [from, to).
          */
         get: operations["list_transactions_v1_accounts__id__transactions_get"];
         put?: never;
@@ -1471,7 +1472,7 @@ export interface components {
              * Type
              * @enum {string}
              */
-            type: "purchase" | "refund" | "payment" | "interest" | "fee" | "reversal";
+            type: "purchase" | "refund" | "payment" | "interest" | "fee" | "reversal" | "charge_off";
         };
         /** TrialBalanceOut */
         TrialBalanceOut: {
@@ -2983,7 +2984,7 @@ export interface operations {
                 /** @description The `next_cursor` of the previous page. */
                 cursor?: string | null;
                 status?: ("pending" | "posted" | "declined" | "reversed") | null;
-                type?: ("purchase" | "refund" | "payment" | "interest" | "fee" | "reversal") | null;
+                type?: ("purchase" | "refund" | "payment" | "interest" | "fee" | "reversal" | "charge_off") | null;
                 from?: string | null;
                 to?: string | null;
             };
