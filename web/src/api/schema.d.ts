@@ -195,8 +195,8 @@ export interface paths {
         };
         /**
          * List Audit Events
-         * @description Logins, failed logins, role changes, decisions, card freezes and controls, clock moves and
-         *     payments, newest first; filter by `action` and `actor_id`.
+         * @description Logins, failed logins, role changes, decisions, card freezes and controls, clock moves,
+         *     payments and report downloads, newest first; filter by `action` and `actor_id`.
          */
         get: operations["list_audit_events_v1_admin_audit_events_get"];
         put?: never;
@@ -568,7 +568,7 @@ export interface paths {
         };
         /**
          * Download Report
-         * @description The file, with its content type.
+         * @description The file, with its content type; each download is audited (who, which file, the request id).
          */
         get: operations["download_report_v1_reports__id__download_get"];
         put?: never;
