@@ -40,7 +40,8 @@ from tests.pipelines.conftest import pipeline as pipeline
 
 pytestmark = pytest.mark.xdist_group("pipeline")
 
-_DIGITS = re.compile(r"(?<![0-9A-Za-z])[3-6]\d{12,18}(?![0-9A-Za-z])")
+# Not the fractional digits of a number (``12.3456789012345678`` in a latency mart).
+_DIGITS = re.compile(r"(?<![0-9A-Za-z.])[2-6]\d{12,18}(?![0-9A-Za-z]|\.\d)")
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{10,}")
 _REFRESH = re.compile(r"(?<![A-Za-z0-9])rt_[A-Za-z0-9_-]{40,}")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
@@ -126,8 +127,8 @@ def _needles(engine: Engine, app: FastAPI, settings: Settings) -> Needles:
             for sep in (" ", "-"):
                 exact[sep.join(pan[i : i + 4] for i in range(0, len(pan), 4))] = "a card number, grouped"
         for email, full_name in conn.execute(text("select email, full_name from users")):
-            exact[email] = "a customer's email"
-            exact[full_name] = "a customer's name"
+            exact[str(email)] = "a customer's email"
+            exact[str(full_name)] = "a customer's name"
     assert len(exact) > 10
     return Needles(exact)
 
