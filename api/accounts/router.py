@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 import pydantic_core
 from fastapi import APIRouter, Path, Query, Response
@@ -12,7 +12,7 @@ from api.accounts.schemas import AccountOut
 from api.deps import CurrentPrincipal, SessionDep
 from api.errors import BadRequest, problem_responses
 from api.ids import ID_PATTERN
-from api.network.schemas import TransactionOut, transaction_out_dict
+from api.network.schemas import TransactionOut
 from api.pagination import CursorParam, LimitParam, Page, paginate
 from api.responses import JSON
 
@@ -53,28 +53,26 @@ def list_transactions(
     session: SessionDep,
     limit: LimitParam = 50,
     cursor: CursorParam = None,
-    status: Literal["pending", "posted", "declined", "reversed"] | None = None,
-    type: Annotated[
-        Literal["purchase", "refund", "payment", "interest", "fee", "reversal"] | None, Query()
-    ] = None,
+    status: service.HistoryStatus | None = None,
+    type: Annotated[service.HistoryType | None, Query()] = None,
     created_from: Annotated[datetime | None, Query(alias="from")] = None,
     created_to: Annotated[datetime | None, Query(alias="to")] = None,
 ) -> Response:
-    """The account's transactions, newest first; filter by status, type and a time range [from, to)."""
+    """The account's transactions, newest first, with its charge-off once written off; filter by
+    status, type and a time range [from, to)."""
     account = service.visible_account(session, principal, id)
     for value in (created_from, created_to):
         if value is not None and value.tzinfo is None:
             raise BadRequest("Times need a UTC offset (RFC 3339).", code="invalid_time")
-    rows, next_cursor = repository.transaction_page(
+    entries, next_cursor = service.transaction_history(
         session,
-        account.id,
+        account,
+        limit=limit,
+        cursor=cursor,
         status=status,
         type_=type,
         created_from=created_from,
         created_to=created_to,
-        limit=limit,
-        cursor=cursor,
     )
     # Serialised straight from the rows (see transaction_out_dict): the same JSON as Page[TransactionOut].
-    data = [transaction_out_dict(row) for row in rows]
-    return Response(pydantic_core.to_json({"data": data, "next_cursor": next_cursor}), media_type=JSON)
+    return Response(pydantic_core.to_json({"data": entries, "next_cursor": next_cursor}), media_type=JSON)

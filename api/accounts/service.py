@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, Literal
 
 from sqlalchemy.orm import Session
 
@@ -13,6 +14,9 @@ from api.auth.security import Principal
 from api.errors import NotFound
 from api.ids import new_id
 from api.ledger import service as ledger
+from api.ledger.models import LedgerTransfer
+from api.network.schemas import TransactionOut, transaction_out_dict
+from api.pagination import decode_cursor, encode_cursor
 
 # Statements close on the cycle day; 1..28 so that every month has one.
 LAST_CYCLE_DAY = 28
@@ -88,3 +92,94 @@ def describe(session: Session, accounts: list[Account]) -> list[AccountOut]:
             )
         )
     return out
+
+
+# --- History -------------------------------------------------------------------------------------
+
+HistoryType = Literal["purchase", "refund", "payment", "interest", "fee", "reversal", "charge_off"]
+HistoryStatus = Literal["pending", "posted", "declined", "reversed"]
+
+
+def _charge_off_entry(session: Session, account: Account) -> TransactionOut | None:
+    """The account's charge-off as a history entry: the receivable written off (its ledger
+    transfer's id and time), posted. None when the account was not charged off with a balance."""
+    from api.billing.models import AccountBilling
+
+    billing = session.get(AccountBilling, account.id)
+    if billing is None or billing.charge_off_transfer_id is None:
+        return None
+    transfer = session.get(LedgerTransfer, billing.charge_off_transfer_id)
+    if transfer is None:
+        return None
+    return TransactionOut(
+        id=transfer.id,
+        account_id=account.id,
+        card_id=None,
+        type="charge_off",
+        status="posted",
+        amount=billing.charged_off_amount or transfer.amount,
+        currency=transfer.currency,
+        authorized_amount=None,
+        merchant=None,
+        decline_code=None,
+        closed_reason=None,
+        original_transaction_id=None,
+        refunded_amount=0,
+        created_at=transfer.created_at,
+        posted_at=transfer.created_at,
+    )
+
+
+def transaction_history(
+    session: Session,
+    account: Account,
+    *,
+    limit: int,
+    cursor: str | None,
+    status: HistoryStatus | None = None,
+    type_: HistoryType | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of the account's history, newest first, as ``TransactionOut`` dicts: its
+    transactions and, once charged off, the charge-off (which lives in the ledger and billing,
+    not in ``transactions``).
+
+    The transactions come as plain rows (``repository.transaction_page``: no ORM objects, no
+    models; see ``transaction_out_dict``). The charge-off is merged into the page its
+    (created_at, id) falls in, in the same order and with the same cursors as the transactions,
+    so pages neither skip nor repeat an entry.
+    """
+    extra = _charge_off_entry(session, account)
+    if extra is not None and (
+        status not in (None, extra.status)
+        or type_ not in (None, extra.type)
+        or (created_from is not None and extra.created_at < created_from)
+        or (created_to is not None and extra.created_at >= created_to)
+    ):
+        extra = None
+    if extra is not None and cursor is not None and (extra.created_at, extra.id) >= decode_cursor(cursor):
+        extra = None  # on an earlier page
+    if type_ == "charge_off":
+        return ([extra.model_dump()] if extra is not None else []), None
+    rows, next_cursor = repository.transaction_page(
+        session,
+        account.id,
+        status=status,
+        type_=type_,
+        created_from=created_from,
+        created_to=created_to,
+        limit=limit,
+        cursor=cursor,
+    )
+    page = [transaction_out_dict(row) for row in rows]
+    if extra is None:
+        return page, next_cursor
+    if next_cursor is not None and (extra.created_at, extra.id) < decode_cursor(next_cursor):
+        return page, next_cursor  # on a later page
+    page.append(extra.model_dump())
+    page.sort(key=lambda e: (e["created_at"], e["id"]), reverse=True)
+    if len(page) > limit:
+        page = page[:limit]
+        next_cursor = encode_cursor(page[-1]["created_at"], page[-1]["id"])
+    return page, next_cursor

@@ -25,8 +25,8 @@ def list_audit_events(
     limit: LimitParam = 50,
     cursor: CursorParam = None,
 ) -> Page[AuditEventOut]:
-    """Logins, failed logins, role changes, decisions, card freezes and controls, clock moves and
-    payments, newest first; filter by `action` and `actor_id`."""
+    """Logins, failed logins, role changes, decisions, card freezes and controls, clock moves,
+    payments and report downloads, newest first; filter by `action` and `actor_id`."""
     statement = select(AuditEvent)
     if action is not None:
         statement = statement.where(AuditEvent.action == action)

@@ -6,14 +6,17 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import BigInteger, Select, and_, cast, func, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from api.accounts.models import Account
 from api.billing.models import AccountBilling, BillingRun, Statement
 from api.network.models import Transaction
 
-BILLED_TYPES = ("purchase", "refund", "payment", "interest", "fee")
+# A payment Stripe took back (a refund or a dispute of it) re-debits the account as a posted
+# ``reversal`` pointing at the payment (``original_transaction_id``): see api.payments.service.
+RETURN_TYPE = "reversal"
+BILLED_TYPES = ("purchase", "refund", "payment", "interest", "fee", RETURN_TYPE)
 
 
 def posted_between(
@@ -45,6 +48,48 @@ def sum_posted(
             Transaction.account_id == account_id,
             Transaction.status == "posted",
             Transaction.type.in_(types),
+            Transaction.posted_at >= start,
+            Transaction.posted_at < end,
+        )
+    ).scalar_one()
+    return int(total)
+
+
+def _returns(*, returned_before: datetime | None) -> Any:
+    """Per payment transaction, the amount returned of it (posted before ``returned_before``)."""
+    returned = aliased(Transaction)
+    statement = select(
+        returned.original_transaction_id.label("payment_id"),
+        cast(func.sum(returned.amount), BigInteger).label("amount"),
+    ).where(
+        returned.type == RETURN_TYPE,
+        returned.status == "posted",
+        returned.original_transaction_id.is_not(None),
+    )
+    if returned_before is not None:
+        statement = statement.where(returned.posted_at < returned_before)
+    return statement.group_by(returned.original_transaction_id).subquery()
+
+
+def net_payments(
+    session: Session,
+    account_id: str,
+    start: datetime,
+    end: datetime,
+    *,
+    returned_before: datetime | None = None,
+) -> int:
+    """The payments posted in ``[start, end)``, each less what was returned of it (a returned
+    payment pays nothing): returns posted before ``returned_before``, or all of them."""
+    returns = _returns(returned_before=returned_before)
+    total = session.execute(
+        select(func.coalesce(func.sum(Transaction.amount - func.coalesce(returns.c.amount, 0)), 0))
+        .select_from(Transaction)
+        .outerjoin(returns, returns.c.payment_id == Transaction.id)
+        .where(
+            Transaction.account_id == account_id,
+            Transaction.status == "posted",
+            Transaction.type == "payment",
             Transaction.posted_at >= start,
             Transaction.posted_at < end,
         )
@@ -160,13 +205,21 @@ def billing_of(session: Session, account_ids: Sequence[str]) -> dict[str, Accoun
 
 
 def payments_since_close(session: Session, statements: Sequence[Statement]) -> dict[str, int]:
-    """Per account, the payments posted after its given statement closed."""
+    """Per account, the payments posted after its given statement closed, each less what was
+    returned of it so far (a returned payment pays nothing)."""
     if not statements:
         return {}
     closes = {s.account_id: s.period_end for s in statements}
     earliest = datetime.combine(min(closes.values()) + timedelta(days=1), time.min, tzinfo=UTC)
+    returns = _returns(returned_before=None)
     rows = session.execute(
-        select(Transaction.account_id, Transaction.posted_at, Transaction.amount).where(
+        select(
+            Transaction.account_id,
+            Transaction.posted_at,
+            Transaction.amount - func.coalesce(returns.c.amount, 0),
+        )
+        .outerjoin(returns, returns.c.payment_id == Transaction.id)
+        .where(
             Transaction.account_id.in_(list(closes)),
             Transaction.type == "payment",
             Transaction.status == "posted",
@@ -176,5 +229,5 @@ def payments_since_close(session: Session, statements: Sequence[Statement]) -> d
     paid: dict[str, int] = {}
     for account_id, posted_at, amount in rows:
         if posted_at is not None and posted_at.astimezone(UTC).date() > closes[account_id]:
-            paid[account_id] = paid.get(account_id, 0) + amount
+            paid[account_id] = paid.get(account_id, 0) + int(amount)
     return paid

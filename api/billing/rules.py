@@ -26,7 +26,8 @@ CHARGE_OFF_DAYS_PAST_DUE = 180  # FFIEC Uniform Retail Credit Classification pol
 LATE_FEE_LOOKBACK_CYCLES = 6
 
 # Signs of each transaction type on what the customer owes.
-DEBIT_TYPES = frozenset({"purchase", "interest", "fee"})
+# A "reversal" is a returned payment re-debited (api.payments): it adds to the balance.
+DEBIT_TYPES = frozenset({"purchase", "interest", "fee", "reversal"})
 CREDIT_TYPES = frozenset({"refund", "payment"})
 
 

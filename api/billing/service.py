@@ -132,9 +132,12 @@ def close_cycle(session: Session, account: Account, day: date) -> Statement | No
             day_start(previous.period_end + timedelta(days=1)),
             day_start(previous.due_date + timedelta(days=1)),
         )
-        credited_by_due = repository.sum_posted(session, account.id, ("payment", "refund"), *window)
+        # Returns known at the close count (a returned payment paid nothing by the due date).
+        paid = repository.net_payments(
+            session, account.id, *window, returned_before=day_start(day + timedelta(days=1))
+        )
+        credited_by_due = paid + repository.sum_posted(session, account.id, ("refund",), *window)
         if previous.grace_period_applied:
-            paid = repository.sum_posted(session, account.id, ("payment",), *window)
             repaid_within_grace = min(paid, max(previous.closing_balance, 0))
     grace = rules.grace_period_applies(
         previous_balance=previous.closing_balance if previous else None, credited_by_due_date=credited_by_due
@@ -161,6 +164,9 @@ def close_cycle(session: Session, account: Account, day: date) -> Statement | No
             )
         )
     sums = _sums(all_transactions)
+    # The statement's payments are net of the payments returned this cycle (each return re-debits
+    # the receivable): the closing balance stays the ledger's.
+    sums["payment"] -= sums.pop(repository.RETURN_TYPE)
     closing = opening + sums["purchase"] - sums["refund"] - sums["payment"] + sums["interest"] + sums["fee"]
     year_start, next_day = day_start(date(day.year, 1, 1)), day_start(day + timedelta(days=1))
     warning = rules.minimum_payment_warning(closing, account.apr_bps)
@@ -203,12 +209,13 @@ def assess_late_fees(session: Session, account: Account, day: date) -> int:
     for statement in repository.statements_due_on(session, account.id, day):
         if statement.late_fee_transaction_id is not None or statement.minimum_payment <= 0:
             continue
-        paid = repository.sum_posted(
+        # A payment returned by the due date does not meet the minimum.
+        paid = repository.net_payments(
             session,
             account.id,
-            ("payment",),
             day_start(statement.period_end + timedelta(days=1)),
             day_start(day + timedelta(days=1)),
+            returned_before=day_start(day + timedelta(days=1)),
         )
         if paid >= statement.minimum_payment:
             continue
@@ -262,13 +269,22 @@ def delinquency_on(session: Session, account: Account, day: date, *, balance: in
         day_start(day + timedelta(days=1)),
     )
     events: list[tuple[datetime, int, Any]] = [(day_end(s.period_end), 0, s) for s in statements]
-    events += [(p.posted_at, 1, p) for p in payments if p.type == "payment" and p.posted_at is not None]
+    # A payment counts net of what was returned of it by the end of ``day``.
+    returned: dict[str, int] = {}
+    for p in payments:
+        if p.type == repository.RETURN_TYPE and p.original_transaction_id is not None:
+            returned[p.original_transaction_id] = returned.get(p.original_transaction_id, 0) + p.amount
+    events += [
+        (p.posted_at, 1, p.amount - returned.get(p.id, 0))
+        for p in payments
+        if p.type == "payment" and p.posted_at is not None
+    ]
     owed: list[list[Any]] = []  # [statement, minimum still unmet]
     for _, kind, item in sorted(events, key=lambda e: (e[0], e[1])):
         if kind == 0:
             owed.append([item, item.minimum_payment])
             continue
-        amount = item.amount
+        amount = item
         for entry in owed:
             take = min(amount, entry[1])
             entry[1] -= take

@@ -78,7 +78,8 @@ class TransactionOut(BaseModel):
     id: str
     account_id: str
     card_id: str | None
-    type: Literal["purchase", "refund", "payment", "interest", "fee", "reversal"]
+    # ``charge_off``: only in an account's history (the balance written off; api.accounts.service).
+    type: Literal["purchase", "refund", "payment", "interest", "fee", "reversal", "charge_off"]
     status: Literal["pending", "posted", "declined", "reversed"]
     amount: int
     currency: str

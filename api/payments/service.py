@@ -503,7 +503,8 @@ def minimum_due_before_return(session: Session, payment: Payment, *, today: date
         txn = session.get(Transaction, payment.transaction_id)
         posted = txn.posted_at if txn is not None else None
         if posted is not None and posted.astimezone(UTC).date() > statement.period_end:
-            returned_counted = payment.amount
+            # What of it payments_since_close still counts (earlier returns are netted there).
+            returned_counted = payment.amount - payment.returned_amount
     current = max(statement.minimum_payment - (paid - returned_counted), 0)
     if statement.due_date < today:
         # The latest statement is past due itself: its unmet minimum is in past_due_amount

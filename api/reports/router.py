@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from api.deps import ReportsPrincipal
+from api.deps import OriginDep, ReportsPrincipal, SessionDep
 from api.errors import AppError, problem_responses
 from api.pagination import CursorParam, LimitParam, Page
 from api.reports import service
@@ -56,15 +56,21 @@ def list_reports(
     responses={200: {"content": {media: {} for media in service.CONTENT_TYPES.values()}}},
 )
 def download_report(
-    id: str, request: Request, _: ReportsPrincipal, session: WarehouseSession
+    id: str,
+    request: Request,
+    principal: ReportsPrincipal,
+    session: WarehouseSession,
+    operational: SessionDep,
+    origin: OriginDep,
 ) -> FileResponse:
-    """The file, with its content type."""
+    """The file, with its content type; each download is audited (who, which file, the request id)."""
     try:
         report, path = service.report_file(
             session, report_id=id, reports_dir=request.app.state.settings.reports_dir
         )
     except DBAPIError as exc:
         raise ReportsUnavailable("The warehouse cannot be read right now.") from exc
+    service.record_download(operational, principal, report, path, origin=origin)
     return FileResponse(
         path,
         media_type=service.CONTENT_TYPES.get(report.format, "application/octet-stream"),

@@ -7,6 +7,9 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from api.audit import service as audit
+from api.audit.service import Origin
+from api.auth.security import Principal
 from api.errors import NotFound
 from api.reports import repository
 from api.reports.models import ReportFile
@@ -35,3 +38,23 @@ def report_file(session: Session, *, report_id: str, reports_dir: Path) -> tuple
     if not path.is_relative_to(root) or not path.is_file():
         raise NotFound("This report's file is not available.", code="report_file_missing")
     return report, path
+
+
+def record_download(
+    session: Session, principal: Principal, report: ReportFile, path: Path, *, origin: Origin
+) -> None:
+    """Audit a download in the operational database: the reader, the report and its file."""
+    audit.record(
+        session,
+        action=audit.REPORT_DOWNLOADED,
+        actor_id=principal.user_id,
+        target=report.id,
+        origin=origin,
+        detail={
+            "file": path.name,
+            "name": report.name,
+            "format": report.format,
+            "period_start": report.period_start.isoformat(),
+            "sha256": report.sha256,
+        },
+    )

@@ -3,8 +3,7 @@
 After each: the API answers again, every request that got a success is in the
 ledger exactly once, no refused request is, the trial balance balances, and
 retries of the interrupted requests (same Idempotency-Key) finish the job
-without doubling it. (A Dagster extract killed mid-partition joins this
-battery once the data platform is merged.)
+without doubling it. (A Dagster extract killed mid-partition: test_extract_crash.py.)
 """
 
 from __future__ import annotations

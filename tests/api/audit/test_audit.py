@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
@@ -11,6 +13,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from api.ids import new_id
+from cardportal.settings import Settings
 from tests.conftest import problem
 from tests.factories import (
     PASSWORD,
@@ -196,3 +200,104 @@ def test_only_admins_read_the_trail(api: TestClient, session: Session) -> None:
     problem(api.get("/v1/admin/audit-events"), 401)
     admin = user_with_role(api, session, "admin")
     problem(api.get("/v1/admin/audit-events", headers=admin.headers, params={"action": "x;drop"}), 422)
+
+
+@pytest.fixture
+def registered_report(warehouse_url: str, settings: Settings) -> Iterator[tuple[str, str]]:
+    """A CSV report file in the reports folder and its row in the warehouse's registry; (id, file)."""
+    from cardportal.database import libpq_conninfo
+
+    report_id, name = new_id("rpt"), "daily_activity"
+    folder = settings.reports_dir / "daily"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{report_id}.csv"
+    path.write_text("day,purchases_cents\n2030-01-01,1250\n")
+    rows = [
+        (report_id, name, "daily", "2030-01-01", "csv", f"daily/{path.name}"),
+        # A registered path that leaves the reports folder: refused (404) and never audited.
+        (new_id("rpt"), name, "daily", "2030-01-02", "csv", "../../etc/passwd"),
+    ]
+    with psycopg.connect(libpq_conninfo(warehouse_url)) as conn:
+        for row in rows:
+            conn.execute(
+                "insert into reporting.report_files "
+                "(id, name, period, period_start, format, path, size_bytes, sha256, run_id) "
+                "values (%s, %s, %s, %s, %s, %s, 0, 'x', 'run_test')",
+                row,
+            )
+    yield report_id, path.name
+    with psycopg.connect(libpq_conninfo(warehouse_url)) as conn:
+        conn.execute("delete from reporting.report_files where id = any(%s)", ([r[0] for r in rows],))
+    path.unlink()
+
+
+def test_a_report_download_is_audited_with_the_file_and_request_id(
+    api: TestClient, session: Session, engine: Engine, registered_report: tuple[str, str], warehouse_url: str
+) -> None:
+    report_id, file_name = registered_report
+    reader = user_with_role(api, session, "finance")
+    r = api.get(f"/v1/reports/{report_id}/download", headers={**reader.headers, "X-Request-ID": "req-dl-1"})
+    assert r.status_code == 200, r.text
+    assert r.text.startswith("day,purchases_cents")
+    [event] = events(engine, "report.downloaded")
+    assert (event["actor_id"], event["target"]) == (reader.user_id, report_id)
+    assert event["request_id"] == "req-dl-1"
+    assert event["ip"] == "testclient"
+    assert event["detail"]["file"] == file_name
+    assert event["detail"]["format"] == "csv"
+
+    # Refused downloads (a missing report, a path out of the folder, a customer) leave no row.
+    from cardportal.database import libpq_conninfo
+
+    with psycopg.connect(libpq_conninfo(warehouse_url)) as conn:
+        row = conn.execute("select id from reporting.report_files where path like '../%%'").fetchone()
+    assert row is not None
+    problem(api.get(f"/v1/reports/{row[0]}/download", headers=reader.headers), 404, "report_file_missing")
+    problem(api.get("/v1/reports/rpt_missing/download", headers=reader.headers), 404, "report_not_found")
+    problem(api.get(f"/v1/reports/{report_id}/download", headers=customer(api).headers), 403)
+    assert len(events(engine, "report.downloaded")) == 1
+
+    # Admins find it with the trail's filters.
+    admin = user_with_role(api, session, "admin")
+    found = api.get(
+        "/v1/admin/audit-events",
+        headers=admin.headers,
+        params={"action": "report.downloaded", "actor_id": reader.user_id},
+    ).json()["data"]
+    assert [(e["target"], e["request_id"]) for e in found] == [(report_id, "req-dl-1")]
+
+
+def test_every_audited_kind_is_written_and_filterable(
+    api: TestClient, session: Session, engine: Engine, registered_report: tuple[str, str]
+) -> None:
+    """One pass over the kinds the threat model names: each lands in the trail, and the action
+    filter returns exactly its own events."""
+    admin = user_with_role(api, session, "admin")  # auth.login
+    user, _, card_id = approved_customer(api)
+    api.post("/v1/auth/token", data=login_form(user.email, "wrong password!"))  # auth.login_failed
+    api.post(f"/v1/admin/users/{register(api)['id']}/role", headers=admin.headers, json={"role": "analyst"})
+    applicant = customer(api, email=scored_email(650))
+    app_id = api.post("/v1/applications", headers=applicant.headers, json=application_body()).json()["id"]
+    api.post(f"/v1/applications/{app_id}/decision", headers=admin.headers, json={"decision": "declined"})
+    api.post(f"/v1/cards/{card_id}/freeze", headers=user.headers)
+    api.post("/v1/sandbox/clock/advance", headers=admin.headers, json={"days": 1})
+    api.get(f"/v1/reports/{registered_report[0]}/download", headers=admin.headers)
+
+    kinds = (
+        "auth.login",
+        "auth.login_failed",
+        "user.role_changed",
+        "application.decided",
+        "card.frozen",
+        "clock.advanced",
+        "report.downloaded",
+    )
+    written = {e["action"] for e in events(engine)}
+    assert set(kinds) <= written
+    for kind in kinds:
+        page = api.get(
+            "/v1/admin/audit-events", headers=admin.headers, params={"action": kind, "limit": 200}
+        ).json()
+        assert page["data"], kind
+        assert {e["action"] for e in page["data"]} == {kind}
+        assert all(e["request_id"] for e in page["data"]), kind

@@ -174,7 +174,8 @@ export interface paths {
         };
         /**
          * List Transactions
-         * @description The account's transactions, newest first; filter by status, type and a time range [from, to).
+         * @description The account's transactions, newest first, with its charge-off once written off; filter by
+         *     status, type and a time range [from, to).
          */
         get: operations["list_transactions_v1_accounts__id__transactions_get"];
         put?: never;
@@ -194,8 +195,8 @@ export interface paths {
         };
         /**
          * List Audit Events
-         * @description Logins, failed logins, role changes, decisions, card freezes and controls, clock moves and
-         *     payments, newest first; filter by `action` and `actor_id`.
+         * @description Logins, failed logins, role changes, decisions, card freezes and controls, clock moves,
+         *     payments and report downloads, newest first; filter by `action` and `actor_id`.
          */
         get: operations["list_audit_events_v1_admin_audit_events_get"];
         put?: never;
@@ -576,7 +577,7 @@ export interface paths {
         };
         /**
          * Download Report
-         * @description The file, with its content type.
+         * @description The file, with its content type; each download is audited (who, which file, the request id).
          */
         get: operations["download_report_v1_reports__id__download_get"];
         put?: never;
@@ -1502,7 +1503,7 @@ export interface components {
              * Type
              * @enum {string}
              */
-            type: "purchase" | "refund" | "payment" | "interest" | "fee" | "reversal";
+            type: "purchase" | "refund" | "payment" | "interest" | "fee" | "reversal" | "charge_off";
         };
         /** TrialBalanceOut */
         TrialBalanceOut: {
@@ -3014,7 +3015,7 @@ export interface operations {
                 /** @description The `next_cursor` of the previous page. */
                 cursor?: string | null;
                 status?: ("pending" | "posted" | "declined" | "reversed") | null;
-                type?: ("purchase" | "refund" | "payment" | "interest" | "fee" | "reversal") | null;
+                type?: ("purchase" | "refund" | "payment" | "interest" | "fee" | "reversal" | "charge_off") | null;
                 from?: string | null;
                 to?: string | null;
             };
