@@ -88,6 +88,19 @@ def _touched(*columns: str) -> str:
     return " or ".join(f"({c} >= {{start}} and {c} < {{end}})" for c in columns)
 
 
+# Transactions touched on a day: created that day, or resolved that day (cleared, reversed,
+# expired: the resolving transfer's day). Two index-driven branches (transactions by
+# created_at; ledger transfers by created_at, then transactions by posting_transfer_id)
+# rather than an OR across the join, which no index serves and which scans every
+# transaction for every day's slice.
+_TRANSACTION_COLUMNS = """
+    t.id, t.account_id, t.card_id, t.type, t.status, t.amount, t.authorized_amount,
+    t.currency, t.merchant_name, t.merchant_mcc, t.merchant_country, t.decline_code,
+    t.closed_reason, t.original_transaction_id, t.refunded_amount,
+    t.hold_transfer_id, t.posting_transfer_id, t.created_at, t.posted_at,
+    r.created_at as resolved_at
+"""
+
 SPECS: tuple[ExtractSpec, ...] = (
     ExtractSpec(
         table="customers",
@@ -184,22 +197,15 @@ SPECS: tuple[ExtractSpec, ...] = (
         table="transactions",
         description="Card transactions, declined authorizations included; resolved_at from the ledger.",
         query=f"""
-            select t.id, t.account_id, t.card_id, t.type, t.status, t.amount, t.authorized_amount,
-                   t.currency, t.merchant_name, t.merchant_mcc, t.merchant_country, t.decline_code,
-                   t.closed_reason, t.original_transaction_id, t.refunded_amount,
-                   t.hold_transfer_id, t.posting_transfer_id, t.created_at, t.posted_at,
-                   r.created_at as resolved_at
+            select {_TRANSACTION_COLUMNS}
             from transactions t
             left join ledger_transfers r on r.id = t.posting_transfer_id
-            where t.id in (
-                -- Created that day, or resolved that day: two index scans, not an OR over a join
-                -- (which scans every transaction for every day).
-                select id from transactions where {_touched("created_at")}
-                union
-                select rt.id from ledger_transfers rl
-                join transactions rt on rt.posting_transfer_id = rl.id
-                where {_touched("rl.created_at")}
-            )
+            where {_touched("t.created_at")}
+            union all
+            select {_TRANSACTION_COLUMNS}
+            from ledger_transfers r
+            join transactions t on t.posting_transfer_id = r.id
+            where {_touched("r.created_at")} and not ({_touched("t.created_at")})
         """,
         columns=(
             ("id", "text"),
