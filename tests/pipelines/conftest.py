@@ -25,6 +25,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from cardportal.database import libpq_conninfo
 from tests.conftest import NETWORK_KEY
 from tests.factories import customer
 
@@ -457,6 +458,10 @@ def pipeline(
             '"status": 200, "duration_ms": 1.5, "user_id": null}\n'
         )
     resources = platform_resources(database_url, warehouse_url, home)
+    # The warehouse is the worker's, shared by every module that builds this world; the
+    # snapshot keeps history across runs by design, so a new world starts a new history.
+    with psycopg.connect(libpq_conninfo(warehouse_url), autocommit=True) as conn:
+        conn.execute("drop schema if exists snapshots cascade")
     started = time.perf_counter()
     with DagsterInstance.ephemeral() as instance:
         result = materialize(

@@ -32,7 +32,7 @@ from tests.factories import (
     user_with_role,
 )
 
-_SIXTEEN_DIGITS = re.compile(r"(?<!\d)\d{16}(?!\d)")
+_SIXTEEN_DIGITS = re.compile(r"(?<![\d.])\d{16}(?!\d)")  # not the fraction of a logged duration
 
 
 def luhn_valid(number: str) -> bool:
