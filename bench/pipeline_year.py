@@ -19,7 +19,6 @@ Prints a JSON summary; the ratio is ours ÷ baseline.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import random
@@ -103,29 +102,6 @@ def build_world(database_url: str, *, accounts: int, days: int, first_day: date)
     return operations
 
 
-def plain_copy(source_url: str, target_url: str, query: str, table: str) -> int:
-    """The baseline: COPY out into Polars, COPY the same rows back in (no shaping, no delete)."""
-    import polars as pl
-    import psycopg
-
-    with psycopg.connect(source_url) as source:
-        buffer = io.BytesIO()
-        with source.cursor().copy(f"copy ({query}) to stdout (format csv, header)") as copy:
-            for chunk in copy:
-                buffer.write(chunk)
-    buffer.seek(0)
-    frame = pl.read_csv(buffer, infer_schema=False)
-    with psycopg.connect(target_url) as target:
-        target.execute(f"create table if not exists {table} (like raw.transactions)")
-        target.execute(f"alter table {table} alter column _partition_date drop not null")
-        target.execute(f"truncate {table}")
-        columns = ", ".join(frame.columns)
-        with target.cursor().copy(f"copy {table} ({columns}) from stdin (format csv, header)") as copy:
-            copy.write(frame.write_csv().encode())
-        target.commit()
-    return frame.height
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--accounts", type=int, default=100)
@@ -142,8 +118,9 @@ def main() -> None:
 
     from psycopg import sql
 
+    from bench.warehouse_world import copy_out_in
     from cardportal import migrate
-    from cardportal.database import database_on_same_server, ensure_databases, libpq_conninfo, start_embedded
+    from cardportal.database import database_on_same_server, ensure_databases, start_embedded
     from cardportal.warehouse import ensure_warehouse
 
     server = start_embedded(folder / "pg")
@@ -181,8 +158,8 @@ def main() -> None:
         query = sql.SQL(spec.query).format(
             start=sql.Literal(start), end=sql.Literal(end), day=sql.Literal(day)
         )
-        baseline_rows += plain_copy(
-            libpq_conninfo(operational), libpq_conninfo(warehouse), query.as_string(), "public.copy_baseline"
+        baseline_rows += copy_out_in(
+            operational, warehouse, query.as_string(), "public.copy_baseline", "raw.transactions"
         )
     per_day_baseline = time.perf_counter() - started
     whole_start, _ = day_bounds(first_day)
@@ -191,11 +168,8 @@ def main() -> None:
     whole_query = sql.SQL(spec.query).format(
         start=sql.Literal(whole_start), end=sql.Literal(whole_end), day=sql.Literal(last_day)
     )
-    whole_rows = plain_copy(
-        libpq_conninfo(operational),
-        libpq_conninfo(warehouse),
-        whole_query.as_string(),
-        "public.copy_baseline",
+    whole_rows = copy_out_in(
+        operational, warehouse, whole_query.as_string(), "public.copy_baseline", "raw.transactions"
     )
     whole_baseline = time.perf_counter() - started
     summary["extract"] = {

@@ -37,6 +37,7 @@ from tests.faults.conftest import write_result
 from tests.pipelines.conftest import SALT, Pipeline
 from tests.pipelines.conftest import dbt_manifest as dbt_manifest
 from tests.pipelines.conftest import pipeline as pipeline
+from tests.security.scan import luhn_valid
 
 pytestmark = pytest.mark.xdist_group("pipeline")
 
@@ -45,16 +46,6 @@ _DIGITS = re.compile(r"(?<![0-9A-Za-z.])[2-6]\d{12,18}(?![0-9A-Za-z]|\.\d)")
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{10,}")
 _REFRESH = re.compile(r"(?<![A-Za-z0-9])rt_[A-Za-z0-9_-]{40,}")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-
-
-def luhn_valid(number: str) -> bool:
-    total = 0
-    for index, char in enumerate(reversed(number)):
-        digit = int(char)
-        if index % 2 == 1:
-            digit = digit * 2 - 9 if digit > 4 else digit * 2
-        total += digit
-    return total % 10 == 0
 
 
 @dataclass

@@ -31,19 +31,10 @@ from tests.factories import (
     register,
     user_with_role,
 )
+from tests.security.scan import luhn_valid
 
 # Not inside an id (hex request ids hold digit runs) nor the fraction of a logged duration.
 _SIXTEEN_DIGITS = re.compile(r"(?<![0-9A-Za-z.])\d{16}(?![0-9A-Za-z])")
-
-
-def luhn_valid(number: str) -> bool:
-    total = 0
-    for index, char in enumerate(reversed(number)):
-        digit = int(char)
-        if index % 2 == 1:
-            digit = digit * 2 - 9 if digit > 4 else digit * 2
-        total += digit
-    return total % 10 == 0
 
 
 def _world(api: TestClient, session: Session) -> tuple[LoggedIn, str, str, LoggedIn]:
