@@ -45,9 +45,8 @@ from typing import Any
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from simulator.catalogue import SUBSCRIPTION_MERCHANTS, Merchant
+from simulator.catalogue import Merchant
 from simulator.engine import CustomerState, DayTally, Simulation, SimulationConfig
-from simulator.population import make_customer
 
 BATCH_SIZE = 100
 ADMIN_NAME = "Simulated underwriter"
@@ -144,19 +143,7 @@ class BulkSimulation(Simulation):
                 full_name=ADMIN_NAME,
                 role="admin",
             )[0].id
-        onboarding_days = max(1, min(config.days // 5, 30))
-        self.states = [
-            CustomerState(
-                make_customer(
-                    config.seed,
-                    index,
-                    start=start,
-                    onboarding_days=onboarding_days,
-                    subscription_count=len(SUBSCRIPTION_MERCHANTS),
-                )
-            )
-            for index in range(config.customers)
-        ]
+        self.states = self._population(start)
         with ThreadPoolExecutor(config.workers) as pool:
             for day_index in range(config.days):
                 today = start + timedelta(days=day_index)

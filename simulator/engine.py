@@ -139,19 +139,12 @@ class Simulation:
 
     # --- the run ------------------------------------------------------------------
 
-    def run(self) -> dict[str, Any]:
+    def _population(self, start: date) -> list[CustomerState]:
+        """The seeded customers, joining over the first days: one definition for both modes,
+        so that the same seed makes the same world through the API and with ``--bulk``."""
         config = self.config
-        self.admin = UserSession(self.api, config.admin_email, config.admin_password)
-        now = self._sandbox_now()
-        start = config.start or now.date()
-        if start > now.date():
-            self._advance(to=start)
-        elif start < now.date():
-            raise ValueError(
-                f"--start {start} is before the sandbox clock ({now.date()}); it only moves forward"
-            )
         onboarding_days = max(1, min(config.days // 5, 30))
-        self.states = [
+        return [
             CustomerState(
                 make_customer(
                     config.seed,
@@ -163,6 +156,19 @@ class Simulation:
             )
             for index in range(config.customers)
         ]
+
+    def run(self) -> dict[str, Any]:
+        config = self.config
+        self.admin = UserSession(self.api, config.admin_email, config.admin_password)
+        now = self._sandbox_now()
+        start = config.start or now.date()
+        if start > now.date():
+            self._advance(to=start)
+        elif start < now.date():
+            raise ValueError(
+                f"--start {start} is before the sandbox clock ({now.date()}); it only moves forward"
+            )
+        self.states = self._population(start)
         with ThreadPoolExecutor(config.workers) as pool:
             for day_index in range(config.days):
                 today = start + timedelta(days=day_index)
