@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -25,8 +26,10 @@ from api.errors import AppError, Forbidden, Unauthorized
 from cardportal.settings import Settings
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """One request, one transaction: committed after the endpoint returns, before the answer."""
+@contextmanager
+def unit_of_work(request: Request) -> Iterator[Session]:
+    """One request, one transaction: committed when the work returns, rolled back on an error
+    (an ``AppError`` with ``keep_changes`` commits what it wrote, e.g. an audit row)."""
     session: Session = request.app.state.sessionmaker()
     try:
         yield session
@@ -42,6 +45,12 @@ def get_session(request: Request) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """The route's session; committed after the endpoint returns, before the answer."""
+    with unit_of_work(request) as session:
+        yield session
 
 
 # scope="function": the commit happens before the response is sent, so a
@@ -134,11 +143,17 @@ async def anonymous_scope(request: Request) -> str:
 
 
 # Idempotency-Key scopes: keys belong to the caller that sent them.
-from api.gateway.idempotency import Idempotency, idempotency_dependency  # noqa: E402
+from api.gateway.idempotency import (  # noqa: E402
+    Idempotency,
+    PendingIdempotency,
+    idempotency_dependency,
+    pending_idempotency_dependency,
+)
 
 AnonymousIdempotency = Annotated[
     Idempotency, Depends(idempotency_dependency(anonymous_scope, required=False))
 ]
 UserIdempotency = Annotated[Idempotency, Depends(idempotency_dependency(user_scope, required=True))]
-NetworkIdempotency = Annotated[Idempotency, Depends(idempotency_dependency(network_caller, required=False))]
+# The network's routes begin theirs in their own unit of work (one thread-pool hop per request).
+NetworkIdempotency = Annotated[PendingIdempotency, Depends(pending_idempotency_dependency(network_caller))]
 OptionalUserIdempotency = Annotated[Idempotency, Depends(idempotency_dependency(user_scope, required=False))]

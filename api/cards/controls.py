@@ -2,10 +2,13 @@
 
 A card's owner may block merchant category groups and merchant countries and
 cap spending per authorization, per day and per month. The network's
-authorize step calls :func:`evaluate` before the credit check; a violated
-control declines with the one public code ``spending_control``, and a machine
-reason (``blocked_mcc_group``, ``blocked_country``, ``per_authorization_limit``,
-``daily_limit``, ``monthly_limit``) for the logs.
+authorization evaluates them before the credit check, inside its database
+function (``network_authorize``, migration 0007), given the merchant's group
+from :func:`mcc_group`: a blocked group or country, an amount over the
+per-authorization cap, or today's or this month's approved spending (holds
+and clears, less reversals) plus this amount over its limit declines with
+the one public code ``spending_control``; spending exactly up to a limit is
+allowed.
 
 Merchant category codes are ISO 18245's four digits. :data:`MCC_GROUPS` puts
 the common ones into the groups a customer understands; any other code is in
@@ -16,7 +19,6 @@ categories where a clear may exceed its authorization by a tip.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -196,51 +198,3 @@ class SpendingControls(BaseModel):
         if unknown:
             raise ValueError(f"{unknown} are not ISO 3166-1 alpha-2 country codes (upper case)")
         return list(dict.fromkeys(countries))
-
-
-@dataclass(frozen=True)
-class ControlDecline:
-    """Why an authorization breaks a control: ``code`` for the network, ``reason`` for the logs."""
-
-    reason: ControlReason
-    detail: str
-    code: str = SPENDING_CONTROL
-
-
-def evaluate(
-    controls: SpendingControls,
-    *,
-    amount: int,
-    mcc: str,
-    country: str,
-    spent_today: int,
-    spent_this_month: int,
-) -> ControlDecline | None:
-    """None when the authorization passes every control, else the first one it breaks.
-
-    ``spent_today`` and ``spent_this_month`` are what the card has already had
-    approved in the current day and month (holds and clears, less reversals);
-    a limit is broken when this authorization would take the total over it,
-    so spending exactly up to a limit is allowed.
-    """
-    if amount <= 0 or spent_today < 0 or spent_this_month < 0:
-        raise ValueError("amounts are positive and spending totals not negative")
-    group = mcc_group(mcc)
-    country = normalise_country(country)
-
-    if group in controls.blocked_mcc_groups:
-        return ControlDecline("blocked_mcc_group", f"Merchant category {mcc} ({group}) is blocked.")
-    if country in controls.blocked_countries:
-        return ControlDecline("blocked_country", f"Merchants in {country} are blocked.")
-    if controls.per_authorization_limit is not None and amount > controls.per_authorization_limit:
-        return ControlDecline(
-            "per_authorization_limit",
-            f"{amount} is over the per-authorization limit of {controls.per_authorization_limit}.",
-        )
-    if controls.daily_limit is not None and spent_today + amount > controls.daily_limit:
-        return ControlDecline("daily_limit", f"This would take today's spending over {controls.daily_limit}.")
-    if controls.monthly_limit is not None and spent_this_month + amount > controls.monthly_limit:
-        return ControlDecline(
-            "monthly_limit", f"This would take this month's spending over {controls.monthly_limit}."
-        )
-    return None

@@ -7,7 +7,8 @@ commit together or not at all:
 
 1. ``pg_try_advisory_xact_lock`` on (caller, key): when another request with
    that key holds it, answer 409 ``idempotency_key_in_use``.
-2. A stored, unexpired answer for (caller, key): the same request fingerprint
+2. (In the same round trip: the database function ``idempotency_begin``.)
+   A stored, unexpired answer for (caller, key): the same request fingerprint
    (method, path, body) replays it (``Idempotent-Replayed: true``); another
    fingerprint is 422 ``idempotency_key_reused``.
 3. Otherwise the route runs and ``save`` stores its answer for at least
@@ -18,6 +19,7 @@ Keys are scoped to the caller (a user id, the network, or an anonymous IP).
 """
 
 import hashlib
+import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Annotated, Any, TypeVar
@@ -25,8 +27,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Header, Request
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel
-from sqlalchemy import JSON, String, delete, func, select, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import JSON, String, delete, func, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from api.db import Base
@@ -84,54 +85,63 @@ class Idempotency:
             "big",
             signed=True,
         )
-        acquired: bool = self.session.execute(
-            text("select pg_try_advisory_xact_lock(:id)"), {"id": lock_id}
-        ).scalar_one()
+        # The lock and the look-up of a stored answer in one round trip (migration 0007).
+        row = self.session.execute(_BEGIN, {"scope": self.scope, "key": self.key, "lock": lock_id}).one()
+        acquired: bool = row[0]
+        fingerprint: str | None = row[1]
+        status_code: int = row[2]
+        body: Any = row[3]
         if not acquired:
             raise Conflict(
                 "A request with this Idempotency-Key is still being processed; retry later.",
                 code="idempotency_key_in_use",
             )
-        stored = self.session.execute(
-            select(IdempotencyRecord).where(
-                IdempotencyRecord.scope == self.scope,
-                IdempotencyRecord.key == self.key,
-                IdempotencyRecord.expires_at > func.now(),
-            )
-        ).scalar_one_or_none()
-        if stored is None:
+        if fingerprint is None:
             return
-        if stored.fingerprint != self.fingerprint:
+        if fingerprint != self.fingerprint:
             raise UnprocessableEntity(
                 "This Idempotency-Key was already used with a different request.",
                 code="idempotency_key_reused",
             )
-        raise IdempotentReplay(stored.status_code, stored.response_body)
+        raise IdempotentReplay(status_code, body)
 
     def save(self, status_code: int, payload: T) -> T:
         """Store the answer beside the request's writes; return it unchanged."""
         if self.key is None:
             return payload
-        body = jsonable_encoder(
-            payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload
+        if isinstance(payload, BaseModel):
+            body = payload.model_dump_json()
+        else:
+            body = json.dumps(jsonable_encoder(payload), separators=(",", ":"))
+        self.session.execute(
+            _SAVE,
+            {
+                "scope": self.scope,
+                "key": self.key,
+                "fingerprint": self.fingerprint,
+                "status_code": status_code,
+                "body": body,
+                "ttl": self.ttl,
+            },
         )
-        values = {
-            "scope": self.scope,
-            "key": self.key,
-            "fingerprint": self.fingerprint,
-            "status_code": status_code,
-            "response_body": body,
-            "expires_at": func.now() + self.ttl,
-        }
-        statement = insert(IdempotencyRecord).values(**values)
-        # An expired row with the same key is replaced, never a live one (begin() saw none).
-        statement = statement.on_conflict_do_update(
-            index_elements=["scope", "key"],
-            set_={k: statement.excluded[k] for k in values if k not in ("scope", "key")}
-            | {"created_at": func.now()},
-        )
-        self.session.execute(statement)
         return payload
+
+
+_BEGIN = text(
+    "select acquired, fingerprint, status_code, response_body from idempotency_begin(:scope, :key, :lock)"
+)
+# An expired row with the same key is replaced, never a live one (begin() saw none).
+_SAVE = text(
+    """
+    insert into idempotency_keys as k
+        (scope, key, fingerprint, status_code, response_body, created_at, expires_at)
+    values (:scope, :key, :fingerprint, :status_code, cast(:body as json), now(), now() + :ttl)
+    on conflict (scope, key) do update set
+        fingerprint = excluded.fingerprint, status_code = excluded.status_code,
+        response_body = excluded.response_body, created_at = excluded.created_at,
+        expires_at = excluded.expires_at
+    """
+)
 
 
 def purge_expired(session: Session) -> int:
@@ -150,34 +160,57 @@ async def request_fingerprint(request: Request) -> str:
     return digest.hexdigest()
 
 
+class PendingIdempotency:
+    """An Idempotency-Key checked but not begun: for routes that open their own transaction.
+
+    The network's routes run their whole unit of work in one thread-pool call
+    (``api.deps.unit_of_work``); their idempotency dependency does no I/O, so
+    FastAPI runs it on the event loop, and ``begin`` happens in the route's
+    transaction.
+    """
+
+    def __init__(self, *, scope: str, key: str | None, fingerprint: str, ttl: timedelta) -> None:
+        self.scope = scope
+        self.key = key
+        self.fingerprint = fingerprint
+        self.ttl = ttl
+
+    def begin(self, session: Session) -> Idempotency:
+        idem = Idempotency(
+            session, scope=self.scope, key=self.key, fingerprint=self.fingerprint, ttl=self.ttl
+        )
+        idem.begin()
+        return idem
+
+
+def _pending(
+    request: Request, fingerprint: str, scope: str, key: str | None, *, required: bool
+) -> PendingIdempotency:
+    if key is not None:
+        key = key.strip()
+        if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+            raise BadRequest(
+                f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters.",
+                code="invalid_idempotency_key",
+            )
+    elif required:
+        raise BadRequest(
+            "This request moves money or creates a resource: send an Idempotency-Key header.",
+            code="idempotency_key_required",
+        )
+    ttl = timedelta(hours=request.app.state.settings.idempotency_ttl_hours)
+    return PendingIdempotency(scope=scope, key=key, fingerprint=fingerprint, ttl=ttl)
+
+
+_DESCRIPTION = (
+    "Replays the first answer for the same key and body (24 hours); "
+    f"1 to {MAX_KEY_LENGTH} printable characters, scoped to the caller."
+)
+
+
 def idempotency_dependency(scope_of: Callable[..., str], *, required: bool) -> Callable[..., Idempotency]:
     """Build a dependency: ``scope_of`` is a dependency that names the caller."""
     from api.deps import SessionDep
-
-    description = (
-        "Replays the first answer for the same key and body (24 hours); "
-        f"1 to {MAX_KEY_LENGTH} printable characters, scoped to the caller."
-    )
-
-    def build(
-        request: Request, session: Session, fingerprint: str, scope: str, key: str | None
-    ) -> Idempotency:
-        if key is not None:
-            key = key.strip()
-            if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
-                raise BadRequest(
-                    f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters.",
-                    code="invalid_idempotency_key",
-                )
-        elif required:
-            raise BadRequest(
-                "This request moves money or creates a resource: send an Idempotency-Key header.",
-                code="idempotency_key_required",
-            )
-        ttl = timedelta(hours=request.app.state.settings.idempotency_ttl_hours)
-        idem = Idempotency(session, scope=scope, key=key, fingerprint=fingerprint, ttl=ttl)
-        idem.begin()
-        return idem
 
     # The key is declared as a header parameter so that the OpenAPI document says
     # whether it is required; a missing required key is a 400 idempotency_key_required
@@ -189,9 +222,9 @@ def idempotency_dependency(scope_of: Callable[..., str], *, required: bool) -> C
             session: SessionDep,
             fingerprint: Annotated[str, Depends(request_fingerprint)],
             scope: Annotated[str, Depends(scope_of)],
-            key: Annotated[str, Header(alias="Idempotency-Key", description=description, **_KEY_RULES)],
+            key: Annotated[str, Header(alias="Idempotency-Key", description=_DESCRIPTION, **_KEY_RULES)],
         ) -> Idempotency:
-            return build(request, session, fingerprint, scope, key)
+            return _pending(request, fingerprint, scope, key, required=True).begin(session)
 
         return dependency
 
@@ -201,9 +234,25 @@ def idempotency_dependency(scope_of: Callable[..., str], *, required: bool) -> C
         fingerprint: Annotated[str, Depends(request_fingerprint)],
         scope: Annotated[str, Depends(scope_of)],
         key: Annotated[
-            str | None, Header(alias="Idempotency-Key", description=description, **_KEY_RULES)
+            str | None, Header(alias="Idempotency-Key", description=_DESCRIPTION, **_KEY_RULES)
         ] = None,
     ) -> Idempotency:
-        return build(request, session, fingerprint, scope, key)
+        return _pending(request, fingerprint, scope, key, required=False).begin(session)
 
     return optional_dependency
+
+
+def pending_idempotency_dependency(scope_of: Callable[..., Any]) -> Callable[..., Any]:
+    """An optional Idempotency-Key, checked on the event loop and begun later by the route."""
+
+    async def dependency(
+        request: Request,
+        fingerprint: Annotated[str, Depends(request_fingerprint)],
+        scope: Annotated[str, Depends(scope_of)],
+        key: Annotated[
+            str | None, Header(alias="Idempotency-Key", description=_DESCRIPTION, **_KEY_RULES)
+        ] = None,
+    ) -> PendingIdempotency:
+        return _pending(request, fingerprint, scope, key, required=False)
+
+    return dependency

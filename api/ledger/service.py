@@ -87,7 +87,8 @@ def new_transfer_id() -> str:
 
 
 def house(kind: House, account_id: str) -> str:
-    shard = hashlib.blake2b(account_id.encode(), digest_size=2).digest()[0] % HOUSE_SHARDS
+    """The shard of a house account a customer account uses (SQL: ``ledger_house``, migration 0007)."""
+    shard = hashlib.sha256(account_id.encode()).digest()[0] % HOUSE_SHARDS
     return f"house:{kind.value}:{shard:02d}"
 
 
@@ -101,46 +102,12 @@ class Balances:
 
 # One statement writes a transfer: the transfer row, its entries, and the
 # balances of every account it touches (created on first use), so balances
-# and entries can never disagree.
+# and entries can never disagree. The function is migration 0007's
+# ``ledger_write_transfer``; the network's authorization calls it too.
 _WRITE_TRANSFER = text(
-    """
-    with legs(account_id, amount, layer) as (
-        select * from unnest(cast(:accounts as text[]), cast(:amounts as bigint[]),
-                             cast(:layers as text[]))
-    ),
-    sums as (
-        select account_id,
-               coalesce(sum(amount) filter (where layer = 'posted'), 0) as posted,
-               coalesce(sum(amount) filter (where layer = 'pending'), 0) as pending,
-               coalesce(sum(amount) filter (where layer = 'posted' and amount > 0), 0) as debits,
-               coalesce(-sum(amount) filter (where layer = 'posted' and amount < 0), 0) as credits
-        from legs group by account_id
-    ),
-    balances as (
-        insert into ledger_accounts as a
-            (id, currency, posted_balance, pending_balance, posted_debits, posted_credits)
-        select account_id, :currency, posted, pending, debits, credits from sums
-        on conflict (id) do update set
-            posted_balance = a.posted_balance + excluded.posted_balance,
-            pending_balance = a.pending_balance + excluded.pending_balance,
-            posted_debits = a.posted_debits + excluded.posted_debits,
-            posted_credits = a.posted_credits + excluded.posted_credits
-        where a.currency = excluded.currency
-        returning a.id
-    ),
-    transfer as (
-        insert into ledger_transfers
-            (id, kind, state, debit_account_id, credit_account_id, amount, currency,
-             pending_id, reference, created_at)
-        select :id, :kind, :state, :debit, :credit, :amount, :currency, :pending_id, :reference, :now
-        where (select count(*) from balances) = (select count(*) from sums)
-        returning id
-    )
-    insert into ledger_entries (transfer_id, ledger_account_id, amount, layer, created_at)
-    select transfer.id, legs.account_id, legs.amount, legs.layer, :now
-    from transfer cross join legs
-    returning transfer_id
-    """
+    "select ledger_write_transfer(:id, :kind, :state, :debit, :credit, :amount, :currency,"
+    " :pending_id, :reference, :now, cast(:accounts as text[]), cast(:amounts as bigint[]),"
+    " cast(:layers as text[]))"
 )
 
 
@@ -160,7 +127,7 @@ def _write(
     transfer_id: str | None = None,
 ) -> str:
     transfer_id = transfer_id or new_transfer_id()
-    rows = session.execute(
+    written: bool = session.execute(
         _WRITE_TRANSFER,
         {
             "accounts": [leg[0] for leg in legs],
@@ -177,9 +144,9 @@ def _write(
             "reference": reference,
             "now": now,
         },
-    ).all()
-    if not rows:
-        # The conditional insert above wrote nothing: an account is in another currency.
+    ).scalar_one()
+    if not written:
+        # The function wrote nothing: an account is in another currency.
         raise LedgerError(f"currency mismatch on transfer {kind} ({currency})")
     return transfer_id
 

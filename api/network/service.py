@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from api.accounts.models import Account
@@ -24,7 +24,6 @@ from api.cards.models import Card
 from api.errors import Conflict, NotFound, UnprocessableEntity
 from api.ids import new_id
 from api.ledger import service as ledger
-from api.ledger.models import LedgerAccount
 from api.money import ISSUING_CURRENCIES
 from api.network.models import Transaction
 
@@ -51,101 +50,67 @@ def _card_and_account(session: Session, card_id: str) -> tuple[Card, Account]:
     return row[0], row[1]
 
 
+# The whole authorization is one statement: migration 0007's ``network_authorize``
+# locks the card's account receivable, runs the checks above in their order
+# (spending controls included), writes the transaction row and then the hold.
+_AUTHORIZE = text(
+    "select account_id, decline_code, available_credit from network_authorize("
+    ":id, :transfer_id, :card_id, :amount, :currency, :merchant_name, :merchant_mcc,"
+    " :mcc_group, :merchant_country, :now, cast(:currencies as text[]), :max_amount)"
+)
+_ISSUING = sorted(ISSUING_CURRENCIES)
+
+
 @dataclass(frozen=True)
-class _AuthorizationContext:
-    """What an authorization decides on: the card, its account and the account's locked balances."""
+class AuthorizationRequest:
+    """One authorization as the network sends it."""
 
     card_id: str
-    card_status: str
-    exp_year: int
-    exp_month: int
-    controls: dict[str, Any] | None
-    account_id: str
-    account_status: str
+    amount: int
     currency: str
-    credit_limit: int
-    balances: ledger.Balances
+    merchant_name: str
+    merchant_mcc: str
+    merchant_country: str
 
 
-# One round trip instead of three: the card, its account, and the account's
-# receivable locked (FOR UPDATE OF the receivable only), so spending-control
-# sums and the credit check see every concurrent authorization on the account.
-_CONTEXT = (
-    select(
-        Card.id,
-        Card.status,
-        Card.exp_year,
-        Card.exp_month,
-        Card.controls,
-        Account.id,
-        Account.status,
-        Account.currency,
-        Account.credit_limit,
-        LedgerAccount.posted_balance,
-        LedgerAccount.pending_balance,
+def _authorize_params(request: AuthorizationRequest, now: datetime) -> dict[str, Any]:
+    return {
+        "id": new_id("auth"),
+        "transfer_id": ledger.new_transfer_id(),
+        "card_id": request.card_id,
+        "amount": request.amount,
+        "currency": request.currency,
+        "merchant_name": request.merchant_name,
+        "merchant_mcc": request.merchant_mcc,
+        "mcc_group": spending.mcc_group(request.merchant_mcc),
+        "merchant_country": request.merchant_country,
+        "now": now,
+        "currencies": _ISSUING,
+        "max_amount": MAX_AUTHORIZATION_AMOUNT,
+    }
+
+
+def _authorization_result(params: dict[str, Any], row: Any) -> AuthorizationResult:
+    account_id, decline, available = row
+    approved = decline is None
+    transaction = Transaction(
+        id=params["id"],
+        account_id=account_id,
+        card_id=params["card_id"],
+        type="purchase",
+        status="pending" if approved else "declined",
+        amount=params["amount"],
+        authorized_amount=params["amount"],
+        currency=params["currency"],
+        merchant_name=params["merchant_name"],
+        merchant_mcc=params["merchant_mcc"],
+        merchant_country=params["merchant_country"],
+        decline_code=decline,
+        hold_transfer_id=params["transfer_id"] if approved else None,
+        refunded_amount=0,
+        created_at=params["now"],
     )
-    .join(Account, Card.account_id == Account.id)
-    .join(LedgerAccount, LedgerAccount.id == Account.id + ledger.RECEIVABLE_SUFFIX)
-    .where(Card.id == bindparam("card_id"))
-    .with_for_update(of=LedgerAccount)
-)
-
-
-def _lock_context(session: Session, card_id: str) -> _AuthorizationContext:
-    row = session.execute(_CONTEXT, {"card_id": card_id}).one_or_none()
-    if row is None:
-        raise NotFound("No card with this id.", code="card_not_found")
-    return _AuthorizationContext(
-        card_id=row[0],
-        card_status=row[1],
-        exp_year=row[2],
-        exp_month=row[3],
-        controls=row[4],
-        account_id=row[5],
-        account_status=row[6],
-        currency=row[7],
-        credit_limit=row[8],
-        balances=ledger.Balances(current_balance=row[9], pending_amount=row[10]),
-    )
-
-
-def _expired(exp_year: int, exp_month: int, now: datetime) -> bool:
-    # A card is valid through the last day of its expiry month.
-    return (now.year, now.month) > (exp_year, exp_month)
-
-
-def _spent_since(session: Session, card_id: str, since: datetime) -> int:
-    total = session.execute(
-        select(func.coalesce(func.sum(Transaction.amount), 0)).where(
-            Transaction.card_id == card_id,
-            Transaction.type == "purchase",
-            Transaction.status.in_(("pending", "posted")),
-            Transaction.created_at >= since,
-        )
-    ).scalar_one()
-    return int(total)
-
-
-def _control_decline(
-    session: Session, context: _AuthorizationContext, *, amount: int, mcc: str, country: str, now: datetime
-) -> str | None:
-    if not context.controls:
-        return None
-    controls = spending.SpendingControls.model_validate(context.controls)
-    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    month_start = day_start.replace(day=1)
-    card_id = context.card_id
-    spent_today = _spent_since(session, card_id, day_start) if controls.daily_limit is not None else 0
-    spent_month = _spent_since(session, card_id, month_start) if controls.monthly_limit is not None else 0
-    verdict = spending.evaluate(
-        controls,
-        amount=amount,
-        mcc=mcc,
-        country=country,
-        spent_today=spent_today,
-        spent_this_month=spent_month,
-    )
-    return "spending_control" if verdict is not None else None
+    return AuthorizationResult(transaction, approved, decline, int(available))
 
 
 def authorize(
@@ -159,74 +124,13 @@ def authorize(
     merchant_country: str,
     now: datetime,
 ) -> AuthorizationResult:
-    """Approve or decline; the transaction row is written before the ledger hold.
-
-    Round trips: the context (card, account, locked receivable), the
-    spending-control sums when the card has daily or monthly limits, the
-    transaction insert, and the hold. The transaction row goes first so that
-    the house account the hold updates stays locked for as short as possible.
-    """
-    context = _lock_context(session, card_id)
-    decline: str | None = None
-    if currency not in ISSUING_CURRENCIES or currency != context.currency:
-        decline = "currency_not_supported"
-    elif context.account_status != "active":
-        decline = "account_closed"
-    elif context.card_status == "frozen":
-        decline = "card_frozen"
-    elif context.card_status != "active":
-        decline = "card_closed"
-    elif _expired(context.exp_year, context.exp_month, now):
-        decline = "card_expired"
-    elif amount > MAX_AUTHORIZATION_AMOUNT:
-        decline = "amount_too_large"
-
-    current = context.balances
-    available = context.credit_limit - current.current_balance - current.pending_amount
-    hold_transfer_id: str | None = None
-    if decline is None:
-        decline = _control_decline(
-            session, context, amount=amount, mcc=merchant_mcc, country=merchant_country, now=now
-        )
-    if decline is None:
-        if ledger.exceeds_limit(amount, available=available):
-            decline = "insufficient_credit"
-        else:
-            hold_transfer_id = ledger.new_transfer_id()
-
-    values: dict[str, Any] = {
-        "id": new_id("auth"),
-        "account_id": context.account_id,
-        "card_id": context.card_id,
-        "type": "purchase",
-        "status": "declined" if decline else "pending",
-        "amount": amount,
-        "authorized_amount": amount,
-        "currency": currency,
-        "merchant_name": merchant_name,
-        "merchant_mcc": merchant_mcc,
-        "merchant_country": merchant_country,
-        "decline_code": decline,
-        "hold_transfer_id": hold_transfer_id,
-        "refunded_amount": 0,
-        "created_at": now,
-    }
-    # A Core insert: the ORM's unit of work costs more than the row here.
-    session.execute(insert(Transaction), values)
-    if hold_transfer_id is not None:
-        held = ledger.hold(
-            session,
-            account_id=context.account_id,
-            amount=amount,
-            credit_limit=context.credit_limit,
-            currency=currency,
-            now=now,
-            reference=values["id"],
-            locked=current,
-            transfer_id=hold_transfer_id,
-        )
-        available = held.available_after
-    return AuthorizationResult(Transaction(**values), decline is None, decline, available)
+    """Approve or decline, in one round trip (``network_authorize``); a decline is recorded too."""
+    request = AuthorizationRequest(card_id, amount, currency, merchant_name, merchant_mcc, merchant_country)
+    params = _authorize_params(request, now)
+    row = session.execute(_AUTHORIZE, params).one_or_none()
+    if row is None:
+        raise NotFound("No card with this id.", code="card_not_found")
+    return _authorization_result(params, row)
 
 
 def _lock_authorization(session: Session, authorization_id: str) -> Transaction:

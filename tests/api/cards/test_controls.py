@@ -1,9 +1,15 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
+from sqlalchemy import insert, update
+from sqlalchemy.orm import Session
 
 from api.cards.controls import (
     ISO_3166_ALPHA_2,
@@ -11,11 +17,15 @@ from api.cards.controls import (
     SPENDING_CONTROL,
     TIPPING_MCCS,
     SpendingControls,
-    evaluate,
     max_clear_amount,
     mcc_group,
     normalise_country,
 )
+from api.cards.models import Card as CardRow
+from api.ids import new_id
+from api.network import service as network
+from api.network.models import Transaction
+from tests.factories import open_card_account
 
 EXPECTED_GROUPS = {
     "groceries",
@@ -34,18 +44,6 @@ EXPECTED_GROUPS = {
     "healthcare",
     "other",
 }
-
-
-def check(controls: SpendingControls, **overrides: object):
-    values: dict[str, object] = {
-        "amount": 50_00,
-        "mcc": "5411",
-        "country": "US",
-        "spent_today": 0,
-        "spent_this_month": 0,
-    }
-    values.update(overrides)
-    return evaluate(controls, **values)  # type: ignore[arg-type]
 
 
 # --- the groups -----------------------------------------------------------------
@@ -186,80 +184,130 @@ def test_the_country_list_is_iso_3166_1():
         normalise_country("UK")
 
 
-# --- evaluation -----------------------------------------------------------------
+# --- evaluation: the authorization's own function (migration 0007) ------------------
+#
+# The controls are evaluated inside ``network_authorize`` with the rest of the
+# authorization; these tests call it through ``network.service.authorize`` on one
+# card, each case in a savepoint that is rolled back.
+
+NOW = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)
+EARLIER_THIS_MONTH = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
 
 
-def test_nothing_set_allows_everything():
-    assert check(SpendingControls(), amount=10**12, mcc="7995", country="KP") is None
+@dataclass
+class Card:
+    session: Session
+    account_id: str
+    card_id: str
 
 
-def test_a_blocked_group_declines():
-    result = check(SpendingControls(blocked_mcc_groups=["gambling"]), mcc="7995")
-    assert result is not None
-    assert result.code == SPENDING_CONTROL
-    assert result.reason == "blocked_mcc_group"
-    assert "7995" in result.detail
-    assert check(SpendingControls(blocked_mcc_groups=["gambling"]), mcc="5411") is None
+@pytest.fixture
+def card(session: Session, app: Any) -> Card:
+    _, account_id, card_id = open_card_account(session, app, credit_limit=10**12)
+    return Card(session, account_id, card_id)
 
 
-def test_other_can_be_blocked():
-    result = check(SpendingControls(blocked_mcc_groups=["other"]), mcc="5999")
-    assert result is not None
-    assert result.reason == "blocked_mcc_group"
+def check(
+    card: Card,
+    controls: SpendingControls,
+    *,
+    spent_today: int = 0,
+    spent_this_month: int = 0,
+    **overrides: Any,
+) -> str | None:
+    """The decline code of one authorization under ``controls``, after the given spending."""
+    values: dict[str, Any] = {"amount": 50_00, "mcc": "5411", "country": "US"}
+    values.update(overrides)
+    session = card.session
+    savepoint = session.begin_nested()
+    try:
+        session.execute(
+            update(CardRow)
+            .where(CardRow.id == card.card_id)
+            .values(controls=controls.model_dump(mode="json"))
+        )
+        earlier = spent_this_month - spent_today
+        for amount, when in ((spent_today, NOW), (earlier, EARLIER_THIS_MONTH)):
+            if amount > 0:
+                session.execute(
+                    insert(Transaction).values(
+                        id=new_id("auth"),
+                        account_id=card.account_id,
+                        card_id=card.card_id,
+                        type="purchase",
+                        status="posted",
+                        amount=amount,
+                        authorized_amount=amount,
+                        currency="USD",
+                        refunded_amount=0,
+                        created_at=when,
+                    )
+                )
+        result = network.authorize(
+            session,
+            card_id=card.card_id,
+            amount=values["amount"],
+            currency="USD",
+            merchant_name="Shop",
+            merchant_mcc=values["mcc"],
+            merchant_country=values["country"],
+            now=NOW,
+        )
+        return result.decline_code
+    finally:
+        savepoint.rollback()
 
 
-def test_a_blocked_country_declines_whatever_its_case():
-    result = check(SpendingControls(blocked_countries=["RU"]), country="ru")
-    assert result is not None
-    assert result.reason == "blocked_country"
+def test_nothing_set_allows_everything(card: Card) -> None:
+    assert check(card, SpendingControls(), amount=5_000_000, mcc="7995", country="KP") is None
 
 
-@pytest.mark.parametrize(("amount", "reason"), [(100_00, None), (100_01, "per_authorization_limit")])
-def test_the_per_authorization_limit_allows_exactly_the_limit(amount, reason):
-    result = check(SpendingControls(per_authorization_limit=100_00), amount=amount)
-    assert (result.reason if result else None) == reason
+def test_a_blocked_group_declines(card: Card) -> None:
+    assert check(card, SpendingControls(blocked_mcc_groups=["gambling"]), mcc="7995") == SPENDING_CONTROL
+    assert check(card, SpendingControls(blocked_mcc_groups=["gambling"]), mcc="5411") is None
+
+
+def test_other_can_be_blocked(card: Card) -> None:
+    assert check(card, SpendingControls(blocked_mcc_groups=["other"]), mcc="5999") == SPENDING_CONTROL
+
+
+def test_a_blocked_country_declines(card: Card) -> None:
+    assert check(card, SpendingControls(blocked_countries=["RU"]), country="RU") == SPENDING_CONTROL
+
+
+@pytest.mark.parametrize(("amount", "code"), [(100_00, None), (100_01, SPENDING_CONTROL)])
+def test_the_per_authorization_limit_allows_exactly_the_limit(
+    card: Card, amount: int, code: str | None
+) -> None:
+    assert check(card, SpendingControls(per_authorization_limit=100_00), amount=amount) == code
 
 
 @pytest.mark.parametrize(
-    ("spent", "amount", "reason"),
-    [(400_00, 100_00, None), (400_00, 100_01, "daily_limit"), (0, 500_01, "daily_limit")],
+    ("spent", "amount", "code"),
+    [(400_00, 100_00, None), (400_00, 100_01, SPENDING_CONTROL), (0, 500_01, SPENDING_CONTROL)],
 )
-def test_the_daily_limit_counts_what_was_already_spent(spent, amount, reason):
-    result = check(SpendingControls(daily_limit=500_00), amount=amount, spent_today=spent)
-    assert (result.reason if result else None) == reason
+def test_the_daily_limit_counts_what_was_already_spent(
+    card: Card, spent: int, amount: int, code: str | None
+) -> None:
+    controls = SpendingControls(daily_limit=500_00)
+    assert check(card, controls, amount=amount, spent_today=spent, spent_this_month=spent) == code
 
 
-def test_the_monthly_limit_counts_the_month():
+def test_the_daily_limit_ignores_earlier_days(card: Card) -> None:
+    controls = SpendingControls(daily_limit=500_00)
+    assert check(card, controls, amount=500_00, spent_today=0, spent_this_month=400_00) is None
+
+
+def test_the_monthly_limit_counts_the_month(card: Card) -> None:
     controls = SpendingControls(monthly_limit=1_000_00, daily_limit=5_000_00)
-    assert check(controls, amount=100_00, spent_this_month=900_00) is None
-    result = check(controls, amount=100_00, spent_this_month=900_01)
-    assert result is not None
-    assert result.reason == "monthly_limit"
+    assert check(card, controls, amount=100_00, spent_this_month=900_00) is None
+    assert check(card, controls, amount=100_00, spent_this_month=900_01) == SPENDING_CONTROL
 
 
-def test_the_first_broken_control_is_reported():
-    controls = SpendingControls(
-        blocked_mcc_groups=["groceries"], blocked_countries=["US"], per_authorization_limit=1
-    )
-    result = check(controls)
-    assert result is not None
-    assert result.reason == "blocked_mcc_group"
-
-
-@pytest.mark.parametrize(
-    "overrides",
-    [
-        {"amount": 0},
-        {"amount": -1},
-        {"spent_today": -1},
-        {"spent_this_month": -1},
-        {"mcc": "54"},
-        {"country": "ZZ"},
-    ],
-)
-def test_evaluate_refuses_malformed_input(overrides):
-    with pytest.raises(ValueError):  # noqa: PT011 - the message varies by input
-        check(SpendingControls(), **overrides)
+def test_a_control_decline_comes_before_the_credit_check(card: Card) -> None:
+    controls = SpendingControls(blocked_mcc_groups=["groceries"], per_authorization_limit=1)
+    assert check(card, controls, amount=10**13) == "amount_too_large"
+    assert check(card, controls) == SPENDING_CONTROL
 
 
 # --- the model of the rules -----------------------------------------------------
@@ -294,26 +342,35 @@ def model_allows(controls, amount, mcc, country, spent_today, spent_this_month) 
     )
 
 
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     controls_strategy,
     st.integers(min_value=1, max_value=20_000_00),
     mccs,
     countries,
     st.integers(min_value=0, max_value=20_000_00),
-    st.integers(min_value=0, max_value=50_000_00),
+    st.integers(min_value=0, max_value=30_000_00),
 )
-def test_evaluation_matches_the_model(controls, amount, mcc, country, spent_today, spent_this_month):
-    result = evaluate(
+def test_evaluation_matches_the_model(
+    card: Card,
+    controls: SpendingControls,
+    amount: int,
+    mcc: str,
+    country: str,
+    spent_today: int,
+    earlier: int,
+) -> None:
+    code = check(
+        card,
         controls,
         amount=amount,
         mcc=mcc,
-        country=country.lower(),
+        country=country,
         spent_today=spent_today,
-        spent_this_month=spent_this_month,
+        spent_this_month=spent_today + earlier,
     )
-    assert (result is None) == model_allows(controls, amount, mcc, country, spent_today, spent_this_month)
-    if result is not None:
-        assert result.code == SPENDING_CONTROL
+    allowed = model_allows(controls, amount, mcc, country, spent_today, spent_today + earlier)
+    assert code == (None if allowed else SPENDING_CONTROL)
 
 
 @given(controls_strategy)

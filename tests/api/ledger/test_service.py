@@ -272,3 +272,18 @@ def test_trial_balance_endpoint(api: TestClient, session: Session, account_id: s
     assert sum(a["posted_credits"] for a in body["accounts"]) == body["total_credits"]
     receivable = next(a for a in body["accounts"] if a["id"] == ledger.receivable(account_id))
     assert (receivable["posted_balance"], receivable["pending_balance"]) == (347_00, 40_00)
+
+
+def test_the_house_shard_is_the_same_in_python_and_in_the_database(session: Session) -> None:
+    """Holds choose their house shard in SQL (``ledger_house``), everything else in Python."""
+    from importlib import import_module
+
+    migration = import_module("api.migrations.versions.0007_ledger_functions")
+    assert migration.HOUSE_SHARDS == ledger.HOUSE_SHARDS
+    accounts = [new_id("acct") for _ in range(200)] + ["acct_é", "x"]
+    in_sql = session.execute(
+        text("select ledger_house('network_settlement', a) from unnest(cast(:a as text[])) a"),
+        {"a": accounts},
+    ).scalars()
+    assert list(in_sql) == [ledger.house(ledger.House.NETWORK_SETTLEMENT, a) for a in accounts]
+    assert len({ledger.house(ledger.House.FEE_INCOME, a) for a in accounts}) == ledger.HOUSE_SHARDS
