@@ -35,7 +35,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from api.ids import new_id
-from api.ledger.models import LedgerAccount, LedgerEntry, LedgerTransfer
+from api.ledger.models import LedgerAccount, LedgerEntry
 
 HOUSE_SHARDS = 16
 # The API's ceiling on any amount (2**53 - 1 cents); a larger one is a bug upstream.
@@ -240,47 +240,45 @@ def hold(
     return Hold(transfer_id=transfer_id, available_after=available - amount)
 
 
-# Resolve a pending transfer in one statement. The customer's receivable is
-# locked first, as everywhere (the ``locked`` CTE is joined before the UPDATE
-# locks the transfer row), then the transfer moves from pending to its new
-# state only if it is still pending: a concurrent resolver that committed
-# first makes the re-checked ``state = 'pending'`` fail, and nothing returns.
+# Resolve a pending transfer in one statement: migration 0008's
+# ``ledger_resolve_pending`` locks the customer's receivable first, as
+# everywhere, then moves the transfer from pending to its new state only if it
+# still is pending (a concurrent resolver that committed first makes the
+# re-checked ``state = 'pending'`` fail), and writes the resolving transfer.
 _RESOLVE = text(
-    """
-    with target as (
-        select debit_account_id from ledger_transfers where id = :pending_id
-    ),
-    locked as (
-        select a.id from ledger_accounts a join target t on a.id = t.debit_account_id
-        for update of a
-    )
-    update ledger_transfers p set state = :new_state
-    from locked
-    where p.id = :pending_id and p.state = 'pending' and p.debit_account_id = locked.id
-    returning p.debit_account_id, p.credit_account_id, p.amount, p.currency
-    """
+    "select ledger_resolve_pending(:pending_id, :post, :amount, :kind, :now, :reference, :transfer_id)"
 )
 
 
-@dataclass(frozen=True)
-class _Resolved:
-    debit_account_id: str
-    credit_account_id: str
-    amount: int
-    currency: str
-
-
-def _resolve(session: Session, pending_id: str, new_state: str) -> _Resolved:
-    """Mark a pending transfer resolved, once; the transfer as it was."""
-    row = session.execute(_RESOLVE, {"pending_id": pending_id, "new_state": new_state}).one_or_none()
-    if row is None:
-        state = session.execute(
-            select(LedgerTransfer.state).where(LedgerTransfer.id == pending_id)
-        ).scalar_one_or_none()
-        if state is None:
-            raise PendingNotFound(pending_id)
-        raise PendingAlreadyResolved(state)
-    return _Resolved(row[0], row[1], int(row[2]), row[3])
+def _resolve(
+    session: Session,
+    *,
+    pending_id: str,
+    post: bool,
+    amount: int,
+    kind: str,
+    now: datetime,
+    reference: str | None,
+) -> str:
+    """Post or void a pending transfer, once; the resolving transfer's id."""
+    transfer_id = new_transfer_id()
+    outcome: str = session.execute(
+        _RESOLVE,
+        {
+            "pending_id": pending_id,
+            "post": post,
+            "amount": amount,
+            "kind": kind,
+            "now": now,
+            "reference": reference,
+            "transfer_id": transfer_id,
+        },
+    ).scalar_one()
+    if outcome == "not_found":
+        raise PendingNotFound(pending_id)
+    if outcome != "ok":
+        raise PendingAlreadyResolved(outcome)
+    return transfer_id
 
 
 def post_pending(
@@ -294,25 +292,8 @@ def post_pending(
 ) -> str:
     """Post a hold for ``amount`` (may differ from the hold); releases the rest."""
     _check_amount(amount, allow_zero=True)
-    pending = _resolve(session, pending_id, "posted")
-    debit, credit, held = pending.debit_account_id, pending.credit_account_id, pending.amount
-    return _write(
-        session,
-        kind=kind,
-        state="posted",
-        debit=debit,
-        credit=credit,
-        amount=amount,
-        currency=pending.currency,
-        legs=[
-            (debit, -held, "pending"),
-            (credit, held, "pending"),
-            (debit, amount, "posted"),
-            (credit, -amount, "posted"),
-        ],
-        now=now,
-        pending_id=pending_id,
-        reference=reference,
+    return _resolve(
+        session, pending_id=pending_id, post=True, amount=amount, kind=kind, now=now, reference=reference
     )
 
 
@@ -320,20 +301,8 @@ def void_pending(
     session: Session, *, pending_id: str, kind: str, now: datetime, reference: str | None = None
 ) -> str:
     """Release a hold entirely (a reversal, or an expiry)."""
-    pending = _resolve(session, pending_id, "voided")
-    debit, credit, held = pending.debit_account_id, pending.credit_account_id, pending.amount
-    return _write(
-        session,
-        kind=kind,
-        state="posted",
-        debit=debit,
-        credit=credit,
-        amount=0,
-        currency=pending.currency,
-        legs=[(debit, -held, "pending"), (credit, held, "pending")],
-        now=now,
-        pending_id=pending_id,
-        reference=reference,
+    return _resolve(
+        session, pending_id=pending_id, post=False, amount=0, kind=kind, now=now, reference=reference
     )
 
 

@@ -144,64 +144,70 @@ def _lock_authorization(session: Session, authorization_id: str) -> Transaction:
     return transaction
 
 
-def _require_pending(transaction: Transaction) -> None:
-    if transaction.status == "pending":
-        return
-    if transaction.status == "posted":
-        raise Conflict("This authorization has already been cleared.", code="authorization_already_cleared")
-    if transaction.status == "declined":
-        raise Conflict(
-            "A declined authorization cannot be cleared or reversed.", code="authorization_declined"
+# A clear, a reversal or an expiry is one statement too: migration 0008's
+# ``network_resolve`` locks the authorization's row (before the receivable, as
+# everywhere), checks it is pending and within its tip ceiling, resolves the
+# hold and updates the row; it answers an outcome code and the row as it is.
+_RESOLVE = text(
+    "select * from network_resolve(:id, :action, :amount, :now, :transfer_id,"
+    " cast(:tipping as text[]), :tip_bps)"
+)
+_TIPPING = sorted(spending.TIPPING_MCCS)
+_CONFLICTS = {
+    "authorization_already_cleared": "This authorization has already been cleared.",
+    "authorization_declined": "A declined authorization cannot be cleared or reversed.",
+    "authorization_expired": "This authorization's hold has expired.",
+    "authorization_reversed": "This authorization has been reversed.",
+}
+
+
+def _resolve(
+    session: Session, *, authorization_id: str, action: str, amount: int, now: datetime
+) -> Transaction:
+    row = (
+        session.execute(
+            _RESOLVE,
+            {
+                "id": authorization_id,
+                "action": action,
+                "amount": amount,
+                "now": now,
+                "transfer_id": ledger.new_transfer_id(),
+                "tipping": _TIPPING,
+                "tip_bps": spending.TIP_TOLERANCE_BPS,
+            },
         )
-    if transaction.closed_reason == "expired":
-        raise Conflict("This authorization's hold has expired.", code="authorization_expired")
-    raise Conflict("This authorization has been reversed.", code="authorization_reversed")
-
-
-def clear(session: Session, *, authorization_id: str, amount: int, now: datetime) -> Transaction:
-    transaction = _lock_authorization(session, authorization_id)
-    _require_pending(transaction)
-    # Tipping merchants (restaurants, taxis, salons) may clear up to 20 % above the hold.
-    ceiling = spending.max_clear_amount(transaction.amount, transaction.merchant_mcc or "0000")
-    if amount > ceiling:
+        .mappings()
+        .one()
+    )
+    outcome = row["outcome"]
+    if outcome == "authorization_not_found":
+        raise NotFound("No authorization with this id.", code="authorization_not_found")
+    if outcome in _CONFLICTS:
+        raise Conflict(_CONFLICTS[outcome], code=outcome)
+    if outcome == "clear_exceeds_authorization":
+        ceiling = int(row["max_amount"])
         raise UnprocessableEntity(
             f"The clearing amount exceeds what this authorization allows ({ceiling}).",
             code="clear_exceeds_authorization",
             max_amount=ceiling,
         )
-    assert transaction.hold_transfer_id is not None
-    transaction.posting_transfer_id = ledger.post_pending(
-        session,
-        pending_id=transaction.hold_transfer_id,
-        amount=amount,
-        kind="purchase",
-        now=now,
-        reference=transaction.id,
-    )
-    transaction.status = "posted"
-    transaction.amount = amount
-    transaction.posted_at = now
-    session.flush()
-    return transaction
+    assert outcome == "ok", outcome
+    return Transaction(**{key: value for key, value in row.items() if key not in ("outcome", "max_amount")})
+
+
+def clear(session: Session, *, authorization_id: str, amount: int, now: datetime) -> Transaction:
+    """Post the hold for ``amount`` (up to 20 % more in tipping categories)."""
+    return _resolve(session, authorization_id=authorization_id, action="clear", amount=amount, now=now)
 
 
 def reverse(
     session: Session, *, authorization_id: str, now: datetime, reason: str = "reversed"
 ) -> Transaction:
-    transaction = _lock_authorization(session, authorization_id)
-    _require_pending(transaction)
-    assert transaction.hold_transfer_id is not None
-    transaction.posting_transfer_id = ledger.void_pending(
-        session,
-        pending_id=transaction.hold_transfer_id,
-        kind="reversal" if reason == "reversed" else "expiry",
-        now=now,
-        reference=transaction.id,
-    )
-    transaction.status = "reversed"
-    transaction.closed_reason = reason
-    session.flush()
-    return transaction
+    """Release the hold; ``reason`` is ``reversed`` (the network's message) or ``expired``."""
+    if reason not in ("reversed", "expired"):
+        raise ValueError(f"unknown reason {reason!r}")
+    return _resolve(session, authorization_id=authorization_id, action=reason, amount=0, now=now)
 
 
 def refund(
