@@ -45,8 +45,7 @@ from typing import Any
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from simulator.catalogue import Merchant
-from simulator.engine import CustomerState, DayTally, Simulation, SimulationConfig
+from simulator.engine import CustomerState, DayTally, PurchasePlan, Simulation, SimulationConfig
 
 BATCH_SIZE = 100
 ADMIN_NAME = "Simulated underwriter"
@@ -66,6 +65,7 @@ class BulkSimulation(Simulation):
             raise ValueError("customers and days must be at least 1")
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
+        from api.auth.security import hash_password
         from api.cards.numbers import CardVault
         from api.clock import Clock
         from api.db import make_engine, make_sessionmaker
@@ -88,6 +88,10 @@ class BulkSimulation(Simulation):
         self._local = threading.local()
         self.admin_id = ""
         self.user_ids: dict[int, str] = {}
+        # One password for the bulk world's customers, hashed once: argon2 for each of 10,000
+        # customers would take minutes of both cores (the HTTP mode gives each their own).
+        self.password = f"sim-password-{config.seed}"
+        self.password_hash = hash_password(self.password)
 
     # --- plumbing --------------------------------------------------------------------------
 
@@ -163,7 +167,7 @@ class BulkSimulation(Simulation):
         summary = self._summary(start)
         self._write(summary)
         opened = next((s.profile for s in self.states if s.account_id), None)
-        self.sample_login = (opened.email, opened.password) if opened else None
+        self.sample_login = (opened.email, self.password) if opened else None
         self.engine.dispose()
         return summary
 
@@ -221,9 +225,14 @@ class BulkSimulation(Simulation):
         for first in range(0, len(group), self.batch_size):
             batch = group[first : first + self.batch_size]
             self._local.payments = []
+            self._local.purchases = []
+            self._local.refunds = []
             with self._batch():
                 for state in batch:
                     self._customer_day(state, day_index=day_index, today=today, tally=tally)
+                self._settle_purchases()
+                for refunds in self._local.refunds:
+                    refunds()
             payments: list[Callable[[], None]] = self._local.payments
             if payments:
                 with self._batch():
@@ -247,7 +256,11 @@ class BulkSimulation(Simulation):
         user = users.select_user_by_email(session, auth_service.normalise_email(profile.email))
         if user is None:
             user = auth_service.register(
-                session, email=profile.email, password=profile.password, full_name=profile.full_name
+                session,
+                email=profile.email,
+                password=self.password,
+                full_name=profile.full_name,
+                password_hash=self.password_hash,
             )
         self.user_ids[profile.index] = user.id
         application = applications.apply(
@@ -332,33 +345,40 @@ class BulkSimulation(Simulation):
         assert state.card_id is not None
         cards.set_frozen(self.session, self._principal(state), card_id=state.card_id, frozen=frozen)
 
-    def _authorize(
-        self, state: CustomerState, merchant: Merchant, amount: int, currency: str
-    ) -> tuple[str, str | None]:
+    def _purchase(self, state: CustomerState, day_index: int, plan: PurchasePlan, tally: DayTally) -> None:
+        # Sent with the rest of the batch's purchases in one statement: see _settle_purchases.
+        self._local.purchases.append((state, day_index, plan, tally))
+
+    def _refunds_due(self, state: CustomerState, refunds: list[tuple[str, int]], tally: DayTally) -> None:
+        # After the batch's purchases, as in the HTTP mode after the customer's own.
+        if refunds:
+            self._local.refunds.append(partial(Simulation._refunds_due, self, state, refunds, tally))
+
+    def _settle_purchases(self) -> None:
+        """The batch's purchases through ``network.authorize_batch``: one round trip for all of
+        them, in order, each cleared or reversed right after its authorization."""
         from api.network import service as network
 
-        assert state.card_id is not None
-        result = network.authorize(
-            self.session,
-            card_id=state.card_id,
-            amount=amount,
-            currency=currency,
-            merchant_name=merchant.name,
-            merchant_mcc=merchant.category.mcc,
-            merchant_country=merchant.country,
-            now=self.clock.now(),
-        )
-        return result.transaction.id, result.decline_code
-
-    def _reverse(self, authorization_id: str) -> None:
-        from api.network import service as network
-
-        network.reverse(self.session, authorization_id=authorization_id, now=self.clock.now())
-
-    def _clear(self, authorization_id: str, amount: int) -> None:
-        from api.network import service as network
-
-        network.clear(self.session, authorization_id=authorization_id, amount=amount, now=self.clock.now())
+        queued: list[tuple[CustomerState, int, PurchasePlan, DayTally]] = self._local.purchases
+        if not queued:
+            return
+        messages = []
+        for state, _, plan, _ in queued:
+            assert state.card_id is not None
+            request = network.AuthorizationRequest(
+                card_id=state.card_id,
+                amount=plan.amount,
+                currency=plan.currency,
+                merchant_name=plan.merchant.name,
+                merchant_mcc=plan.merchant.category.mcc,
+                merchant_country=plan.merchant.country,
+            )
+            then = "reversed" if plan.reverse else "clear"
+            messages.append(network.BatchMessage(request, then=then, clear_amount=plan.cleared))
+        outcomes = network.authorize_batch(self.session, messages, now=self.clock.now())
+        for (state, day_index, plan, tally), outcome in zip(queued, outcomes, strict=True):
+            result = outcome.authorization
+            self._record_purchase(state, day_index, plan, result.transaction.id, result.decline_code, tally)
 
     def _refund(self, state: CustomerState, authorization_id: str, amount: int) -> int:
         from api.network import service as network

@@ -1,7 +1,11 @@
 """The simulation loop: onboard, spend, pay, and let the sandbox clock close each day.
 
 Determinism: every customer draws from a random stream of their own (seed,
-customer, day), and a customer's requests run in order on one thread, so a
+customer, day), and each purchase's fate (reversed or cleared, the tip, a
+later refund) from one of its own (seed, customer, day, purchase), drawn
+before it is authorized, so that no draw depends on an answer and
+``--bulk`` can send a day's purchases in one batch. A customer's requests
+run in order on one thread, so a
 seed gives the same decisions, spending and payments whatever the thread
 scheduling; customers are independent accounts, so running them
 concurrently changes no outcome. Days pass one at a time through
@@ -56,6 +60,28 @@ class SimulationConfig:
     stripe_api_key: str | None = None
     workers: int = 8
     progress: bool = True
+
+
+@dataclass(frozen=True)
+class PurchasePlan:
+    """A purchase and what the merchant does with it if it is approved."""
+
+    merchant: Merchant
+    amount: int
+    currency: str
+    reverse: bool  # about 2 %: the merchant reverses the authorization
+    cleared: int  # the clearing amount (a tip above the hold at restaurants and taxis)
+    refund: tuple[int, int] | None  # about 1 %: (days later, amount) refunded
+
+
+def plan_purchase(rng: random.Random, merchant: Merchant, amount: int, currency: str) -> PurchasePlan:
+    roll = rng.random()
+    cleared = tip_amount(rng, amount) if merchant.category.tipping else amount
+    refund: tuple[int, int] | None = None
+    if roll > 0.99:
+        refund_amount = cleared if rng.random() < 0.6 else max(1, cleared // 2)
+        refund = (rng.randint(1, 5), refund_amount)
+    return PurchasePlan(merchant, amount, currency, roll < 0.02, cleared, refund)
 
 
 @dataclass
@@ -311,13 +337,18 @@ class Simulation:
         rng = customer_rng(self.config.seed, state.profile.index, "day", day_index)
         assert state.card_id is not None
         self._lost_card(state, rng, day_index, tally)
-        for merchant, amount, currency in self._purchases(state, rng, today):
-            self._purchase(state, rng, day_index, merchant, amount, currency, tally)
-        for due in [r for r in state.planned_refunds if r[0] == day_index]:
-            state.planned_refunds.remove(due)
-            _, authorization_id, amount = due
-            tally.add("refunds", self._refund(state, authorization_id, amount))
+        for number, (merchant, amount, currency) in enumerate(self._purchases(state, rng, today)):
+            fate = customer_rng(self.config.seed, state.profile.index, "purchase", day_index, number)
+            self._purchase(state, day_index, plan_purchase(fate, merchant, amount, currency), tally)
+        due = [r for r in state.planned_refunds if r[0] == day_index]
+        for refund in due:
+            state.planned_refunds.remove(refund)
+        self._refunds_due(state, [(authorization_id, amount) for _, authorization_id, amount in due], tally)
         self._payments(state, rng, day_index, today, tally)
+
+    def _refunds_due(self, state: CustomerState, refunds: list[tuple[str, int]], tally: DayTally) -> None:
+        for authorization_id, amount in refunds:
+            tally.add("refunds", self._refund(state, authorization_id, amount))
 
     # --- the network's and the cardholder's calls (``simulator.bulk`` makes them in process) ---------
 
@@ -400,32 +431,35 @@ class Simulation:
             purchases.append((merchant, draw_amount(rng, merchant, profile.appetite), "EUR"))
         return purchases
 
-    def _purchase(
-        self,
+    def _purchase(self, state: CustomerState, day_index: int, plan: PurchasePlan, tally: DayTally) -> None:
+        authorization_id, decline_code = self._authorize(state, plan.merchant, plan.amount, plan.currency)
+        if decline_code is None:
+            if plan.reverse:
+                self._reverse(authorization_id)
+            else:
+                self._clear(authorization_id, plan.cleared)
+        self._record_purchase(state, day_index, plan, authorization_id, decline_code, tally)
+
+    @staticmethod
+    def _record_purchase(
         state: CustomerState,
-        rng: random.Random,
         day_index: int,
-        merchant: Merchant,
-        amount: int,
-        currency: str,
+        plan: PurchasePlan,
+        authorization_id: str,
+        decline_code: str | None,
         tally: DayTally,
     ) -> None:
-        authorization_id, decline_code = self._authorize(state, merchant, amount, currency)
         if decline_code is not None:
             tally.decline(decline_code)
             return
-        tally.add("authorizations_approved", amount)
-        roll = rng.random()
-        if roll < 0.02:
-            self._reverse(authorization_id)
-            tally.add("reversals", amount)
+        tally.add("authorizations_approved", plan.amount)
+        if plan.reverse:
+            tally.add("reversals", plan.amount)
             return
-        cleared = tip_amount(rng, amount) if merchant.category.tipping else amount
-        self._clear(authorization_id, cleared)
-        tally.add("cleared", cleared)
-        if roll > 0.99:
-            refund = cleared if rng.random() < 0.6 else max(1, cleared // 2)
-            state.planned_refunds.append((day_index + rng.randint(1, 5), authorization_id, refund))
+        tally.add("cleared", plan.cleared)
+        if plan.refund is not None:
+            days_later, amount = plan.refund
+            state.planned_refunds.append((day_index + days_later, authorization_id, amount))
 
     def _payments(
         self, state: CustomerState, rng: random.Random, day_index: int, today: date, tally: DayTally
