@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, Select, select, tuple_
+from sqlalchemy import Row, RowMapping, Select, select, tuple_
 from sqlalchemy.orm import Session
 
 from api.accounts.models import Account
@@ -13,6 +13,17 @@ from api.pagination import decode_cursor, encode_cursor
 
 def select_account(session: Session, account_id: str) -> Account | None:
     return session.get(Account, account_id)
+
+
+def history_account_row(session: Session, account_id: str) -> Row[str, str | None, int | None] | None:
+    """The account's owner and charge-off (if any), in one query: what a history page checks."""
+    from api.billing.models import AccountBilling
+
+    return session.execute(
+        select(Account.user_id, AccountBilling.charge_off_transfer_id, AccountBilling.charged_off_amount)
+        .outerjoin(AccountBilling, AccountBilling.account_id == Account.id)
+        .where(Account.id == account_id)
+    ).one_or_none()
 
 
 def accounts_of_user(user_id: str) -> Select[Any]:

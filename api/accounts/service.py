@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -100,15 +101,29 @@ HistoryType = Literal["purchase", "refund", "payment", "interest", "fee", "rever
 HistoryStatus = Literal["pending", "posted", "declined", "reversed"]
 
 
-def _charge_off_entry(session: Session, account: Account) -> TransactionOut | None:
+@dataclass(frozen=True)
+class HistoryAccount:
+    """What a history page needs of its account, read in one query with the access check."""
+
+    id: str
+    charge_off_transfer_id: str | None
+    charged_off_amount: int | None
+
+
+def history_account(session: Session, principal: Principal, account_id: str) -> HistoryAccount:
+    """The account when the caller may see it (as ``visible_account``), with its charge-off."""
+    row = repository.history_account_row(session, account_id)
+    if row is None or (row.user_id != principal.user_id and principal.role != "admin"):
+        raise NotFound("No account with this id.", code="account_not_found")
+    return HistoryAccount(account_id, row.charge_off_transfer_id, row.charged_off_amount)
+
+
+def _charge_off_entry(session: Session, account: HistoryAccount) -> TransactionOut | None:
     """The account's charge-off as a history entry: the receivable written off (its ledger
     transfer's id and time), posted. None when the account was not charged off with a balance."""
-    from api.billing.models import AccountBilling
-
-    billing = session.get(AccountBilling, account.id)
-    if billing is None or billing.charge_off_transfer_id is None:
+    if account.charge_off_transfer_id is None:
         return None
-    transfer = session.get(LedgerTransfer, billing.charge_off_transfer_id)
+    transfer = session.get(LedgerTransfer, account.charge_off_transfer_id)
     if transfer is None:
         return None
     return TransactionOut(
@@ -117,7 +132,7 @@ def _charge_off_entry(session: Session, account: Account) -> TransactionOut | No
         card_id=None,
         type="charge_off",
         status="posted",
-        amount=billing.charged_off_amount or transfer.amount,
+        amount=account.charged_off_amount or transfer.amount,
         currency=transfer.currency,
         authorized_amount=None,
         merchant=None,
@@ -132,7 +147,7 @@ def _charge_off_entry(session: Session, account: Account) -> TransactionOut | No
 
 def transaction_history(
     session: Session,
-    account: Account,
+    account: HistoryAccount,
     *,
     limit: int,
     cursor: str | None,
