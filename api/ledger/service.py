@@ -188,15 +188,16 @@ def balances(session: Session, account_ids: list[str]) -> dict[str, Balances]:
     return {a: by_code.get(receivable(a), Balances(0, 0)) for a in account_ids}
 
 
-def exceeds_limit(amount: int, *, available: int) -> bool:
-    """Rule 5: a hold of ``amount`` would take the account past its limit."""
-    return amount > available
-
-
 @dataclass(frozen=True)
 class Hold:
     transfer_id: str
     available_after: int
+
+
+_HOLD = text(
+    "select outcome, available from ledger_hold(:transfer_id, :account_id, :amount, :credit_limit,"
+    " :currency, :now, :reference)"
+)
 
 
 def hold(
@@ -208,36 +209,38 @@ def hold(
     currency: str,
     now: datetime,
     reference: str | None = None,
-    locked: Balances | None = None,
     transfer_id: str | None = None,
 ) -> Hold:
     """A pending purchase: debit the customer, credit network settlement, within the limit.
 
-    Raises ``LimitExceeded`` (writing nothing) when ``current + pending + amount``
-    would pass ``credit_limit``. ``locked`` passes balances already read with
-    ``lock_balances`` in this transaction, to save locking twice;
-    ``transfer_id`` an id from ``new_transfer_id`` the caller recorded already.
+    One statement (``ledger_hold``, migration 0010): the receivable locked, rule 5
+    checked, the hold written. Raises ``LimitExceeded`` (writing nothing) when
+    ``current + pending + amount`` would pass ``credit_limit``; ``transfer_id`` is
+    an id from ``new_transfer_id`` the caller recorded already.
     """
     _check_amount(amount)
-    current = locked or lock_balances(session, account_id)
-    available = credit_limit - current.current_balance - current.pending_amount
-    if exceeds_limit(amount, available=available):
+    transfer_id = transfer_id or new_transfer_id()
+    row = session.execute(
+        _HOLD,
+        {
+            "transfer_id": transfer_id,
+            "account_id": account_id,
+            "amount": amount,
+            "credit_limit": credit_limit,
+            "currency": currency,
+            "now": now,
+            "reference": reference,
+        },
+    ).one()
+    outcome: str = row[0]
+    available: int = row[1]
+    if outcome == "limit_exceeded":
         raise LimitExceeded(available=available)
-    debit, credit = receivable(account_id), house(House.NETWORK_SETTLEMENT, account_id)
-    transfer_id = _write(
-        session,
-        kind="hold",
-        state="pending",
-        debit=debit,
-        credit=credit,
-        amount=amount,
-        currency=currency,
-        legs=[(debit, amount, "pending"), (credit, -amount, "pending")],
-        now=now,
-        reference=reference,
-        transfer_id=transfer_id,
-    )
-    return Hold(transfer_id=transfer_id, available_after=available - amount)
+    if outcome == "currency_mismatch":
+        raise LedgerError(f"currency mismatch on transfer hold ({currency})")
+    if outcome != "ok":
+        raise LedgerError(f"no ledger for account {account_id}")
+    return Hold(transfer_id=transfer_id, available_after=available)
 
 
 # Resolve a pending transfer in one statement: migration 0008's
