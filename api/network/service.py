@@ -7,6 +7,13 @@ spending controls, then available credit (under the account's ledger lock).
 
 Locks: a transaction row (``FOR UPDATE``) is always taken before the
 customer's ledger account, which is taken before any house account.
+
+Authorize, clear and reverse are each one statement: the database functions
+``network_authorize`` (migrations 0007, 0010), ``network_resolve`` (0008) and,
+for bulk loads, ``network_batch`` (0009) do the locking, the checks above and
+the writes, and the functions here pass them their arguments and turn their
+answers into results or API errors. A refund stays in Python (rare, and it
+goes through ``ledger.credit``).
 """
 
 from __future__ import annotations
