@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import os
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,8 @@ import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from cardportal.database import database_on_same_server, with_driver
 from cardportal.warehouse import reader_connect_args
@@ -59,16 +63,42 @@ def config() -> Config:
     return Config(warehouse_url=warehouse, dagster_url=dagster, home=settings.home, dagster_ui_url=ui)
 
 
+# A pooled connection idle for longer than this is pinged before use.
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
 @st.cache_resource
 def engine(url: str) -> Engine:
-    """The warehouse as the read-only reader role: every transaction is read-only."""
-    return sa.create_engine(
+    """The warehouse as the read-only reader role: every transaction is read-only.
+
+    No ``pool_pre_ping``: its ``SELECT 1`` on every checkout was a round trip per page query
+    (a page runs several in a row). A connection idle for a second or more is pinged first and
+    replaced if its server went away; one used just now is used as is (were the server gone
+    meanwhile, that query fails and SQLAlchemy invalidates the pool, as in ``api.db``).
+    """
+    made = sa.create_engine(
         with_driver(url, "psycopg"),
         pool_size=2,
         max_overflow=2,
-        pool_pre_ping=True,
+        pool_recycle=1800,
         connect_args=reader_connect_args(),
     )
+
+    @sa.event.listens_for(made, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info["checked_in_at"] = time.monotonic()
+
+    @sa.event.listens_for(made, "checkout")
+    def _checked_out(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        idle_since = record.info.get("checked_in_at")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            made.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            raise DisconnectionError() from error  # the pool replaces this connection
+
+    return made
 
 
 def _read(url: str, sql: str, params: dict[str, Any]) -> pd.DataFrame:
@@ -187,6 +217,67 @@ def receivable_at(day: Any) -> pd.Series | None:
         (("day", day),),
     )
     return None if frame.empty else frame.iloc[0]
+
+
+def receivables_at(days: Sequence[Any]) -> dict[Any, pd.Series | None]:
+    """:func:`receivable_at` of several days in one query: each day's row, or None."""
+    unique = list(dict.fromkeys(days))
+    if not unique:
+        return {}
+    values = ", ".join(f"(cast(:d{n} as date))" for n in range(len(unique)))
+    frame = query(
+        f"""
+        select asked.day as asked_day, r.balance_date, r.outstanding_balance_cents,
+               r.pending_holds_cents, r.total_credit_limit_cents, r.utilisation_rate, r.accounts_with_balance,
+               r.open_accounts
+        from (values {values}) as asked(day)
+        left join lateral (
+            select balance_date, outstanding_balance_cents, pending_holds_cents, total_credit_limit_cents,
+                   utilisation_rate::float8 as utilisation_rate, accounts_with_balance, open_accounts
+            from {MARTS}.rpt_receivables_daily where balance_date <= asked.day
+            order by balance_date desc limit 1
+        ) as r on true
+        """,
+        tuple((f"d{n}", day) for n, day in enumerate(unique)),
+    )
+    found: dict[Any, pd.Series | None] = {}
+    for day, (_, row) in zip(unique, frame.iterrows(), strict=True):
+        found[day] = None if pd.isna(row["balance_date"]) else row.drop("asked_day")
+    return found
+
+
+def activity_periods(wanted: Sequence[tuple[str, Any, Any]]) -> dict[str, pd.DataFrame]:
+    """:func:`activity` (MCC group ``all``) of several grains, each between two period starts, at once."""
+    parts = [
+        f"select '{grain}' as grain, {_ACTIVITY_COLUMNS} from {MARTS}.{GRAINS[grain]} "
+        f"where mcc_group = 'all' and period_start >= :f{n} and period_start <= :l{n}"
+        for n, (grain, _, _) in enumerate(wanted)
+    ]
+    params: list[tuple[str, Any]] = []
+    for n, (_, first, last) in enumerate(wanted):
+        params += [(f"f{n}", first), (f"l{n}", last)]
+    frame = query(" union all ".join(parts) + " order by grain, period_start, mcc_group", tuple(params))
+    return {
+        grain: frame[frame["grain"] == grain].drop(columns="grain").reset_index(drop=True)
+        for grain, _, _ in wanted
+    }
+
+
+def monthly_revenue_at(months: Sequence[Any]) -> dict[Any, Any]:
+    """Interest and fee income of each month (first days) in one query; None for a month without a row."""
+    unique = list(dict.fromkeys(months))
+    if not unique:
+        return {}
+    values = ", ".join(f"(cast(:m{n} as date))" for n in range(len(unique)))
+    frame = query(
+        f"""
+        select (select sum(interest_income_cents + fee_income_cents) from {MARTS}.rpt_revenue_monthly
+                where period_start = asked.month) as revenue_cents
+        from (values {values}) as asked(month)
+        """,
+        tuple((f"m{n}", month) for n, month in enumerate(unique)),
+    )
+    return dict(zip(unique, frame["revenue_cents"], strict=True))
 
 
 def credit_limits() -> pd.DataFrame:

@@ -121,6 +121,18 @@ def _x_axis(values: pd.Series, x_type: str) -> alt.Axis:
     return alt.Axis(format="%d %b %Y")
 
 
+class Chart(alt.Chart):
+    """``alt.Chart`` serialised without validating the spec against the Vega-Lite JSON schema.
+
+    Streamlit calls ``to_dict()`` on every render; the validation (jsonschema over the whole
+    schema) was a third of a chart's cost and only ever raises: the spec it returns is the
+    same. Our charts are fixed code, rendered in tests/dashboards.
+    """
+
+    def to_dict(self, validate: Any = False, **kwargs: Any) -> Any:
+        return super().to_dict(validate=validate, **kwargs)
+
+
 def chart(
     frame: pd.DataFrame,
     *,
@@ -140,7 +152,7 @@ def chart(
     if frame.empty:
         empty_state(f"{title}: nothing to show for this selection.")
         return
-    base = alt.Chart(frame, title=title)
+    base = Chart(frame, title=title)
     mark = {"line": base.mark_line(point=True), "bar": base.mark_bar(), "area": base.mark_area(opacity=0.6)}[
         kind
     ]

@@ -13,6 +13,7 @@ ORDER = [
     "simulate",
     "extract",
     "mart_build",
+    "incremental_day",
     "monthly_pack",
     "dashboard_page",
 ]

@@ -71,7 +71,7 @@ if reasons.empty:
 else:
     st.caption("The mart keeps each day's most common decline reason: days on which each reason led.")
     st.altair_chart(
-        alt.Chart(reasons, title="Most common decline reason (days it led)")
+        ui.Chart(reasons, title="Most common decline reason (days it led)")
         .mark_bar()
         .encode(
             x=alt.X("days_as_top_reason:Q", title="Days as the top reason"),

@@ -76,7 +76,7 @@ limits = ui.money_frame(data.credit_limits())
 if not limits.empty:
     st.subheader("Credit limits of open accounts")
     histogram = (
-        alt.Chart(limits[limits["status"] == "active"], title="Accounts by credit limit (USD)")
+        ui.Chart(limits[limits["status"] == "active"], title="Accounts by credit limit (USD)")
         .mark_bar()
         .encode(
             x=alt.X("credit_limit_usd:Q", bin=alt.Bin(maxbins=20), title="Credit limit (USD)"),

@@ -26,18 +26,35 @@ st.caption(
     "with the whole prior period. Money in US dollars."
 )
 
-for grain, heading in (("daily", "Today"), ("weekly", "This week"), ("monthly", "This month")):
-    start = as_of
-    if grain == "weekly":
-        start = as_of - timedelta(days=as_of.weekday())
-    elif grain == "monthly":
-        start = as_of.replace(day=1)
-    prior = ui.prior_start(grain, start)
-    rows = data.activity(grain, first=prior, last=start).set_index("period_start")
+# The page's figures in a few queries: the 90-day trend (which holds the daily rows), the week's
+# and month's rows in one, every receivables balance in one, every month's revenue in one.
+GRAINS = (("daily", "Today"), ("weekly", "This week"), ("monthly", "This month"))
+starts = {
+    "daily": as_of,
+    "weekly": as_of - timedelta(days=as_of.weekday()),
+    "monthly": as_of.replace(day=1),
+}
+priors = {grain: ui.prior_start(grain, start) for grain, start in starts.items()}
+trend = data.activity("daily", first=as_of - timedelta(days=89), last=as_of)
+longer = data.activity_periods([(grain, priors[grain], starts[grain]) for grain in ("weekly", "monthly")])
+activity_rows = {
+    "daily": trend[(trend["period_start"] >= priors["daily"]) & (trend["period_start"] <= as_of)],
+    **longer,
+}
+balances = data.receivables_at([as_of, *(ui.period_end(grain, priors[grain]) for grain, _ in GRAINS)])
+revenues = (
+    data.monthly_revenue_at([start.replace(day=1) for start in starts.values()])
+    if data.mart_exists("rpt_revenue_monthly")
+    else {}
+)
+
+for grain, heading in GRAINS:
+    start, prior = starts[grain], priors[grain]
+    rows = activity_rows[grain].set_index("period_start")
     current = rows.loc[start] if start in rows.index else None
     before = rows.loc[prior] if prior in rows.index else None
-    balance = data.receivable_at(as_of)
-    balance_before = data.receivable_at(ui.period_end(grain, prior))
+    balance = balances[as_of]
+    balance_before = balances[ui.period_end(grain, prior)]
 
     st.subheader(f"{heading}: {ui.period_label(grain, start)}")
     columns = st.columns(5)
@@ -71,12 +88,7 @@ for grain, heading in (("daily", "Today"), ("weekly", "This week"), ("monthly", 
         help="Posted balances owed at the day's end; the delta is against the prior period's end.",
     )
     if data.mart_exists("rpt_revenue_monthly"):
-        revenue = data.query(
-            "select sum(interest_income_cents + fee_income_cents) as revenue_cents "
-            "from marts.rpt_revenue_monthly where period_start = :start",
-            (("start", start.replace(day=1)),),
-        )
-        columns[4].metric("Revenue (month)", ui.dollars(revenue["revenue_cents"].iloc[0]), border=True)
+        columns[4].metric("Revenue (month)", ui.dollars(revenues[start.replace(day=1)]), border=True)
     else:
         columns[4].metric(
             "Revenue (not built yet)",
@@ -85,7 +97,6 @@ for grain, heading in (("daily", "Today"), ("weekly", "This week"), ("monthly", 
             help="Needs the revenue mart `marts.rpt_revenue_monthly` (billing: interest and fees).",
         )
 
-trend = data.activity("daily", first=as_of - timedelta(days=89), last=as_of)
 ui.chart(
     ui.money_frame(trend)[["period_start", "purchase_volume_usd", "purchase_count", "active_accounts"]],
     x="period_start",

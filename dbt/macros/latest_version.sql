@@ -1,11 +1,7 @@
-{#- A row is extracted again on each day it changes; staging keeps each key's latest version. -#}
+{#- A row is extracted again on each day it changes; staging keeps each key's latest version
+    (one sort and a unique pass: cheaper than a row_number() window filtered to rank 1). -#}
 {% macro latest_version(relation, key='id') %}
-    select *
-    from (
-        select
-            *,
-            row_number() over (partition by {{ key }} order by _partition_date desc) as _version_rank
-        from {{ relation }}
-    ) as versions
-    where _version_rank = 1
+    select distinct on ({{ key }}) *
+    from {{ relation }}
+    order by {{ key }}, _partition_date desc
 {% endmacro %}

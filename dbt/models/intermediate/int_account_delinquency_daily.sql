@@ -1,3 +1,6 @@
+-- A table: rpt_delinquency reads it twice (buckets and month ends).
+{{ config(materialized='table') }}
+
 -- Each account's days past due at each business day's end, as billing's daily job counts them
 -- (api/billing/service.py, delinquency_on): payments meet statement minimums oldest first and only
 -- statements closed before them; what a payment has left over once every closed minimum is met
@@ -98,7 +101,9 @@ applied as (
     from payments
 ),
 
-applied_daily as (
+-- Materialized: read by a correlated subquery per account-day below, which would otherwise
+-- recompute the payments' allocation (windows over every payment) for each of them.
+applied_daily as materialized (
     select account_id, epoch_start, epoch_end, posted_date, max(applied_cents) as applied_cents
     from applied
     group by account_id, epoch_start, epoch_end, posted_date

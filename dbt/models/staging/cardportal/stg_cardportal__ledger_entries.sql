@@ -1,3 +1,6 @@
+-- A table, not a view: read by several intermediate models, marts and tests, deduplicated once.
+{{ config(materialized='table') }}
+
 with source as (
     {{ latest_version(source('raw', 'ledger_entries')) }}
 )
