@@ -118,7 +118,7 @@ def main() -> None:
 
     from psycopg import sql
 
-    from bench.warehouse_world import copy_out_in
+    from bench.warehouse_world import bench_platform, copy_out_in, daily_job_run
     from cardportal import migrate
     from cardportal.database import database_on_same_server, ensure_databases, start_embedded
     from cardportal.warehouse import ensure_warehouse
@@ -140,12 +140,8 @@ def main() -> None:
 
     # The extract against a plain COPY of the same rows.
     from pipelines.extract import SPECS_BY_TABLE, day_bounds, extract_day
-    from pipelines.resources import PlatformResource
 
-    platform = PlatformResource(
-        operational_url=operational, warehouse_url=warehouse, home=str(folder / "home"), pii_hash_salt="bench"
-    )
-    platform.setup_for_execution(None)  # type: ignore[arg-type]
+    platform = bench_platform(operational, warehouse, folder / "home")
     spec = SPECS_BY_TABLE["transactions"]
     days = [first_day + timedelta(days=n) for n in range(args.days)]
     started = time.perf_counter()
@@ -184,32 +180,16 @@ def main() -> None:
 
     # The year through the pipelines: one single-run backfill of the daily job, then the months.
     from dagster import DagsterInstance, materialize
-    from dagster_dbt import DbtCliResource
 
     from cardportal.dagster import dbt_parse
-    from pipelines.assets_dbt import cardportal_dbt_assets, dbt_project
-    from pipelines.assets_extract import api_requests, extract_assets
-    from pipelines.assets_publish import published_marts
-    from pipelines.assets_reports import daily_activity_report, monthly_finance_pack
-    from pipelines.checks import great_expectations_marts
-    from pipelines.definitions import dbt_executable
+    from pipelines.assets_reports import monthly_finance_pack
 
     dbt_parse()
-    resources = {
-        "platform": platform,
-        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
-    }
+    assets, resources = daily_job_run(platform)
     started = time.perf_counter()
     with DagsterInstance.ephemeral() as instance:
         result = materialize(
-            [
-                *extract_assets,
-                api_requests,
-                cardportal_dbt_assets,
-                great_expectations_marts,
-                published_marts,
-                daily_activity_report,
-            ],
+            assets,
             resources=resources,
             instance=instance,
             tags={

@@ -47,6 +47,46 @@ def pipelines_env(home: Path) -> None:
     os.environ["CARDPORTAL_HOME"] = str(home)
 
 
+def bench_platform(operational_url: str, warehouse_url: str, home: Path) -> PlatformResource:
+    """The pipelines' resource on a bench world, ready to use outside a Dagster run."""
+    from pipelines.resources import PlatformResource
+
+    platform = PlatformResource(
+        operational_url=operational_url,
+        warehouse_url=warehouse_url,
+        home=str(home),
+        pii_hash_salt="bench-salt",
+    )
+    platform.setup_for_execution(None)  # type: ignore[arg-type]
+    return platform
+
+
+def daily_job_run(platform: PlatformResource) -> tuple[list[Any], dict[str, Any]]:
+    """The daily job's assets and resources, for ``dagster.materialize`` in process."""
+    from dagster_dbt import DbtCliResource
+
+    from pipelines.assets_dbt import cardportal_dbt_assets, dbt_project
+    from pipelines.assets_extract import api_requests, extract_assets
+    from pipelines.assets_publish import published_marts
+    from pipelines.assets_reports import daily_activity_report
+    from pipelines.checks import great_expectations_marts
+    from pipelines.definitions import dbt_executable
+
+    assets = [
+        *extract_assets,
+        api_requests,
+        cardportal_dbt_assets,
+        great_expectations_marts,
+        published_marts,
+        daily_activity_report,
+    ]
+    resources = {
+        "platform": platform,
+        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
+    }
+    return assets, resources
+
+
 @dataclass
 class WarehouseWorld:
     operational_url: str
@@ -58,16 +98,7 @@ class WarehouseWorld:
     timings: dict[str, float] = field(default_factory=dict)
 
     def platform(self) -> PlatformResource:
-        from pipelines.resources import PlatformResource
-
-        platform = PlatformResource(
-            operational_url=self.operational_url,
-            warehouse_url=self.warehouse_url,
-            home=str(self.home),
-            pii_hash_salt="bench-salt",
-        )
-        platform.setup_for_execution(None)  # type: ignore[arg-type]
-        return platform
+        return bench_platform(self.operational_url, self.warehouse_url, self.home)
 
 
 def empty_database(env: BenchEnv, name: str) -> str:

@@ -213,7 +213,7 @@ def hold(
 ) -> Hold:
     """A pending purchase: debit the customer, credit network settlement, within the limit.
 
-    One statement (``ledger_hold``, migration 0010): the receivable locked, rule 5
+    One statement (``ledger_hold``, migration 0007): the receivable locked, rule 5
     checked, the hold written. Raises ``LimitExceeded`` (writing nothing) when
     ``current + pending + amount`` would pass ``credit_limit``; ``transfer_id`` is
     an id from ``new_transfer_id`` the caller recorded already.
@@ -243,7 +243,7 @@ def hold(
     return Hold(transfer_id=transfer_id, available_after=available)
 
 
-# Resolve a pending transfer in one statement: migration 0008's
+# Resolve a pending transfer in one statement: migration 0007's
 # ``ledger_resolve_pending`` locks the customer's receivable first, as
 # everywhere, then moves the transfer from pending to its new state only if it
 # still is pending (a concurrent resolver that committed first makes the

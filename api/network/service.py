@@ -9,8 +9,8 @@ Locks: a transaction row (``FOR UPDATE``) is always taken before the
 customer's ledger account, which is taken before any house account.
 
 Authorize, clear and reverse are each one statement: the database functions
-``network_authorize`` (migrations 0007, 0010), ``network_resolve`` (0008) and,
-for bulk loads, ``network_batch`` (0009) do the locking, the checks above and
+``network_authorize``, ``network_resolve`` and, for bulk loads, ``network_batch``
+(migration 0007) do the locking, the checks above and
 the writes, and the functions here pass them their arguments and turn their
 answers into results or API errors. A refund stays in Python (rare, and it
 goes through ``ledger.credit``).
@@ -168,7 +168,7 @@ _BATCH = text(
 
 
 def authorize_batch(session: Session, messages: list[BatchMessage], *, now: datetime) -> list[BatchOutcome]:
-    """Many network messages in one round trip (``network_batch``, migration 0009), in order.
+    """Many network messages in one round trip (``network_batch``, migration 0007), in order.
 
     Each authorization runs exactly as :func:`authorize` would, seeing every
     earlier message's hold and clear; an approved one is then cleared or
@@ -222,7 +222,7 @@ def _lock_authorization(session: Session, authorization_id: str) -> Transaction:
     return transaction
 
 
-# A clear, a reversal or an expiry is one statement too: migration 0008's
+# A clear, a reversal or an expiry is one statement too: migration 0007's
 # ``network_resolve`` locks the authorization's row (before the receivable, as
 # everywhere), checks it is pending and within its tip ceiling, resolves the
 # hold and updates the row; it answers an outcome code and the row as it is.

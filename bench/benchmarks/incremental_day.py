@@ -35,7 +35,7 @@ import psycopg
 from bench.env import BenchEnv
 from bench.harness import Result, median, paired
 from bench.seed import seed_accounts
-from bench.warehouse_world import empty_database, pipelines_env
+from bench.warehouse_world import bench_platform, daily_job_run, empty_database, pipelines_env
 from cardportal.database import libpq_conninfo
 
 NAME = "incremental_day"
@@ -111,16 +111,7 @@ class DayWorld:
     seconds: dict[str, float]
 
     def platform(self) -> Any:
-        from pipelines.resources import PlatformResource
-
-        platform = PlatformResource(
-            operational_url=self.operational_url,
-            warehouse_url=self.warehouse_url,
-            home=str(self.home),
-            pii_hash_salt="bench-salt",
-        )
-        platform.setup_for_execution(None)  # type: ignore[arg-type]
-        return platform
+        return bench_platform(self.operational_url, self.warehouse_url, self.home)
 
 
 def sizes(quick: bool) -> tuple[int, int]:
@@ -178,30 +169,12 @@ def build(env: BenchEnv, days: int, last: date) -> DayWorld:
 def daily_run(made: DayWorld) -> tuple[float, dict[str, float]]:
     """The daily job's assets for ``made.day`` in one Dagster run: seconds, and each step's."""
     from dagster import DagsterInstance, materialize
-    from dagster_dbt import DbtCliResource
 
-    from pipelines.assets_dbt import cardportal_dbt_assets, dbt_project
-    from pipelines.assets_extract import api_requests, extract_assets
-    from pipelines.assets_publish import published_marts
-    from pipelines.assets_reports import daily_activity_report
-    from pipelines.checks import great_expectations_marts
-    from pipelines.definitions import dbt_executable
-
-    resources = {
-        "platform": made.platform(),
-        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
-    }
+    assets, resources = daily_job_run(made.platform())
     with DagsterInstance.ephemeral() as instance:
         started = time.perf_counter()
         result = materialize(
-            [
-                *extract_assets,
-                api_requests,
-                cardportal_dbt_assets,
-                great_expectations_marts,
-                published_marts,
-                daily_activity_report,
-            ],
+            assets,
             resources=resources,
             instance=instance,
             partition_key=made.day.isoformat(),
