@@ -3,18 +3,23 @@
 The decisions (who joins, what they buy, when they pay) are the HTTP
 simulation's own (``simulator.engine.Simulation``); only the calls differ:
 instead of HTTP requests, the service functions the routers call
-(``applications.service.apply/decide``, ``network.service.authorize/clear/
-reverse/refund``, ``cards.service.set_frozen``, ``payments.service.
-create_payment/set_autopay``, ``billing.service.advance_clock``), with the
-same arguments the routers pass. Nothing is written with raw SQL.
+(``auth.service.register``, ``applications.service.apply/decide``,
+``network.service.authorize_batch/refund``, ``cards.service.set_frozen``,
+``payments.service.create_payment/set_autopay``,
+``billing.service.advance_clock``), with the arguments the routers pass.
+Nothing is written with raw SQL.
 
 Faster because:
 
-- **no HTTP, no tokens**: no request parsing, access log, idempotency rows,
-  argon2 login per customer (registration still hashes each password, as
-  the service does);
+- **no HTTP, no tokens**: no request parsing, access log, idempotency rows
+  or argon2 login per customer; the customers share one password, hashed
+  once and handed to ``register`` ready-made;
 - **batches**: a worker runs the day of ``batch_size`` customers in one
-  transaction and commits once (the services flush, never commit);
+  transaction and commits once (the services flush, never commit), and
+  sends the batch's purchases in one statement
+  (``network.service.authorize_batch``: each authorized as the network's
+  message would be, then cleared or reversed, in order), then the refunds
+  due (for each account, the HTTP mode's order);
 - **workers without lock conflicts**: the ledger's house accounts are split
   in ``HOUSE_SHARDS`` shards chosen by the customer account
   (``api.ledger.service.house``); customers go to worker ``shard % workers``,
