@@ -195,6 +195,7 @@ class BulkSimulation(Simulation):
             to=to,
             stripe_client=self.stripe,  # type: ignore[arg-type]
             actor_id=self.admin_id or None,
+            workers=self.config.workers,
         )
         return [
             BillingRunOut(
