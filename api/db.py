@@ -50,11 +50,11 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> Eng
         max_overflow=max_overflow,
         pool_recycle=1800,
     )
-    _ping_when_idle(engine)
+    ping_when_idle(engine)
     return engine
 
 
-def _ping_when_idle(engine: Engine) -> None:
+def ping_when_idle(engine: Engine) -> None:
     """Pessimistic disconnect handling, only for connections that sat idle.
 
     ``pool_pre_ping`` costs a round trip (``SELECT 1``) on every checkout, one

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +23,8 @@ import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.pool import ConnectionPoolEntry
 
+from api.db import ping_when_idle
 from cardportal.database import database_on_same_server, with_driver
 from cardportal.warehouse import reader_connect_args
 
@@ -63,10 +61,6 @@ def config() -> Config:
     return Config(warehouse_url=warehouse, dagster_url=dagster, home=settings.home, dagster_ui_url=ui)
 
 
-# A pooled connection idle for longer than this is pinged before use.
-PING_AFTER_IDLE_SECONDS = 1.0
-
-
 @st.cache_resource
 def engine(url: str) -> Engine:
     """The warehouse as the read-only reader role: every transaction is read-only.
@@ -74,7 +68,7 @@ def engine(url: str) -> Engine:
     No ``pool_pre_ping``: its ``SELECT 1`` on every checkout was a round trip per page query
     (a page runs several in a row). A connection idle for a second or more is pinged first and
     replaced if its server went away; one used just now is used as is (were the server gone
-    meanwhile, that query fails and SQLAlchemy invalidates the pool, as in ``api.db``).
+    meanwhile, that query fails and SQLAlchemy invalidates the pool): ``api.db.ping_when_idle``.
     """
     made = sa.create_engine(
         with_driver(url, "psycopg"),
@@ -84,20 +78,7 @@ def engine(url: str) -> Engine:
         connect_args=reader_connect_args(),
     )
 
-    @sa.event.listens_for(made, "checkin")
-    def _checked_in(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
-        record.info["checked_in_at"] = time.monotonic()
-
-    @sa.event.listens_for(made, "checkout")
-    def _checked_out(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
-        idle_since = record.info.get("checked_in_at")
-        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
-            return
-        try:
-            made.dialect.do_ping(dbapi_connection)
-        except Exception as error:
-            raise DisconnectionError() from error  # the pool replaces this connection
-
+    ping_when_idle(made)
     return made
 
 
