@@ -180,8 +180,7 @@ class BulkSimulation(Simulation):
         from api.ledger import service as ledger
 
         assert state.account_id is not None
-        shard = int(ledger.house(ledger.House.NETWORK_SETTLEMENT, state.account_id).rsplit(":", 1)[1])
-        return shard % self.config.workers
+        return ledger.house_shard(state.account_id) % self.config.workers
 
     def _move_clock(self, *, days: int | None = None, to: datetime | None = None) -> list[dict[str, Any]]:
         """The sandbox clock moves and the daily job runs: what ``POST /v1/sandbox/clock/advance`` does."""

@@ -486,8 +486,7 @@ def _by_house_shard(account_ids: Sequence[str], workers: int) -> list[list[str]]
         return [list(account_ids)]
     groups: list[list[str]] = [[] for _ in range(workers)]
     for account_id in account_ids:
-        shard = int(ledger.house(ledger.House.FEE_INCOME, account_id).rsplit(":", 1)[1])
-        groups[shard % workers].append(account_id)
+        groups[ledger.house_shard(account_id) % workers].append(account_id)
     return [group for group in groups if group] or [[]]
 
 

@@ -86,10 +86,15 @@ def new_transfer_id() -> str:
     return new_id("tr")
 
 
+def house_shard(account_id: str) -> int:
+    """The house-account shard a customer account uses, for every kind of house account
+    (SQL: ``ledger_house``, migration 0007). Accounts of different shards never share a house row."""
+    return hashlib.sha256(account_id.encode()).digest()[0] % HOUSE_SHARDS
+
+
 def house(kind: House, account_id: str) -> str:
-    """The shard of a house account a customer account uses (SQL: ``ledger_house``, migration 0007)."""
-    shard = hashlib.sha256(account_id.encode()).digest()[0] % HOUSE_SHARDS
-    return f"house:{kind.value}:{shard:02d}"
+    """The house account of ``kind`` a customer account uses (its shard's)."""
+    return f"house:{kind.value}:{house_shard(account_id):02d}"
 
 
 @dataclass(frozen=True)
