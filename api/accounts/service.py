@@ -55,11 +55,18 @@ def open_account(
     return account
 
 
+def _require_visible(principal: Principal, owner_id: str | None) -> None:
+    """404, never 403, unless the account exists (``owner_id``) and is the caller's or the caller
+    is an admin."""
+    if owner_id is None or (owner_id != principal.user_id and principal.role != "admin"):
+        raise NotFound("No account with this id.", code="account_not_found")
+
+
 def visible_account(session: Session, principal: Principal, account_id: str) -> Account:
     """The account when the caller owns it (or is an admin); else 404, never 403."""
     account = repository.select_account(session, account_id)
-    if account is None or (account.user_id != principal.user_id and principal.role != "admin"):
-        raise NotFound("No account with this id.", code="account_not_found")
+    _require_visible(principal, account.user_id if account else None)
+    assert account is not None
     return account
 
 
@@ -113,8 +120,8 @@ class HistoryAccount:
 def history_account(session: Session, principal: Principal, account_id: str) -> HistoryAccount:
     """The account when the caller may see it (as ``visible_account``), with its charge-off."""
     row = repository.history_account_row(session, account_id)
-    if row is None or (row.user_id != principal.user_id and principal.role != "admin"):
-        raise NotFound("No account with this id.", code="account_not_found")
+    _require_visible(principal, row.user_id if row else None)
+    assert row is not None
     return HistoryAccount(account_id, row.charge_off_transfer_id, row.charged_off_amount)
 
 
