@@ -189,23 +189,21 @@ def receivables(first: Any = None, last: Any = None) -> pd.DataFrame:
 
 def receivable_at(day: Any) -> pd.Series | None:
     """The receivables row at a day's end (the latest on or before it)."""
-    frame = query(
-        f"""
-        select balance_date, outstanding_balance_cents, pending_holds_cents, total_credit_limit_cents,
-               utilisation_rate::float8 as utilisation_rate, accounts_with_balance, open_accounts
-        from {MARTS}.rpt_receivables_daily where balance_date <= :day order by balance_date desc limit 1
-        """,
-        (("day", day),),
-    )
-    return None if frame.empty else frame.iloc[0]
+    return receivables_at([day])[day]
+
+
+def _asked_dates(items: Sequence[Any], prefix: str) -> tuple[list[Any], str, tuple[tuple[str, Any], ...]]:
+    """Distinct dates in order, as a ``values`` list of ``(date)`` rows and its parameters."""
+    unique = list(dict.fromkeys(items))
+    values = ", ".join(f"(cast(:{prefix}{n} as date))" for n in range(len(unique)))
+    return unique, values, tuple((f"{prefix}{n}", item) for n, item in enumerate(unique))
 
 
 def receivables_at(days: Sequence[Any]) -> dict[Any, pd.Series | None]:
     """:func:`receivable_at` of several days in one query: each day's row, or None."""
-    unique = list(dict.fromkeys(days))
+    unique, values, params = _asked_dates(days, "d")
     if not unique:
         return {}
-    values = ", ".join(f"(cast(:d{n} as date))" for n in range(len(unique)))
     frame = query(
         f"""
         select asked.day as asked_day, r.balance_date, r.outstanding_balance_cents,
@@ -219,7 +217,7 @@ def receivables_at(days: Sequence[Any]) -> dict[Any, pd.Series | None]:
             order by balance_date desc limit 1
         ) as r on true
         """,
-        tuple((f"d{n}", day) for n, day in enumerate(unique)),
+        params,
     )
     found: dict[Any, pd.Series | None] = {}
     for day, (_, row) in zip(unique, frame.iterrows(), strict=True):
@@ -246,17 +244,16 @@ def activity_periods(wanted: Sequence[tuple[str, Any, Any]]) -> dict[str, pd.Dat
 
 def monthly_revenue_at(months: Sequence[Any]) -> dict[Any, Any]:
     """Interest and fee income of each month (first days) in one query; None for a month without a row."""
-    unique = list(dict.fromkeys(months))
+    unique, values, params = _asked_dates(months, "m")
     if not unique:
         return {}
-    values = ", ".join(f"(cast(:m{n} as date))" for n in range(len(unique)))
     frame = query(
         f"""
         select (select sum(interest_income_cents + fee_income_cents) from {MARTS}.rpt_revenue_monthly
                 where period_start = asked.month) as revenue_cents
         from (values {values}) as asked(month)
         """,
-        tuple((f"m{n}", month) for n, month in enumerate(unique)),
+        params,
     )
     return dict(zip(unique, frame["revenue_cents"], strict=True))
 
