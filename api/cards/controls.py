@@ -13,7 +13,9 @@ allowed.
 Merchant category codes are ISO 18245's four digits. :data:`MCC_GROUPS` puts
 the common ones into the groups a customer understands; any other code is in
 group ``other``, which can be blocked too. :data:`TIPPING_MCCS` are the
-categories where a clear may exceed its authorization by a tip.
+categories where a clear may exceed its authorization by a tip (up to
+:data:`TIP_TOLERANCE_BPS`); the network's clear (``network_resolve``,
+migration 0007) enforces it.
 """
 
 from __future__ import annotations
@@ -154,13 +156,6 @@ def normalise_country(country: str) -> str:
 def mcc_group(mcc: str) -> str:
     """The group of a merchant category code; ``other`` when no group lists it."""
     return _GROUP_OF.get(int(normalise_mcc(mcc)), OTHER_GROUP)
-
-
-def max_clear_amount(authorized_amount: int, mcc: str) -> int:
-    """The most a clear may post against a hold: the hold, plus 20 % in tipping categories."""
-    if normalise_mcc(mcc) in TIPPING_MCCS:
-        return authorized_amount + authorized_amount * TIP_TOLERANCE_BPS // 10_000
-    return authorized_amount
 
 
 # Positive cents, exact integers only (no 10.5, no "100", no true).

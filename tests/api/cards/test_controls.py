@@ -17,11 +17,11 @@ from api.cards.controls import (
     SPENDING_CONTROL,
     TIPPING_MCCS,
     SpendingControls,
-    max_clear_amount,
     mcc_group,
     normalise_country,
 )
 from api.cards.models import Card as CardRow
+from api.errors import UnprocessableEntity
 from api.ids import new_id
 from api.network import service as network
 from api.network.models import Transaction
@@ -113,8 +113,28 @@ def test_tipping_categories_are_restaurants_taxis_and_beauty():
 @pytest.mark.parametrize(
     ("hold", "mcc", "most"), [(100_00, "5812", 120_00), (99, "4121", 118), (100_00, "5411", 100_00)]
 )
-def test_max_clear_amount_allows_a_20_percent_tip(hold, mcc, most):
-    assert max_clear_amount(hold, mcc) == most
+def test_a_clear_may_add_a_20_percent_tip(card: Card, hold: int, mcc: str, most: int) -> None:
+    """The ceiling ``network_resolve`` applies: the hold, plus 20 % in tipping categories."""
+    session = card.session
+    savepoint = session.begin_nested()
+    try:
+        authorization = network.authorize(
+            session,
+            card_id=card.card_id,
+            amount=hold,
+            currency="USD",
+            merchant_name="Shop",
+            merchant_mcc=mcc,
+            merchant_country="US",
+            now=NOW,
+        ).transaction.id
+        with pytest.raises(UnprocessableEntity) as refused:
+            network.clear(session, authorization_id=authorization, amount=most + 1, now=NOW)
+        assert refused.value.code == "clear_exceeds_authorization"
+        assert refused.value.extra == {"max_amount": most}
+        assert network.clear(session, authorization_id=authorization, amount=most, now=NOW).amount == most
+    finally:
+        savepoint.rollback()
 
 
 # --- the model ------------------------------------------------------------------
