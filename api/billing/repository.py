@@ -6,12 +6,16 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, Select, and_, cast, func, or_, select
+from sqlalchemy import BigInteger, Select, and_, cast, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from api.accounts.models import Account
 from api.billing.models import AccountBilling, BillingRun, Statement
+from api.billing.rules import CHARGE_OFF_DAYS_PAST_DUE
+from api.ledger.models import LedgerAccount
+from api.ledger.service import RECEIVABLE_SUFFIX
 from api.network.models import Transaction
+from api.payments.models import Payment
 
 # A payment Stripe took back (a refund or a dispute of it) re-debits the account as a posted
 # ``reversal`` pointing at the payment (``original_transaction_id``): see api.payments.service.
@@ -136,23 +140,101 @@ def statements_due_on(session: Session, account_id: str, day: date) -> Sequence[
 
 def accounts_with_work(session: Session, day: date, *, day_start: datetime) -> list[str]:
     """Accounts the daily job must look at on ``day``: a cycle closing, a due date
-    today or yesterday, or a delinquency to carry on. Charged-off accounts are done."""
+    today or yesterday, a delinquency to carry on, or a payment returned that day (it can
+    make a current account past due again). Charged-off accounts are done."""
     # An account opened on its cycle day closes its first cycle a month later.
     closing = select(Account.id).where(Account.billing_cycle_day == day.day, Account.opened_at < day_start)
     due = select(Statement.account_id).where(
         Statement.due_date.in_([day, date.fromordinal(day.toordinal() - 1)])
     )
     delinquent = select(AccountBilling.account_id).where(AccountBilling.days_past_due > 0)
+    returned = select(Payment.account_id).where(
+        Payment.returned_amount > 0,
+        Payment.updated_at >= day_start,
+        Payment.updated_at < day_start + timedelta(days=1),
+    )
     charged_off = select(AccountBilling.account_id).where(AccountBilling.charged_off_on.is_not(None))
     rows = session.execute(
         select(Account.id)
         .where(
-            or_(Account.id.in_(closing), Account.id.in_(due), Account.id.in_(delinquent)),
+            or_(
+                Account.id.in_(closing),
+                Account.id.in_(due),
+                Account.id.in_(delinquent),
+                Account.id.in_(returned),
+            ),
             Account.id.not_in(charged_off),
         )
         .order_by(Account.id)
     ).scalars()
     return list(rows)
+
+
+def lock_unchanged_delinquencies(session: Session, day: date) -> list[str]:
+    """The delinquent accounts whose delinquency on ``day`` can only have aged by a day, their
+    receivables locked (in id order): delinquent as of the day before, not closing a cycle on
+    ``day``, no statement due on ``day`` or the day before, not about to be charged off.
+    :func:`carry_delinquencies` then checks that no payment or payment return posted on ``day``."""
+    yesterday = date.fromordinal(day.toordinal() - 1)
+    due = select(Statement.account_id).where(Statement.due_date.in_([day, yesterday]))
+    rows = session.execute(
+        select(AccountBilling.account_id)
+        .join(Account, Account.id == AccountBilling.account_id)
+        .join(LedgerAccount, LedgerAccount.id == AccountBilling.account_id.concat(RECEIVABLE_SUFFIX))
+        .where(
+            AccountBilling.days_past_due > 0,
+            AccountBilling.days_past_due + 1 < CHARGE_OFF_DAYS_PAST_DUE,
+            AccountBilling.charged_off_on.is_(None),
+            AccountBilling.as_of == yesterday,
+            Account.billing_cycle_day != day.day,
+            AccountBilling.account_id.not_in(due),
+        )
+        .order_by(AccountBilling.account_id)
+        .with_for_update(of=LedgerAccount)
+    ).scalars()
+    return list(rows)
+
+
+def carry_delinquencies(
+    session: Session, account_ids: Sequence[str], day: date, *, start: datetime, end: datetime
+) -> list[tuple[str, int, str]]:
+    """Age by one day the delinquency of those of ``account_ids`` (locked by
+    :func:`lock_unchanged_delinquencies`) that still owe and had no payment or payment return
+    posted in ``[start, end)``: ``(account_id, days_past_due, bucket before)`` of each."""
+    if not account_ids:
+        return []
+    moved = (
+        select(Transaction.id)
+        .where(
+            Transaction.account_id == AccountBilling.account_id,
+            Transaction.type.in_(("payment", RETURN_TYPE)),
+            Transaction.posted_at >= start,
+            Transaction.posted_at < end,
+        )
+        .exists()
+    )
+    rows = session.execute(
+        update(AccountBilling)
+        .where(
+            AccountBilling.account_id.in_(account_ids),
+            AccountBilling.as_of == date.fromordinal(day.toordinal() - 1),
+            LedgerAccount.id == AccountBilling.account_id.concat(RECEIVABLE_SUFFIX),
+            LedgerAccount.posted_balance > 0,
+            ~moved,
+        )
+        .values(as_of=day, days_past_due=AccountBilling.days_past_due + 1)
+        .returning(AccountBilling.account_id, AccountBilling.days_past_due, AccountBilling.delinquency_bucket)
+    ).all()
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+def set_buckets(session: Session, buckets: dict[str, str]) -> None:
+    for bucket in set(buckets.values()):
+        session.execute(
+            update(AccountBilling)
+            .where(AccountBilling.account_id.in_([a for a, b in buckets.items() if b == bucket]))
+            .values(delinquency_bucket=bucket)
+        )
 
 
 def first_opened_day(session: Session) -> datetime | None:

@@ -10,7 +10,10 @@ One business day ``D`` is run once, after it has ended, in this order:
 6. charge off what is 180 days past due.
 
 Steps 2-6 run in one database transaction per account (the account's ledger
-receivable locked first), so one failing account never holds back the others.
+receivable locked first), so one failing account never holds back the others;
+except that the delinquent accounts where only time passed (no statement, due date,
+payment or return that day) have step 5 done for them all at once
+(``carry_unchanged_delinquencies``): most of a book's delinquent accounts, most days.
 Every step is idempotent on its own (a statement per account and closing day,
 a late fee per statement, a charge-off per account, delinquency recomputed
 from the facts), so running a day again changes nothing. Days are run in
@@ -296,6 +299,24 @@ def delinquency_on(session: Session, account: Account, day: date, *, balance: in
     return Delinquency((day - late[0][0].due_date).days, sum(unmet for _, unmet in late))
 
 
+def carry_unchanged_delinquencies(session: Session, day: date) -> set[str]:
+    """Step 5 at once for the delinquent accounts where nothing but time changed on ``day``.
+
+    Delinquent as of the day before, no cycle closing and no statement due on ``day`` or
+    the day before, no payment or payment return posted on ``day``, still owing, and not
+    reaching the charge-off: :func:`delinquency_on` would find the same oldest unmet minimum
+    and the same unmet amounts, a day older. Their days past due go up by one (the bucket
+    with them); every other account with work goes through :func:`process_account_day`.
+    A day run again finds these accounts already ``as_of`` it, so they take the full path."""
+    locked = repository.lock_unchanged_delinquencies(session, day)
+    carried = repository.carry_delinquencies(
+        session, locked, day, start=day_start(day), end=day_start(day + timedelta(days=1))
+    )
+    buckets = {a: rules.delinquency_bucket(days) for a, days, _ in carried}
+    repository.set_buckets(session, {a: buckets[a] for a, _, before in carried if buckets[a] != before})
+    return set(buckets)
+
+
 def charge_off(
     session: Session, account: Account, billing: AccountBilling, day: date, *, balance: int
 ) -> None:
@@ -432,8 +453,17 @@ def run_day(
         counts["holds_expired"] += expired
         if expired < 500:
             break
+    with session_factory() as session:  # 5, for the accounts where only time passed
+        carried = carry_unchanged_delinquencies(session, day)
+        session.commit()
+    counts["accounts"] += len(carried)
+    counts["delinquent"] += len(carried)
     with session_factory() as session:
-        account_ids = repository.accounts_with_work(session, day, day_start=day_start(day))
+        account_ids = [
+            a
+            for a in repository.accounts_with_work(session, day, day_start=day_start(day))
+            if a not in carried
+        ]
 
     def process(group: Sequence[str]) -> tuple[dict[str, int], list[str]]:
         done: dict[str, int] = dict.fromkeys(counts, 0)

@@ -59,6 +59,16 @@ class Transaction(Base):
             "posting_transfer_id",
             postgresql_where=text("posting_transfer_id is not null"),
         ),
+        # The daily job's reads: an account's postings of some types over some days, and their sums
+        # (migration 0008).
+        Index(
+            "ix_transactions_account_posted",
+            "account_id",
+            "type",
+            "posted_at",
+            postgresql_include=["amount"],
+            postgresql_where=text("status = 'posted'"),
+        ),
         # Spending controls' daily and monthly sums per card.
         Index("ix_transactions_card_created", "card_id", "created_at"),
         # Hold expiry scans only what is still pending.

@@ -11,6 +11,7 @@ from api.ids import new_id
 from api.ledger import service as ledger
 from api.network import service as network
 from api.network.models import Transaction
+from api.payments.models import Payment
 
 MERCHANT = {"merchant_name": "Hardware Store", "merchant_mcc": "5251", "merchant_country": "US"}
 
@@ -68,6 +69,27 @@ def payment(session: Session, account_id: str, amount: int, now: datetime) -> st
     session.add(transaction)
     session.commit()
     return transaction.id
+
+
+def succeeded_payment(session: Session, user_id: str, account_id: str, amount: int, now: datetime) -> str:
+    """A payment as Stripe's success posts it: the ledger credit, the history line, the payment row."""
+    transaction_id = payment(session, account_id, amount, now)
+    row = Payment(
+        id=new_id("pay"),
+        account_id=account_id,
+        user_id=user_id,
+        initiated_by="customer",
+        amount=amount,
+        currency="USD",
+        status="succeeded",
+        transaction_id=transaction_id,
+        created_at=now,
+        updated_at=now,
+        succeeded_at=now,
+    )
+    session.add(row)
+    session.commit()
+    return row.id
 
 
 def at(year: int, month: int, day: int, hour: int = 12) -> datetime:

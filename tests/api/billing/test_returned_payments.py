@@ -7,7 +7,7 @@ billing reckons each payment net of what was returned of it.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from fastapi import FastAPI
@@ -16,33 +16,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.billing import service as billing
 from api.billing.models import AccountBilling, Statement
-from api.ids import new_id
 from api.ledger import service as ledger
 from api.payments import service as payments
-from api.payments.models import Payment
-from tests.api.billing.helpers import at, move_clock_to, payment, purchase, receivable_as_of
+from tests.api.billing.helpers import at, move_clock_to, purchase, receivable_as_of, succeeded_payment
 from tests.factories import open_card_account
-
-
-def _succeeded_payment(session: Session, user_id: str, account_id: str, amount: int, now: datetime) -> str:
-    """A payment as Stripe's success posts it: the ledger credit, the history line, the payment row."""
-    transaction_id = payment(session, account_id, amount, now)
-    row = Payment(
-        id=new_id("pay"),
-        account_id=account_id,
-        user_id=user_id,
-        initiated_by="customer",
-        amount=amount,
-        currency="USD",
-        status="succeeded",
-        transaction_id=transaction_id,
-        created_at=now,
-        updated_at=now,
-        succeeded_at=now,
-    )
-    session.add(row)
-    session.commit()
-    return row.id
 
 
 def _statements(session: Session, account_id: str) -> list[Statement]:
@@ -69,7 +46,7 @@ def test_a_returned_payment_does_not_pay_the_minimum(
 
     # The whole minimum is paid and credited, then returned before the due date.
     paid_at = clock.now()
-    payment_id = _succeeded_payment(session, user_id, account_id, first.minimum_payment, paid_at)
+    payment_id = succeeded_payment(session, user_id, account_id, first.minimum_payment, paid_at)
     summary = billing.billing_summaries(session, [account_id])[account_id]
     assert summary.minimum_payment_due == 0  # while it stands, it pays the minimum
     returned = payments.post_return(
@@ -115,7 +92,7 @@ def test_a_partly_returned_payment_pays_what_stayed(
     billing.advance_clock(session_factory, clock, days=32)
     [first] = _statements(session, account_id)
     minimum = first.minimum_payment
-    payment_id = _succeeded_payment(session, user_id, account_id, minimum + 50_00, clock.now())
+    payment_id = succeeded_payment(session, user_id, account_id, minimum + 50_00, clock.now())
     # 60 dollars refunded: what stayed is 10 dollars short of the minimum.
     payments.post_return(
         session,
@@ -143,7 +120,7 @@ def test_a_payment_that_stands_pays_the_minimum(
     purchase(session, card_id, 600_00, clock.now())
     billing.advance_clock(session_factory, clock, days=32)
     [first] = _statements(session, account_id)
-    _succeeded_payment(session, user_id, account_id, first.minimum_payment, clock.now())
+    succeeded_payment(session, user_id, account_id, first.minimum_payment, clock.now())
     billing.advance_clock(session_factory, clock, days=(first.due_date - clock.now().date()).days + 3)
     [first] = _statements(session, account_id)
     assert first.late_fee_amount == 0
