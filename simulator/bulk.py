@@ -385,8 +385,9 @@ class BulkSimulation(Simulation):
             messages.append(network.BatchMessage(request, then=then, clear_amount=plan.cleared))
         outcomes = network.authorize_batch(self.session, messages, now=self.clock.now())
         for (state, day_index, plan, tally), outcome in zip(queued, outcomes, strict=True):
-            result = outcome.authorization
-            self._record_purchase(state, day_index, plan, result.transaction.id, result.decline_code, tally)
+            self._record_purchase(
+                state, day_index, plan, outcome.authorization_id, outcome.decline_code, tally
+            )
 
     def _refund(self, state: CustomerState, authorization_id: str, amount: int) -> int:
         from api.network import service as network

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import func, select, text
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from api.ids import new_id
@@ -171,13 +171,16 @@ def open_customer_account(session: Session, *, account_id: str, currency: str) -
     return code
 
 
+_LOCK_RECEIVABLE = (
+    select(LedgerAccount.posted_balance, LedgerAccount.pending_balance)
+    .where(LedgerAccount.id == bindparam("receivable"))
+    .with_for_update()
+)
+
+
 def lock_balances(session: Session, account_id: str) -> Balances:
     """Lock a customer's receivable for this transaction; its balances."""
-    row = session.execute(
-        select(LedgerAccount.posted_balance, LedgerAccount.pending_balance)
-        .where(LedgerAccount.id == receivable(account_id))
-        .with_for_update()
-    ).one_or_none()
+    row = session.execute(_LOCK_RECEIVABLE, {"receivable": receivable(account_id)}).one_or_none()
     if row is None:
         raise LedgerError(f"no ledger for account {account_id}")
     return Balances(current_balance=row[0], pending_amount=row[1])
