@@ -1,6 +1,9 @@
-"""Nonsense options stop with a clear message and exit code 2, not a traceback."""
+"""Nonsense options stop with a clear message and exit code 2, not a traceback; the expected
+declines stay out of the output."""
 
 from __future__ import annotations
+
+import logging
 
 import pytest
 
@@ -37,3 +40,20 @@ def test_nonsense_options_exit_2(
     finally:
         get_settings.cache_clear()
     assert message in capsys.readouterr().err
+
+
+def test_declined_autopays_do_not_interleave_with_the_progress(caplog: pytest.LogCaptureFixture) -> None:
+    """The world's declining cards are counted in the summary; the daily job's warning for each
+    is held back while a simulation runs (errors are not), and comes back after."""
+    from simulator import cli as simulator_cli
+
+    payments_log = logging.getLogger("cardportal.payments")
+    with caplog.at_level(logging.WARNING):
+        with simulator_cli._expected_declines():
+            payments_log.warning("autopay pay_1 of acct_1 declined: card_declined")
+            payments_log.error("reconciliation of 2031-01-01 failed, Stripe unavailable")
+        payments_log.warning("autopay pay_2 of acct_2 declined: card_declined")
+    assert [r.getMessage() for r in caplog.records] == [
+        "reconciliation of 2031-01-01 failed, Stripe unavailable",
+        "autopay pay_2 of acct_2 declined: card_declined",
+    ]
