@@ -88,10 +88,23 @@ def _prepare_template(server_url: str) -> None:
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute("select pg_advisory_lock(4242)")
         try:
+            template = database_on_same_server(server_url, TEMPLATE_DB)
+            drop = sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(TEMPLATE_DB))
             exists = conn.execute("select 1 from pg_database where datname = %s", (TEMPLATE_DB,)).fetchone()
+            if exists and "(head)" not in migrate.current(template):
+                # A server that outlives the run (DATABASE_URL) keeps the template of an older
+                # checkout: rebuilt at the code's head, not tested on a stale schema.
+                conn.execute(drop)
+                exists = None
             if not exists:
                 conn.execute(sql.SQL("create database {}").format(sql.Identifier(TEMPLATE_DB)))
-                migrate.upgrade(database_on_same_server(server_url, TEMPLATE_DB))
+                try:
+                    migrate.upgrade(template)
+                except BaseException:
+                    # Half-migrated, it would fail every later test with "relation does not
+                    # exist"; without it, each reports the migration's own error.
+                    conn.execute(drop)
+                    raise
         finally:
             conn.execute("select pg_advisory_unlock(4242)")
 
