@@ -31,7 +31,7 @@ _POSTED_BETWEEN = (
     .where(
         Transaction.account_id == bindparam("account_id"),
         Transaction.status == "posted",
-        Transaction.type.in_(BILLED_TYPES),
+        Transaction.type.in_(bindparam("types", expanding=True)),
         Transaction.posted_at >= bindparam("start"),
         Transaction.posted_at < bindparam("end"),
     )
@@ -40,10 +40,16 @@ _POSTED_BETWEEN = (
 
 
 def posted_between(
-    session: Session, account_id: str, start: datetime, end: datetime
+    session: Session,
+    account_id: str,
+    start: datetime,
+    end: datetime,
+    *,
+    types: Sequence[str] = BILLED_TYPES,
 ) -> Sequence[Transaction]:
-    """The account's posted transactions with ``start <= posted_at < end``, oldest first."""
-    params = {"account_id": account_id, "start": start, "end": end}
+    """The account's posted transactions of ``types`` with ``start <= posted_at < end``, oldest
+    first."""
+    params = {"account_id": account_id, "start": start, "end": end, "types": list(types)}
     return session.execute(_POSTED_BETWEEN, params).scalars().all()
 
 

@@ -266,11 +266,14 @@ def delinquency_on(session: Session, account: Account, day: date, *, balance: in
     statements = repository.statements_of_account(session, account.id, through=day)
     if not statements:
         return Delinquency(0, 0)
+    # Only payments and their returns: loading every purchase since the first statement made
+    # this read grow with the account's age (a quarter of a long world's daily job).
     payments = repository.posted_between(
         session,
         account.id,
         day_start(statements[0].period_end + timedelta(days=1)),
         day_start(day + timedelta(days=1)),
+        types=("payment", repository.RETURN_TYPE),
     )
     events: list[tuple[datetime, int, Any]] = [(day_end(s.period_end), 0, s) for s in statements]
     # A payment counts net of what was returned of it by the end of ``day``.
