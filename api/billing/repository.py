@@ -69,7 +69,7 @@ def sum_posted(
     return int(session.execute(_SUM_POSTED, params).scalar_one())
 
 
-# Never: "returned at any time".
+# A cut-off after every return: "what was ever returned of it".
 _NEVER = datetime.max.replace(tzinfo=UTC)
 _RETURN = aliased(Transaction, name="returned")
 # What was returned of the payment ``Transaction`` (posted before :returned_before).
