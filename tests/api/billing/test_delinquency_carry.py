@@ -83,7 +83,7 @@ def test_carried_delinquencies_are_the_recomputed_ones(
     session.expire_all()
     assert session.get_one(AccountBilling, pays_late[1]).days_past_due == 0
     assert _stored(session, never_pays[1])[2] == "60-89"
-    # The carry did most of the delinquent days, bucket changes included, and the full path the rest.
+    # The carry did most of the delinquent days; the days with a payment or a return took the full path.
     never_pays_carried = sorted(d for d, ids in carried.items() if never_pays[1] in ids)
     assert len(never_pays_carried) > 50
     assert any(pays_late[1] in ids for ids in carried.values())
