@@ -500,18 +500,25 @@ def write_slice(
     """
     names = [name for name, _ in columns]
     frame = frame.select(names).with_columns(pl.lit(day.isoformat()).alias("_partition_date"))
-    payload = frame.write_csv().encode()
-    target = sql.SQL("copy raw.{} ({}) from stdin (format csv, header)").format(
-        sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(n) for n in [*names, "_partition_date"])
-    )
     with conn.transaction():
         if ensure_table:
             _ensure_table(conn, table, columns)
-        conn.execute(
-            sql.SQL("delete from raw.{} where _partition_date = %s").format(sql.Identifier(table)), (day,)
-        )
-        with conn.cursor().copy(target) as copy:
-            copy.write(payload)
+        _replace_partition(conn, table, [*names, "_partition_date"], day, frame.write_csv().encode())
+
+
+def _replace_partition(
+    conn: psycopg.Connection[Any], table: str, names: list[str], day: date, csv: bytes
+) -> None:
+    """In the caller's transaction: the day's slice of ``raw.<table>`` deleted, then ``csv`` (with
+    a header, its columns ``names``) copied in."""
+    conn.execute(
+        sql.SQL("delete from raw.{} where _partition_date = %s").format(sql.Identifier(table)), (day,)
+    )
+    copy_in = sql.SQL("copy raw.{} ({}) from stdin (format csv, header)").format(
+        sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(n) for n in names)
+    )
+    with conn.cursor().copy(copy_in) as copy:
+        copy.write(csv)
 
 
 def _bound_query(spec: ExtractSpec, day: date) -> sql.Composed:
@@ -537,16 +544,8 @@ def copy_slice(
     header = chunks[0].decode().rstrip("\n").split(",") if chunks else []
     if header != names:  # the query's columns must be the raw table's, in order
         raise RuntimeError(f"extract {spec.table}: the query returns {header}, the raw table has {names}")
-    target_copy = sql.SQL("copy raw.{} ({}) from stdin (format csv, header)").format(
-        sql.Identifier(spec.table), sql.SQL(", ").join(sql.Identifier(n) for n in names)
-    )
     with target.transaction():
-        target.execute(
-            sql.SQL("delete from raw.{} where _partition_date = %s").format(sql.Identifier(spec.table)),
-            (day,),
-        )
-        with target.cursor().copy(target_copy) as copy:
-            copy.write(b"".join(chunks))
+        _replace_partition(target, spec.table, names, day, b"".join(chunks))
     return len(chunks) - 1
 
 
@@ -580,9 +579,7 @@ def extract_days(platform: PlatformResource, spec: ExtractSpec, days: list[date]
             if spec.shape is None:
                 rows += copy_slice(source, target, spec, day)
                 continue
-            frame = read_slice(source, spec, day)
-            if spec.shape is not None:
-                frame = spec.shape(frame, platform)
+            frame = spec.shape(read_slice(source, spec, day), platform)
             write_slice(target, spec.table, spec.columns, day, frame, ensure_table=False)
             rows += frame.height
     return ExtractResult(rows=rows, seconds=time.perf_counter() - started)
