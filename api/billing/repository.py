@@ -152,15 +152,19 @@ def statements_due_on(session: Session, account_id: str, day: date) -> Sequence[
     return session.execute(_STATEMENTS_DUE_ON, {"account_id": account_id, "day": day}).scalars().all()
 
 
+def _due_on_or_the_day_before(day: date) -> Select[Any]:
+    """The accounts with a statement due on ``day`` or the day before (a late fee to assess, or
+    a minimum that went unmet yesterday)."""
+    return select(Statement.account_id).where(Statement.due_date.in_([day, day - timedelta(days=1)]))
+
+
 def accounts_with_work(session: Session, day: date, *, day_start: datetime) -> list[str]:
     """Accounts the daily job must look at on ``day``: a cycle closing, a due date
     today or yesterday, a delinquency to carry on, or a payment returned that day (it can
     make a current account past due again). Charged-off accounts are done."""
     # An account opened on its cycle day closes its first cycle a month later.
     closing = select(Account.id).where(Account.billing_cycle_day == day.day, Account.opened_at < day_start)
-    due = select(Statement.account_id).where(
-        Statement.due_date.in_([day, date.fromordinal(day.toordinal() - 1)])
-    )
+    due = _due_on_or_the_day_before(day)
     delinquent = select(AccountBilling.account_id).where(AccountBilling.days_past_due > 0)
     returned = select(Payment.account_id).where(
         Payment.returned_amount > 0,
@@ -189,8 +193,8 @@ def lock_unchanged_delinquencies(session: Session, day: date) -> list[str]:
     receivables locked (in id order): delinquent as of the day before, not closing a cycle on
     ``day``, no statement due on ``day`` or the day before, not about to be charged off.
     :func:`carry_delinquencies` then checks that no payment or payment return posted on ``day``."""
-    yesterday = date.fromordinal(day.toordinal() - 1)
-    due = select(Statement.account_id).where(Statement.due_date.in_([day, yesterday]))
+    yesterday = day - timedelta(days=1)
+    due = _due_on_or_the_day_before(day)
     rows = session.execute(
         select(AccountBilling.account_id)
         .join(Account, Account.id == AccountBilling.account_id)
@@ -231,7 +235,7 @@ def carry_delinquencies(
         update(AccountBilling)
         .where(
             AccountBilling.account_id.in_(account_ids),
-            AccountBilling.as_of == date.fromordinal(day.toordinal() - 1),
+            AccountBilling.as_of == day - timedelta(days=1),
             LedgerAccount.id == AccountBilling.account_id.concat(RECEIVABLE_SUFFIX),
             LedgerAccount.posted_balance > 0,
             ~moved,
