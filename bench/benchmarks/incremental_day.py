@@ -43,19 +43,22 @@ LONG, SHORT = 365, 30
 
 # Posted purchases over ``days`` days ending with ``last``, ``per_day`` each, spread over the
 # accounts; each with its hold (pending layer) and the posting that cleared it, as the ledger
-# service writes them (post_pending: the hold's pending entries reversed, the posted ones written).
+# service writes them (post_pending: the hold's pending entries reversed, the posted ones written),
+# against the account's own house shard (``ledger_house``, as the service picks it).
 _PURCHASES = """
 create temporary table seeded as
-select g,
-       'txn_bench' || lpad(g::text, 12, '0') as id,
-       'acct_bench' || lpad((1 + g %% %(accounts)s)::text, 10, '0') as account_id,
-       'card_bench' || lpad((1 + g %% %(accounts)s)::text, 10, '0') as card_id,
-       'tr_benchh' || lpad(g::text, 12, '0') as hold_id,
-       'tr_benchp' || lpad(g::text, 12, '0') as posting_id,
-       'house:network_settlement:' || lpad((g %% 16)::text, 2, '0') as house_id,
-       (100 + g %% 9000)::bigint as amount,
-       %(start)s + make_interval(secs => (g - 1) * 86400.0 / %(per_day)s) as at
-from generate_series(1, %(rows)s::int) g;
+select s.*, ledger_house('network_settlement', s.account_id) as house_id
+from (
+    select g,
+           'txn_bench' || lpad(g::text, 12, '0') as id,
+           'acct_bench' || lpad((1 + g %% %(accounts)s)::text, 10, '0') as account_id,
+           'card_bench' || lpad((1 + g %% %(accounts)s)::text, 10, '0') as card_id,
+           'tr_benchh' || lpad(g::text, 12, '0') as hold_id,
+           'tr_benchp' || lpad(g::text, 12, '0') as posting_id,
+           (100 + g %% 9000)::bigint as amount,
+           %(start)s + make_interval(secs => (g - 1) * 86400.0 / %(per_day)s) as at
+    from generate_series(1, %(rows)s::int) g
+) s;
 
 insert into ledger_accounts (id, currency, created_at)
 select distinct house_id, 'USD', %(start)s from seeded
