@@ -6,14 +6,14 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, func, or_, select, update
+from sqlalchemy import Row, Select, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from api.accounts.models import Account
 from api.billing.models import AccountBilling, BillingRun, Statement
 from api.billing.rules import CHARGE_OFF_DAYS_PAST_DUE
 from api.ledger.models import LedgerAccount
-from api.ledger.service import RECEIVABLE_SUFFIX
+from api.ledger.service import RECEIVABLE_SUFFIX, LedgerError
 from api.network.models import Transaction
 from api.payments.models import Payment
 
@@ -26,15 +26,31 @@ BILLED_TYPES = ("purchase", "refund", "payment", "interest", "fee", RETURN_TYPE)
 # The daily job runs these for every account with work: each statement is built once, here,
 # and executed with the account's values (building it per call was a quarter of the job's
 # Python). The account's posted rows are found through ix_transactions_account_posted.
-_POSTED_BETWEEN = (
-    select(Transaction)
-    .where(
+def _posted(*, types: bool = True) -> tuple[Any, ...]:
+    """The account's posted rows with ``start <= posted_at < end`` (of ``types``)."""
+    return (
         Transaction.account_id == bindparam("account_id"),
         Transaction.status == "posted",
-        Transaction.type.in_(bindparam("types", expanding=True)),
+        *((Transaction.type.in_(bindparam("types", expanding=True)),) if types else ()),
         Transaction.posted_at >= bindparam("start"),
         Transaction.posted_at < bindparam("end"),
     )
+
+
+# A row of :func:`postings`: id, type, amount, posted_at (never None: the window bounds it),
+# original_transaction_id.
+PostingRow = Row[str, str, int, datetime | None, str | None]
+
+_POSTED_BETWEEN = select(Transaction).where(*_posted()).order_by(Transaction.posted_at, Transaction.id)
+_POSTINGS = (
+    select(
+        Transaction.id,
+        Transaction.type,
+        Transaction.amount,
+        Transaction.posted_at,
+        Transaction.original_transaction_id,
+    )
+    .where(*_posted())
     .order_by(Transaction.posted_at, Transaction.id)
 )
 
@@ -53,20 +69,46 @@ def posted_between(
     return session.execute(_POSTED_BETWEEN, params).scalars().all()
 
 
-_SUM_POSTED = select(func.coalesce(func.sum(Transaction.amount), 0)).where(
-    Transaction.account_id == bindparam("account_id"),
-    Transaction.status == "posted",
-    Transaction.type.in_(bindparam("types", expanding=True)),
-    Transaction.posted_at >= bindparam("start"),
-    Transaction.posted_at < bindparam("end"),
-)
+def postings(
+    session: Session,
+    account_id: str,
+    start: datetime,
+    end: datetime,
+    *,
+    types: Sequence[str] = BILLED_TYPES,
+) -> Sequence[PostingRow]:
+    """What the daily job reads of :func:`posted_between`'s rows, without the ORM: ``id``,
+    ``type``, ``amount``, ``posted_at`` and ``original_transaction_id``, oldest first."""
+    params = {"account_id": account_id, "start": start, "end": end, "types": list(types)}
+    return session.execute(_POSTINGS, params).all()
 
 
-def sum_posted(
-    session: Session, account_id: str, types: Sequence[str], start: datetime, end: datetime
-) -> int:
-    params = {"account_id": account_id, "types": list(types), "start": start, "end": end}
-    return int(session.execute(_SUM_POSTED, params).scalar_one())
+def net_paid(rows: Sequence[PostingRow], start: datetime, end: datetime) -> int:
+    """The payments among ``rows`` (from :func:`postings`) posted in ``[start, end)``, each less
+    what ``rows`` return of it (a returned payment pays nothing). The caller's rows must hold
+    every return that counts: a return posts after its payment, so rows read up to the cut-off
+    for returns, from no later than ``start``, do."""
+    returned: dict[str, int] = {}
+    for row in rows:
+        if row.type == RETURN_TYPE and row.original_transaction_id is not None:
+            returned[row.original_transaction_id] = returned.get(row.original_transaction_id, 0) + row.amount
+    return sum(
+        row.amount - returned.get(row.id, 0)
+        for row in rows
+        if row.type == "payment" and start <= row.posted_at < end
+    )
+
+
+_YEAR_TO_DATE = select(
+    func.coalesce(func.sum(Transaction.amount).filter(Transaction.type == "interest"), 0),
+    func.coalesce(func.sum(Transaction.amount).filter(Transaction.type == "fee"), 0),
+).where(*_posted(types=False), Transaction.type.in_(("interest", "fee")))
+
+
+def interest_and_fees(session: Session, account_id: str, start: datetime, end: datetime) -> tuple[int, int]:
+    """The interest and the fees posted to the account in ``[start, end)``."""
+    row = session.execute(_YEAR_TO_DATE, {"account_id": account_id, "start": start, "end": end}).one()
+    return int(row[0]), int(row[1])
 
 
 # A cut-off after every return: "what was ever returned of it".
@@ -84,37 +126,10 @@ _RETURNED = (
     .correlate(Transaction)
     .scalar_subquery()
 )
-_NET_PAYMENTS = select(func.coalesce(func.sum(Transaction.amount - _RETURNED), 0)).where(
-    Transaction.account_id == bindparam("account_id"),
-    Transaction.status == "posted",
-    Transaction.type == "payment",
-    Transaction.posted_at >= bindparam("start"),
-    Transaction.posted_at < bindparam("end"),
-)
-
-
-def net_payments(
-    session: Session,
-    account_id: str,
-    start: datetime,
-    end: datetime,
-    *,
-    returned_before: datetime | None = None,
-) -> int:
-    """The payments posted in ``[start, end)``, each less what was returned of it (a returned
-    payment pays nothing): returns posted before ``returned_before``, or all of them."""
-    params = {
-        "account_id": account_id,
-        "start": start,
-        "end": end,
-        "returned_before": returned_before or _NEVER,
-    }
-    return int(session.execute(_NET_PAYMENTS, params).scalar_one())
-
 
 _LATEST_STATEMENT = (
     select(Statement)
-    .where(Statement.account_id == bindparam("account_id"), Statement.period_end < bindparam("before"))
+    .where(Statement.account_id == bindparam("account_id"))
     .order_by(Statement.period_end.desc())
     .limit(1)
 )
@@ -123,33 +138,42 @@ _STATEMENTS_THROUGH = (
     .where(Statement.account_id == bindparam("account_id"), Statement.period_end <= bindparam("through"))
     .order_by(Statement.period_end)
 )
-_STATEMENT_CLOSING_ON = select(Statement).where(
-    Statement.account_id == bindparam("account_id"), Statement.period_end == bindparam("day")
-)
-_STATEMENTS_DUE_ON = (
-    select(Statement)
-    .where(Statement.account_id == bindparam("account_id"), Statement.due_date == bindparam("day"))
-    .with_for_update()
-)
 
 
-def latest_statement(session: Session, account_id: str, *, before: date | None = None) -> Statement | None:
-    params = {"account_id": account_id, "before": before or date.max}
-    return session.execute(_LATEST_STATEMENT, params).scalar_one_or_none()
+def latest_statement(session: Session, account_id: str) -> Statement | None:
+    return session.execute(_LATEST_STATEMENT, {"account_id": account_id}).scalar_one_or_none()
 
 
 def statements_of_account(session: Session, account_id: str, *, through: date) -> Sequence[Statement]:
+    """The account's statements closed by ``through``, oldest first."""
     return (
         session.execute(_STATEMENTS_THROUGH, {"account_id": account_id, "through": through}).scalars().all()
     )
 
 
-def statement_closing_on(session: Session, account_id: str, day: date) -> Statement | None:
-    return session.execute(_STATEMENT_CLOSING_ON, {"account_id": account_id, "day": day}).scalar_one_or_none()
+# The job's lock on an account (its receivable, as everywhere) and what it reads with it:
+# one round trip. The account's row is the one of the statement's snapshot, as in
+# network_authorize; only the job writes the billing row, one run at a time.
+_LOCK_ACCOUNT = (
+    select(Account, AccountBilling, LedgerAccount.posted_balance)
+    .join(LedgerAccount, LedgerAccount.id == Account.id.concat(RECEIVABLE_SUFFIX))
+    .outerjoin(AccountBilling, AccountBilling.account_id == Account.id)
+    .where(Account.id == bindparam("account_id"))
+    .with_for_update(of=LedgerAccount)
+)
 
 
-def statements_due_on(session: Session, account_id: str, day: date) -> Sequence[Statement]:
-    return session.execute(_STATEMENTS_DUE_ON, {"account_id": account_id, "day": day}).scalars().all()
+def lock_account(session: Session, account_id: str) -> tuple[Account, AccountBilling | None, int] | None:
+    """Lock the account's receivable for this transaction: the account, its billing row (None
+    before its first run) and its posted balance; None when there is no such account."""
+    row = session.execute(
+        _LOCK_ACCOUNT, {"account_id": account_id}, execution_options={"populate_existing": True}
+    ).one_or_none()
+    if row is None:
+        if session.get(Account, account_id) is not None:
+            raise LedgerError(f"no ledger for account {account_id}")
+        return None
+    return row[0], row[1], int(row[2])
 
 
 def _due_on_or_the_day_before(day: date) -> Select[Any]:

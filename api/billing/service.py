@@ -32,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
 from typing import Any
 
 import stripe
@@ -98,7 +99,7 @@ def _post(
     return transaction
 
 
-def _postings(transactions: Sequence[Transaction]) -> list[rules.Posting]:
+def _postings(transactions: Sequence[Any]) -> list[rules.Posting]:
     return [
         rules.Posting(t.posted_at.astimezone(UTC).date(), t.type, t.amount)
         for t in transactions
@@ -106,41 +107,70 @@ def _postings(transactions: Sequence[Transaction]) -> list[rules.Posting]:
     ]
 
 
-def _sums(transactions: Sequence[Transaction]) -> dict[str, int]:
+def _sums(transactions: Sequence[Any]) -> dict[str, int]:
     sums = dict.fromkeys(repository.BILLED_TYPES, 0)
     for t in transactions:
         sums[t.type] += t.amount
     return sums
 
 
-def close_cycle(session: Session, account: Account, day: date) -> Statement | None:
+class PaymentsSince:
+    """An account's payments and payment returns posted from the day after its first statement
+    closed through ``day`` (:func:`api.billing.repository.postings` rows): what its minimums
+    were paid with. Read once, when late fees or delinquency first need them; ``statements``
+    (the account's, through ``day``, oldest first) may grow by the statement closing on ``day``
+    before then, which changes nothing (its payments would come after ``day``)."""
+
+    def __init__(self, session: Session, account_id: str, statements: Sequence[Statement], day: date) -> None:
+        self._session, self._account_id, self._statements, self._day = session, account_id, statements, day
+
+    @cached_property
+    def rows(self) -> Sequence[repository.PostingRow]:
+        if not self._statements:
+            return []
+        return repository.postings(
+            self._session,
+            self._account_id,
+            day_start(self._statements[0].period_end + timedelta(days=1)),
+            day_start(self._day + timedelta(days=1)),
+            types=("payment", repository.RETURN_TYPE),
+        )
+
+
+def close_cycle(
+    session: Session, account: Account, day: date, statements: Sequence[Statement]
+) -> Statement | None:
     """Charge the cycle's interest and issue the statement of the cycle closing on ``day``.
 
-    None when the account does not close a cycle on ``day`` or already did.
+    ``statements``: the account's, closed by ``day``, oldest first. None when the account does
+    not close a cycle on ``day`` or already did.
     """
     if account.billing_cycle_day != day.day or account.opened_at.astimezone(UTC).date() >= day:
         return None
-    if repository.statement_closing_on(session, account.id, day) is not None:
+    if any(s.period_end == day for s in statements):
         return None
-    previous = repository.latest_statement(session, account.id, before=day)
+    previous = next((s for s in reversed(statements) if s.period_end < day), None)
     start = previous.period_end + timedelta(days=1) if previous else account.opened_at.astimezone(UTC).date()
     opening = previous.closing_balance if previous else 0
-    transactions = repository.posted_between(
-        session, account.id, day_start(start), day_start(day) + timedelta(days=1)
-    )
+    next_day = day_start(day + timedelta(days=1))
+    transactions = repository.postings(session, account.id, day_start(start), next_day)
 
     credited_by_due = 0
     repaid_within_grace = 0
     if previous is not None:
+        # The previous statement's due date is in this cycle (rules.payment_due_date: 23 to 26
+        # days after its close, the next close 28 or more), so the cycle's rows hold the
+        # payments and refunds by then, and every return known at this close (a returned
+        # payment paid nothing by the due date).
         window = (
             day_start(previous.period_end + timedelta(days=1)),
             day_start(previous.due_date + timedelta(days=1)),
         )
-        # Returns known at the close count (a returned payment paid nothing by the due date).
-        paid = repository.net_payments(
-            session, account.id, *window, returned_before=day_start(day + timedelta(days=1))
+        paid = repository.net_paid(transactions, *window)
+        refunded = sum(
+            t.amount for t in transactions if t.type == "refund" and window[0] <= t.posted_at < window[1]
         )
-        credited_by_due = paid + repository.sum_posted(session, account.id, ("refund",), *window)
+        credited_by_due = paid + refunded
         if previous.grace_period_applied:
             repaid_within_grace = min(paid, max(previous.closing_balance, 0))
     grace = rules.grace_period_applies(
@@ -155,7 +185,7 @@ def close_cycle(session: Session, account: Account, day: date) -> Statement | No
     )
     interest = 0 if grace else rules.interest_charge(balances, account.apr_bps)
     stamp = day_end(day)
-    all_transactions = list(transactions)
+    all_transactions: list[Any] = list(transactions)
     if interest > 0:
         all_transactions.append(
             _post(
@@ -172,7 +202,9 @@ def close_cycle(session: Session, account: Account, day: date) -> Statement | No
     # the receivable): the closing balance stays the ledger's.
     sums["payment"] -= sums.pop(repository.RETURN_TYPE)
     closing = opening + sums["purchase"] - sums["refund"] - sums["payment"] + sums["interest"] + sums["fee"]
-    year_start, next_day = day_start(date(day.year, 1, 1)), day_start(day + timedelta(days=1))
+    interest_ytd, fees_ytd = repository.interest_and_fees(
+        session, account.id, day_start(date(day.year, 1, 1)), next_day
+    )
     warning = rules.minimum_payment_warning(closing, account.apr_bps)
     statement = Statement(
         id=new_id("stmt"),
@@ -194,8 +226,8 @@ def close_cycle(session: Session, account: Account, day: date) -> Statement | No
         days_in_period=len(balances),
         average_daily_balance=rules.average_daily_balance(balances),
         grace_period_applied=grace,
-        interest_ytd=repository.sum_posted(session, account.id, ("interest",), year_start, next_day),
-        fees_ytd=repository.sum_posted(session, account.id, ("fee",), year_start, next_day),
+        interest_ytd=interest_ytd,
+        fees_ytd=fees_ytd,
         minimum_only_months=warning.minimum_only_months if warning else None,
         minimum_only_total=warning.minimum_only_total if warning else None,
         pay_in_36_monthly=warning.pay_in_36_monthly if warning else None,
@@ -203,31 +235,30 @@ def close_cycle(session: Session, account: Account, day: date) -> Statement | No
         created_at=stamp,
     )
     session.add(statement)
-    session.flush()
     return statement
 
 
-def assess_late_fees(session: Session, account: Account, day: date) -> int:
-    """Charge a late fee for each statement due on ``day`` whose minimum did not arrive; how many."""
+def assess_late_fees(
+    session: Session, account: Account, day: date, statements: Sequence[Statement], payments: PaymentsSince
+) -> int:
+    """Charge a late fee for each of ``statements`` (the account's, closed by ``day``, oldest
+    first) due on ``day`` whose minimum did not arrive; how many. The caller holds the
+    account's lock, under which alone the job writes its statements."""
     charged = 0
-    for statement in repository.statements_due_on(session, account.id, day):
+    for statement in [s for s in statements if s.due_date == day]:
         if statement.late_fee_transaction_id is not None or statement.minimum_payment <= 0:
             continue
         # A payment returned by the due date does not meet the minimum.
-        paid = repository.net_payments(
-            session,
-            account.id,
+        paid = repository.net_paid(
+            payments.rows,
             day_start(statement.period_end + timedelta(days=1)),
             day_start(day + timedelta(days=1)),
-            returned_before=day_start(day + timedelta(days=1)),
         )
         if paid >= statement.minimum_payment:
             continue
-        earlier = [
-            s
-            for s in repository.statements_of_account(session, account.id, through=statement.period_end)
-            if s.id != statement.id
-        ][-rules.LATE_FEE_LOOKBACK_CYCLES :]
+        earlier = [s for s in statements if s.period_end <= statement.period_end and s.id != statement.id][
+            -rules.LATE_FEE_LOOKBACK_CYCLES :
+        ]
         fee = rules.late_fee(
             due_date=day,
             minimum_due=statement.minimum_payment,
@@ -241,7 +272,6 @@ def assess_late_fees(session: Session, account: Account, day: date) -> int:
         statement.late_fee_transaction_id = transaction.id
         statement.late_fee_amount = fee
         charged += 1
-    session.flush()
     return charged
 
 
@@ -255,37 +285,37 @@ class Delinquency:
         return rules.delinquency_bucket(self.days_past_due)
 
 
-def delinquency_on(session: Session, account: Account, day: date, *, balance: int) -> Delinquency:
+def delinquency_on(
+    session: Session,
+    account: Account,
+    day: date,
+    *,
+    balance: int,
+    statements: Sequence[Statement] | None = None,
+    payments: PaymentsSince | None = None,
+) -> Delinquency:
     """Days past due at the end of ``day``: since the due date of the oldest unmet minimum.
 
     Payments meet minimums oldest statement first; a payment counts only for
-    statements closed before it. Nothing owed is never delinquent.
+    statements closed before it. Nothing owed is never delinquent. ``statements`` and
+    ``payments`` (the account's, through ``day``) are read when not given.
     """
     if balance <= 0:
         return Delinquency(0, 0)
-    statements = repository.statements_of_account(session, account.id, through=day)
+    if statements is None:
+        statements = repository.statements_of_account(session, account.id, through=day)
     if not statements:
         return Delinquency(0, 0)
     # Only payments and their returns: loading every purchase since the first statement made
     # this read grow with the account's age (a quarter of a long world's daily job).
-    payments = repository.posted_between(
-        session,
-        account.id,
-        day_start(statements[0].period_end + timedelta(days=1)),
-        day_start(day + timedelta(days=1)),
-        types=("payment", repository.RETURN_TYPE),
-    )
+    rows = (payments or PaymentsSince(session, account.id, statements, day)).rows
     events: list[tuple[datetime, int, Any]] = [(day_end(s.period_end), 0, s) for s in statements]
     # A payment counts net of what was returned of it by the end of ``day``.
     returned: dict[str, int] = {}
-    for p in payments:
+    for p in rows:
         if p.type == repository.RETURN_TYPE and p.original_transaction_id is not None:
             returned[p.original_transaction_id] = returned.get(p.original_transaction_id, 0) + p.amount
-    events += [
-        (p.posted_at, 1, p.amount - returned.get(p.id, 0))
-        for p in payments
-        if p.type == "payment" and p.posted_at is not None
-    ]
+    events += [(p.posted_at, 1, p.amount - returned.get(p.id, 0)) for p in rows if p.type == "payment"]
     owed: list[list[Any]] = []  # [statement, minimum still unmet]
     for _, kind, item in sorted(events, key=lambda e: (e[0], e[1])):
         if kind == 0:
@@ -347,11 +377,10 @@ def charge_off(
 def process_account_day(session: Session, account_id: str, day: date) -> dict[str, int]:
     """Steps 2-6 of the daily job for one account, in the caller's transaction."""
     counts = dict.fromkeys(("statements", "interest_charges", "late_fees", "delinquent", "charged_off"), 0)
-    ledger.lock_balances(session, account_id)  # the account's lock: every step below runs under it
-    account = session.get(Account, account_id, populate_existing=True)
-    if account is None:
+    locked = repository.lock_account(session, account_id)  # every step below runs under its lock
+    if locked is None:
         return counts
-    billing = session.get(AccountBilling, account_id)
+    account, billing, balance = locked
     if billing is None:
         billing = AccountBilling(
             account_id=account_id, as_of=day, days_past_due=0, delinquency_bucket="current"
@@ -359,14 +388,20 @@ def process_account_day(session: Session, account_id: str, day: date) -> dict[st
         session.add(billing)
     if billing.charged_off_on is not None:
         return counts
-    statement = close_cycle(session, account, day)
+    statements = list(repository.statements_of_account(session, account_id, through=day))
+    payments = PaymentsSince(session, account_id, statements, day)
+    statement = close_cycle(session, account, day, statements)
     if statement is not None:
+        statements.append(statement)
         counts["statements"] += 1
         counts["interest_charges"] += int(statement.interest > 0)
-    counts["late_fees"] += assess_late_fees(session, account, day)
+    counts["late_fees"] += assess_late_fees(session, account, day, statements, payments)
     if day >= billing.as_of:
-        balance = ledger.lock_balances(session, account_id).current_balance
-        state = delinquency_on(session, account, day, balance=balance)
+        if statement is not None or counts["late_fees"]:
+            balance = ledger.lock_balances(session, account_id).current_balance  # what they charged
+        state = delinquency_on(
+            session, account, day, balance=balance, statements=statements, payments=payments
+        )
         billing.as_of = day
         billing.days_past_due = state.days_past_due
         billing.past_due_amount = state.past_due_amount
