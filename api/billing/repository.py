@@ -83,15 +83,21 @@ def postings(
     return session.execute(_POSTINGS, params).all()
 
 
+def returned_of(rows: Sequence[PostingRow]) -> dict[str, int]:
+    """What the returns among ``rows`` (from :func:`postings`) took back, by payment id."""
+    returned: dict[str, int] = {}
+    for row in rows:
+        if row.type == RETURN_TYPE and row.original_transaction_id is not None:
+            returned[row.original_transaction_id] = returned.get(row.original_transaction_id, 0) + row.amount
+    return returned
+
+
 def net_paid(rows: Sequence[PostingRow], start: datetime, end: datetime) -> int:
     """The payments among ``rows`` (from :func:`postings`) posted in ``[start, end)``, each less
     what ``rows`` return of it (a returned payment pays nothing). The caller's rows must hold
     every return that counts: a return posts after its payment, so rows read up to the cut-off
     for returns, from no later than ``start``, do."""
-    returned: dict[str, int] = {}
-    for row in rows:
-        if row.type == RETURN_TYPE and row.original_transaction_id is not None:
-            returned[row.original_transaction_id] = returned.get(row.original_transaction_id, 0) + row.amount
+    returned = returned_of(rows)
     return sum(
         row.amount - returned.get(row.id, 0)
         for row in rows

@@ -311,10 +311,7 @@ def delinquency_on(
     rows = (payments or PaymentsSince(session, account.id, statements, day)).rows
     events: list[tuple[datetime, int, Any]] = [(day_end(s.period_end), 0, s) for s in statements]
     # A payment counts net of what was returned of it by the end of ``day``.
-    returned: dict[str, int] = {}
-    for p in rows:
-        if p.type == repository.RETURN_TYPE and p.original_transaction_id is not None:
-            returned[p.original_transaction_id] = returned.get(p.original_transaction_id, 0) + p.amount
+    returned = repository.returned_of(rows)
     events += [(p.posted_at, 1, p.amount - returned.get(p.id, 0)) for p in rows if p.type == "payment"]
     owed: list[list[Any]] = []  # [statement, minimum still unmet]
     for _, kind, item in sorted(events, key=lambda e: (e[0], e[1])):
