@@ -255,6 +255,9 @@ def carry_delinquencies(
         select(Transaction.id)
         .where(
             Transaction.account_id == AccountBilling.account_id,
+            # Payments and their returns are written posted; the status lets this probe use
+            # ix_transactions_account_posted instead of reading every row of the account.
+            Transaction.status == "posted",
             Transaction.type.in_(("payment", RETURN_TYPE)),
             Transaction.posted_at >= start,
             Transaction.posted_at < end,
