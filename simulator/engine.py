@@ -97,6 +97,11 @@ class CustomerState:
     frozen_until: int | None = None
     planned_payment: tuple[int, str] | None = None  # (day index, amount kind)
     planned_refunds: list[tuple[int, str, int]] = field(default_factory=list)
+    # Declined for want of credit: the customer stops using the card (their subscriptions still
+    # charge it) until they pay or their next statement closes.
+    at_limit: bool = False
+    # Declined because the account is closed (charged off): the card is put away for good.
+    card_closed: bool = False
 
 
 class DayTally:
@@ -334,12 +339,22 @@ class Simulation:
     # --- one customer's day ----------------------------------------------------------
 
     def _customer_day(self, state: CustomerState, day_index: int, today: date, tally: DayTally) -> None:
+        """A customer's day. What they learnt from the card's answers (a decline for want of
+        credit, a closed account) changes what they do from the next day on, in both modes: the
+        bulk mode hears a batch's answers only after the batch."""
         rng = customer_rng(self.config.seed, state.profile.index, "day", day_index)
         assert state.card_id is not None
-        self._lost_card(state, rng, day_index, tally)
-        for number, (merchant, amount, currency) in enumerate(self._purchases(state, rng, today)):
-            fate = customer_rng(self.config.seed, state.profile.index, "purchase", day_index, number)
-            self._purchase(state, day_index, plan_purchase(fate, merchant, amount, currency), tally)
+        if state.at_limit and (today - timedelta(days=1)).day == state.cycle_day:
+            state.at_limit = False  # a new statement: they try the card again
+        # Read once: the HTTP mode hears each answer at once, and must not act on it before tomorrow.
+        at_limit = state.at_limit
+        if not state.card_closed:
+            self._lost_card(state, rng, day_index, tally)
+            for number, (merchant, amount, currency) in enumerate(self._purchases(state, rng, today)):
+                if at_limit and not merchant.category.subscription:
+                    continue
+                fate = customer_rng(self.config.seed, state.profile.index, "purchase", day_index, number)
+                self._purchase(state, day_index, plan_purchase(fate, merchant, amount, currency), tally)
         due = [r for r in state.planned_refunds if r[0] == day_index]
         for refund in due:
             state.planned_refunds.remove(refund)
@@ -451,6 +466,10 @@ class Simulation:
     ) -> None:
         if decline_code is not None:
             tally.decline(decline_code)
+            if decline_code == "insufficient_credit":
+                state.at_limit = True
+            elif decline_code in ("account_closed", "card_closed"):
+                state.card_closed = True
             return
         tally.add("authorizations_approved", plan.amount)
         if plan.reverse:
@@ -490,6 +509,8 @@ class Simulation:
             return
         status = self._create_payment(state, amount, day_index)
         tally.add(f"payments_{status}", amount)
+        if status == "succeeded":
+            state.at_limit = False  # credit freed: back to the card tomorrow
 
     def _latest_statement(self, state: CustomerState) -> tuple[int, int, int] | None:
         """The latest statement's closing balance and minimum payment, and what is owed now."""
