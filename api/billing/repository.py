@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Row, Select, and_, bindparam, func, or_, select, update
+from sqlalchemy import DateTime, Row, Select, and_, bindparam, cast, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from api.accounts.models import Account
@@ -188,13 +188,70 @@ def _due_on_or_the_day_before(day: date) -> Select[Any]:
     return select(Statement.account_id).where(Statement.due_date.in_([day, day - timedelta(days=1)]))
 
 
+def _paid_by(statement: type[Statement], end: datetime) -> Any:
+    """What :func:`net_paid` finds paid towards ``statement`` from the day after its close up
+    to ``end``: the payments posted in that window, each less what was returned of it before
+    ``end``."""
+    returned = (
+        select(func.coalesce(func.sum(_RETURN.amount), 0))
+        .where(
+            _RETURN.original_transaction_id == Transaction.id,
+            _RETURN.type == RETURN_TYPE,
+            _RETURN.status == "posted",
+            _RETURN.posted_at < end,
+        )
+        .correlate(Transaction)
+        .scalar_subquery()
+    )
+    after_close = func.timezone("UTC", cast(statement.period_end + 1, DateTime))
+    return (
+        select(func.coalesce(func.sum(Transaction.amount - returned), 0))
+        .where(
+            Transaction.account_id == statement.account_id,
+            Transaction.status == "posted",
+            Transaction.type == "payment",
+            Transaction.posted_at >= after_close,
+            Transaction.posted_at < end,
+        )
+        .correlate(statement)
+        .scalar_subquery()
+    )
+
+
+def _due_today_and_unpaid(day: date, *, day_end: datetime) -> Select[Any]:
+    """The accounts with a statement due on ``day`` for which :func:`assess_late_fees
+    <api.billing.service.assess_late_fees>` may charge a fee (no fee yet, a minimum above zero
+    not met by ``day``'s end), or that are not known to be current.
+
+    On its due date a current account's other step cannot change: its delinquency starts the
+    day after (when the account is looked at again) and its older minimums were met. So a
+    current account whose minimum due today is paid has nothing to do today."""
+    current = select(AccountBilling.account_id).where(AccountBilling.days_past_due == 0)
+    return select(Statement.account_id).where(
+        Statement.due_date == day,
+        or_(
+            Statement.account_id.not_in(current),
+            and_(
+                Statement.late_fee_transaction_id.is_(None),
+                Statement.minimum_payment > 0,
+                _paid_by(Statement, day_end) < Statement.minimum_payment,
+            ),
+        ),
+    )
+
+
 def accounts_with_work(session: Session, day: date, *, day_start: datetime) -> list[str]:
-    """Accounts the daily job must look at on ``day``: a cycle closing, a due date
-    today or yesterday, a delinquency to carry on, or a payment returned that day (it can
-    make a current account past due again). Charged-off accounts are done."""
+    """Accounts the daily job must look at on ``day``: a cycle closing, a due date today
+    with a late fee to assess (:func:`_due_today_and_unpaid`), a due date yesterday (the day
+    an unmet minimum becomes past due), a delinquency to carry on, or a payment returned that
+    day (it can make a current account past due again). Charged-off accounts are done."""
     # An account opened on its cycle day closes its first cycle a month later.
     closing = select(Account.id).where(Account.billing_cycle_day == day.day, Account.opened_at < day_start)
-    due = _due_on_or_the_day_before(day)
+    due = (
+        select(Statement.account_id)
+        .where(Statement.due_date == day - timedelta(days=1))
+        .union(_due_today_and_unpaid(day, day_end=day_start + timedelta(days=1)))
+    )
     delinquent = select(AccountBilling.account_id).where(AccountBilling.days_past_due > 0)
     returned = select(Payment.account_id).where(
         Payment.returned_amount > 0,
