@@ -45,6 +45,7 @@ from typing import Any
 import stripe
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from api.accounts.models import Account
 from api.audit import service as audit
@@ -289,7 +290,9 @@ def _drive(
                 assert stored is not None
                 stored.stripe_payment_intent_id = intent.id
                 stored.updated_at = now
-            payment.stripe_payment_intent_id = intent.id
+            # What the side transaction committed, without marking it to be written again here.
+            set_committed_value(payment, "stripe_payment_intent_id", intent.id)
+            set_committed_value(payment, "updated_at", now)
         else:
             intent = client.v1.payment_intents.retrieve(payment.stripe_payment_intent_id)
         if intent.status == "requires_confirmation":
