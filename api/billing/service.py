@@ -27,12 +27,12 @@ Everything the job posts for day ``D`` is stamped at the last microsecond of
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any
 
 import stripe
@@ -435,6 +435,7 @@ def run_day(
     force: bool = False,
     stripe_client: stripe.StripeClient | None = None,
     workers: int = 1,
+    processes: Executor | None = None,
 ) -> RunSummary:
     """Run the daily job for ``day`` (which must be over). A day already run is left as it is
     unless ``force``, and even then nothing changes: each step is idempotent.
@@ -442,7 +443,9 @@ def run_day(
     ``workers`` > 1 runs the accounts' steps in that many threads (a bulk load's setting: the
     simulator's ``--bulk``). An account goes to the thread of its house-account shard
     (``ledger.house``), so two threads never write the same house row: they neither wait on
-    each other nor deadlock; each account is still its own transaction.
+    each other nor deadlock; each account is still its own transaction. With ``processes``
+    (a process pool started with :func:`init_worker`) the ``workers`` groups run in those
+    processes instead: the steps are Python-bound, and threads share one interpreter lock.
 
     After the accounts, the payments steps (``api.payments.daily``): autopay on the due date
     minus 2 days, then the day's reconciliation, with ``stripe_client`` (default: the one the
@@ -500,27 +503,15 @@ def run_day(
             if a not in carried
         ]
 
-    def process(group: Sequence[str]) -> tuple[dict[str, int], list[str]]:
-        done: dict[str, int] = dict.fromkeys(counts, 0)
-        lost: list[str] = []
-        for account_id in group:  # 2-6, one transaction per account
-            try:
-                with session_factory() as session:
-                    for key, value in process_account_day(session, account_id, day).items():
-                        done[key] += value
-                    session.commit()
-                done["accounts"] += 1
-            except Exception:
-                log.exception("billing day %s failed for account %s", day, account_id)
-                lost.append(account_id)
-        return done, lost
-
     groups = _by_house_shard(account_ids, workers)
-    if len(groups) == 1:
-        results = [process(groups[0])]
+    keys = list(counts)
+    if processes is not None:
+        results = list(processes.map(_process_in_worker, groups, [day] * len(groups), [keys] * len(groups)))
+    elif len(groups) == 1:
+        results = [_process_accounts(session_factory, groups[0], day, keys)]
     else:
         with ThreadPoolExecutor(len(groups)) as pool:
-            results = list(pool.map(process, groups))
+            results = list(pool.map(partial(_process_accounts, session_factory, day=day, keys=keys), groups))
     for done, lost in results:
         for key, value in done.items():
             counts[key] += value
@@ -543,6 +534,45 @@ def run_day(
         run.finished_at = clock.now()
         session.commit()
         return _summary(run)
+
+
+def _process_accounts(
+    session_factory: sessionmaker[Session], group: Sequence[str], day: date, keys: Sequence[str]
+) -> tuple[dict[str, int], list[str]]:
+    """Steps 2-6 for each of ``group``, one transaction per account: the counts (``keys``) and
+    the accounts that failed."""
+    done: dict[str, int] = dict.fromkeys(keys, 0)
+    lost: list[str] = []
+    for account_id in group:
+        try:
+            with session_factory() as session:
+                for key, value in process_account_day(session, account_id, day).items():
+                    done[key] += value
+                session.commit()
+            done["accounts"] += 1
+        except Exception:
+            log.exception("billing day %s failed for account %s", day, account_id)
+            lost.append(account_id)
+    return done, lost
+
+
+# A process of a pool handed to run_day(processes=...) keeps its own engine here.
+_WORKER_SESSIONS: dict[str, sessionmaker[Session]] = {}
+
+
+def init_worker(make_sessions: Callable[[], sessionmaker[Session]]) -> None:
+    """The initializer of a process pool for :func:`run_day`: ``make_sessions`` (picklable: a
+    module-level function, or a ``functools.partial`` of one) builds this process's sessions."""
+    _WORKER_SESSIONS["sessions"] = make_sessions()
+
+
+def _process_in_worker(
+    group: Sequence[str], day: date, keys: Sequence[str]
+) -> tuple[dict[str, int], list[str]]:
+    sessions = _WORKER_SESSIONS.get("sessions")
+    if sessions is None:
+        raise RuntimeError("this process pool was not started with api.billing.service.init_worker")
+    return _process_accounts(sessions, group, day, keys)
 
 
 def _by_house_shard(account_ids: Sequence[str], workers: int) -> list[list[str]]:
@@ -582,11 +612,16 @@ def _catch_up(
     through: date,
     stripe_client: stripe.StripeClient | None = None,
     workers: int = 1,
+    processes: Executor | None = None,
 ) -> list[RunSummary]:
     day = _first_day_to_run(session_factory, through)
     runs = []
     while day <= through:
-        runs.append(run_day(session_factory, clock, day, stripe_client=stripe_client, workers=workers))
+        runs.append(
+            run_day(
+                session_factory, clock, day, stripe_client=stripe_client, workers=workers, processes=processes
+            )
+        )
         day += timedelta(days=1)
     return runs
 
@@ -623,9 +658,10 @@ def advance_clock(
     actor_id: str | None = None,
     origin: Origin = NO_ORIGIN,
     workers: int = 1,
+    processes: Executor | None = None,
 ) -> ClockMove:
     """Move the sandbox clock forward by ``days`` or to ``to`` and run every day that ended meanwhile
-    (``workers``: see ``run_day``).
+    (``workers``, ``processes``: see ``run_day``).
 
     The move and its audit event commit together; the days' runs follow in their own transactions.
     """
@@ -672,7 +708,9 @@ def advance_clock(
             )
 
         now = clock.set_offset(clock.offset() + (target - previous), also=_audit)
-        runs = _catch_up(session_factory, clock, now.date() - timedelta(days=1), stripe_client, workers)
+        runs = _catch_up(
+            session_factory, clock, now.date() - timedelta(days=1), stripe_client, workers, processes
+        )
     return ClockMove(previous=previous, now=now, runs=runs)
 
 

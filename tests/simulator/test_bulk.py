@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
+from typing import Any
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
@@ -101,3 +104,50 @@ def test_the_same_seed_makes_the_same_bulk_world(database_url: str, engine: Engi
         _empty_platform(engine)
     assert totals[0] == totals[1]
     assert totals[0]["purchase:n"] > 0
+
+
+def _billing_figures(engine: Engine) -> list[Any]:
+    """The statements, delinquencies and daily-job counts of the world, in a comparable form."""
+    with engine.connect() as conn:
+        statements = conn.execute(
+            text(
+                "select u.email, s.period_end, s.closing_balance, s.minimum_payment, s.interest, s.fees,"
+                " s.late_fee_amount from statements s join accounts a on a.id = s.account_id"
+                " join users u on u.id = a.user_id order by 1, 2"
+            )
+        ).all()
+        delinquency = conn.execute(
+            text(
+                "select u.email, b.as_of, b.days_past_due, b.past_due_amount from account_billing b"
+                " join accounts a on a.id = b.account_id join users u on u.id = a.user_id order by 1"
+            )
+        ).all()
+        runs = conn.execute(text("select day, counts from billing_runs order by day")).all()
+    return [statements, delinquency, runs]
+
+
+def test_the_daily_job_in_processes_makes_the_world_it_makes_in_threads(
+    database_url: str, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--bulk`` runs the daily job's accounts in a process per core; without them, in threads."""
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("one core: the simulation starts no processes")
+    started: list[object] = []
+    start_processes = BulkSimulation._start_job_processes
+
+    def spy(self: BulkSimulation) -> object:
+        pool = start_processes(self)
+        started.append(pool)
+        return pool
+
+    monkeypatch.setattr(BulkSimulation, "_start_job_processes", spy)
+    worlds = []
+    for attempt in range(2):
+        _run(database_url, tmp_path / str(attempt), customers=12, days=75, seed=3)
+        worlds.append((_ledger_totals(engine), _billing_figures(engine)))
+        _empty_platform(engine)
+        monkeypatch.setattr(BulkSimulation, "_start_job_processes", lambda _self: None)
+    assert started
+    assert started[0] is not None
+    assert worlds[0][1][0], "statements were issued"
+    assert worlds[0] == worlds[1]
