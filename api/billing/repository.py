@@ -188,40 +188,30 @@ def _due_on_or_the_day_before(day: date) -> Select[Any]:
     return select(Statement.account_id).where(Statement.due_date.in_([day, day - timedelta(days=1)]))
 
 
-def _paid_by(statement: type[Statement], end: datetime) -> Any:
-    """What :func:`net_paid` finds paid towards ``statement`` from the day after its close up
-    to ``end``: the payments posted in that window, each less what was returned of it before
-    ``end``."""
-    returned = (
-        select(func.coalesce(func.sum(_RETURN.amount), 0))
-        .where(
-            _RETURN.original_transaction_id == Transaction.id,
-            _RETURN.type == RETURN_TYPE,
-            _RETURN.status == "posted",
-            _RETURN.posted_at < end,
-        )
-        .correlate(Transaction)
-        .scalar_subquery()
-    )
-    after_close = func.timezone("UTC", cast(statement.period_end + 1, DateTime))
+def _paid_by() -> Any:
+    """What :func:`net_paid` finds paid towards the ``Statement`` of the enclosing query from
+    the day after its close up to ``:returned_before``: the payments posted in that window,
+    each less what was returned of it before then (``_RETURNED``)."""
+    after_close = func.timezone("UTC", cast(Statement.period_end + 1, DateTime))
     return (
-        select(func.coalesce(func.sum(Transaction.amount - returned), 0))
+        select(func.coalesce(func.sum(Transaction.amount - _RETURNED), 0))
         .where(
-            Transaction.account_id == statement.account_id,
+            Transaction.account_id == Statement.account_id,
             Transaction.status == "posted",
             Transaction.type == "payment",
             Transaction.posted_at >= after_close,
-            Transaction.posted_at < end,
+            Transaction.posted_at < bindparam("returned_before"),
         )
-        .correlate(statement)
+        .correlate(Statement)
         .scalar_subquery()
     )
 
 
-def _due_today_and_unpaid(day: date, *, day_end: datetime) -> Select[Any]:
+def _due_today_and_unpaid(day: date) -> Select[Any]:
     """The accounts with a statement due on ``day`` for which :func:`assess_late_fees
     <api.billing.service.assess_late_fees>` may charge a fee (no fee yet, a minimum above zero
-    not met by ``day``'s end), or that are not known to be current.
+    not met by ``day``'s end, bound as ``:returned_before``), or that are not known to be
+    current.
 
     On its due date a current account's other step cannot change: its delinquency starts the
     day after (when the account is looked at again) and its older minimums were met. So a
@@ -234,7 +224,7 @@ def _due_today_and_unpaid(day: date, *, day_end: datetime) -> Select[Any]:
             and_(
                 Statement.late_fee_transaction_id.is_(None),
                 Statement.minimum_payment > 0,
-                _paid_by(Statement, day_end) < Statement.minimum_payment,
+                _paid_by() < Statement.minimum_payment,
             ),
         ),
     )
@@ -250,7 +240,7 @@ def accounts_with_work(session: Session, day: date, *, day_start: datetime) -> l
     due = (
         select(Statement.account_id)
         .where(Statement.due_date == day - timedelta(days=1))
-        .union(_due_today_and_unpaid(day, day_end=day_start + timedelta(days=1)))
+        .union(_due_today_and_unpaid(day))
     )
     delinquent = select(AccountBilling.account_id).where(AccountBilling.days_past_due > 0)
     returned = select(Payment.account_id).where(
@@ -270,7 +260,8 @@ def accounts_with_work(session: Session, day: date, *, day_start: datetime) -> l
             ),
             Account.id.not_in(charged_off),
         )
-        .order_by(Account.id)
+        .order_by(Account.id),
+        {"returned_before": day_start + timedelta(days=1)},  # the day's end, for the minimums paid
     ).scalars()
     return list(rows)
 
