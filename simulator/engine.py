@@ -587,6 +587,12 @@ class Simulation:
             "events": sum(v for k, v in totals.items() if not k.startswith("application_reason_")),
             "late_fees": late_fees,
             "delinquent_accounts": delinquent,
+            # Accounts the daily job failed on (it logs each and goes on): none, in a sound world.
+            "daily_job_failures": sum(
+                run.get("counts", {}).get("failed", 0)
+                for day in self.ground_truth.values()
+                for run in day.get("billing", [])
+            ),
             "trial_balance": {
                 "balanced": trial["balanced"],
                 "total_debits": trial["total_debits"],

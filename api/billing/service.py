@@ -562,7 +562,13 @@ _WORKER_SESSIONS: dict[str, sessionmaker[Session]] = {}
 
 def init_worker(make_sessions: Callable[[], sessionmaker[Session]]) -> None:
     """The initializer of a process pool for :func:`run_day`: ``make_sessions`` (picklable: a
-    module-level function, or a ``functools.partial`` of one) builds this process's sessions."""
+    module-level function, or a ``functools.partial`` of one) builds this process's sessions.
+
+    Every model is imported first: a fresh process knows only the tables its imports
+    declared, and a flush that meets a foreign key to an unknown table fails (a charge-off's
+    update of its account, whose ``user_id`` refers to ``users``)."""
+    import api.models  # noqa: F401
+
     _WORKER_SESSIONS["sessions"] = make_sessions()
 
 

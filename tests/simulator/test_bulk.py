@@ -70,6 +70,7 @@ def test_a_small_bulk_world_has_the_expected_shape(database_url: str, engine: En
     assert summary["reversals"] > 0
     assert summary["authorizations_declined"].get("currency_not_supported", 0) > 0
     assert summary["trial_balance"]["balanced"] is True
+    assert summary["daily_job_failures"] == 0
     assert summary["trial_balance"]["total_debits"] == summary["trial_balance"]["total_credits"]
     # The same files as the HTTP mode writes.
     assert json.loads((tmp_path / "summary.json").read_text()) == summary

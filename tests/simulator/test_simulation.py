@@ -69,6 +69,7 @@ def test_a_small_world_has_the_expected_shape(
     assert summary["reversals"] > 0
     assert summary["authorizations_declined"].get("currency_not_supported", 0) > 0
     assert summary["trial_balance"]["balanced"] is True
+    assert summary["daily_job_failures"] == 0
     truth = json.loads((tmp_path / "ground_truth.json").read_text())
     assert len(truth) == 70
     cleared = sum(day["amounts_cents"].get("cleared", 0) for day in truth.values())

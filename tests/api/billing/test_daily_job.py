@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import multiprocessing
 import random
+from collections.abc import Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
 from datetime import date, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -15,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.accounts.models import Account
 from api.billing import service as billing
 from api.billing.models import AccountBilling, BillingRun, Statement
+from api.db import sessions_for
 from api.ledger import service as ledger
 from tests.api.billing.helpers import at, move_clock_to, payment, purchase, receivable_as_of, refund
 from tests.factories import open_card_account
@@ -119,15 +124,34 @@ def test_random_runs_keep_every_invariant(
     assert _snapshot(session) == before
 
 
+@pytest.fixture(params=["threads", "processes"])
+def processes(request: pytest.FixtureRequest, database_url: str) -> Iterator[Executor | None]:
+    """The daily job's accounts in the calling process, or in a process pool as ``--bulk``
+    runs them (``billing.service.init_worker``: a fresh process, its own engine)."""
+    if request.param == "threads":
+        yield None
+        return
+    pool = ProcessPoolExecutor(
+        1,
+        mp_context=multiprocessing.get_context("forkserver"),
+        initializer=billing.init_worker,
+        # api.db only: the worker must not get the models from this test module's imports.
+        initargs=(partial(sessions_for, database_url),),
+    )
+    yield pool
+    pool.shutdown()
+
+
 def test_charge_off_at_180_days(
-    app: FastAPI, session: Session, session_factory: sessionmaker[Session]
+    app: FastAPI, session: Session, session_factory: sessionmaker[Session], processes: Executor | None
 ) -> None:
     move_clock_to(app, at(2032, 2, 1))
     _, account_id, card_id = open_card_account(session, app, credit_limit=1_000_00, apr_bps=2_499)
     purchase(session, card_id, 400_00, app.state.clock.now())
     clock = app.state.clock
-    billing.advance_clock(session_factory, clock, days=200)
-    billing.advance_clock(session_factory, clock, days=60)
+    runs = billing.advance_clock(session_factory, clock, days=200, processes=processes).runs
+    runs += billing.advance_clock(session_factory, clock, days=60, processes=processes).runs
+    assert all(run.counts["failed"] == 0 for run in runs)
     session.expire_all()
     state = session.get_one(AccountBilling, account_id)
     first_due = (
