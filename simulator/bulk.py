@@ -139,7 +139,7 @@ class BulkSimulation(Simulation):
                 raise ValueError(
                     f"--start {start} is before the sandbox clock ({now.date()}); it only moves forward"
                 )
-            return self._run(start)
+            return self._run(start, now)
         finally:
             if self._job_processes is not None:
                 self._job_processes.shutdown()
@@ -167,11 +167,10 @@ class BulkSimulation(Simulation):
             initargs=(partial(_bulk_sessions, self.database_url, pool_size=1),),
         )
 
-    def _run(self, start: date) -> dict[str, Any]:
+    def _run(self, start: date, now: datetime) -> dict[str, Any]:
         from api.auth import service as auth_service
 
         config = self.config
-        now = self.clock.now()
         if start > now.date():
             self._move_clock(to=datetime.combine(start, time(0), UTC))
         with self._batch() as session:
@@ -515,11 +514,11 @@ def _bulk_sessions(database_url: str, *, pool_size: int) -> sessionmaker[Session
     """Sessions on an engine of their own, with a bulk loader's setting: a commit does not wait
     for its WAL flush (a crash could lose the last moments' commits, never leave half of one:
     the ledger stays balanced)."""
-    from api.db import make_engine, make_sessionmaker
+    from api.db import sessions_for
 
-    engine = make_engine(database_url, pool_size=pool_size, max_overflow=4)
-    event.listen(engine, "connect", _asynchronous_commits)
-    return make_sessionmaker(engine)
+    sessions = sessions_for(database_url, pool_size=pool_size, max_overflow=4)
+    event.listen(sessions.kw["bind"], "connect", _asynchronous_commits)  # before any connection
+    return sessions
 
 
 def _asynchronous_commits(dbapi_connection: Any, _record: Any) -> None:
