@@ -8,7 +8,7 @@ it survives restarts; each process re-reads it after ``cache_seconds``.
 Without an engine (unit tests of pure services) the offset is in memory.
 
 Moving the clock and running what falls due on the days passed is
-``api.billing.service.advance_clock``; this module only keeps the time.
+``api.jobs.daily.advance_clock``; this module only keeps the time.
 """
 
 from __future__ import annotations

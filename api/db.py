@@ -88,7 +88,7 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
 
 def sessions_for(url: str, *, pool_size: int = 1, max_overflow: int = 10) -> sessionmaker[Session]:
     """Sessions on an engine of their own: what a process-pool worker builds for itself
-    (``functools.partial(sessions_for, url)`` is picklable; see ``billing.service.init_worker``)."""
+    (``functools.partial(sessions_for, url)`` is picklable; see ``api.jobs.daily.init_worker``)."""
     return make_sessionmaker(make_engine(url, pool_size=pool_size, max_overflow=max_overflow))
 
 

@@ -345,10 +345,10 @@ def _stripe_for_ops(settings: Settings) -> bool:
 
 def cmd_ops_run_day(args: argparse.Namespace) -> int:
     """The daily billing job for every day not yet run, through --date (default: yesterday)."""
-    from api.billing import service as billing
     from api.clock import Clock
     from api.db import make_engine, make_sessionmaker
     from api.errors import AppError
+    from api.jobs import daily as daily_job
 
     settings = _settings()
     url = _prepare(settings)
@@ -361,7 +361,7 @@ def cmd_ops_run_day(args: argparse.Namespace) -> int:
     engine = make_engine(url, pool_size=2, max_overflow=2)
     try:
         clock = Clock(movable=settings.env == "sandbox", engine=engine, cache_seconds=0)
-        runs = billing.catch_up(make_sessionmaker(engine), clock, through=args.date)
+        runs = daily_job.catch_up(make_sessionmaker(engine), clock, through=args.date)
     except AppError as exc:
         print(f"cardportal: {exc.detail} ({exc.code})", file=sys.stderr)
         return 2

@@ -6,7 +6,7 @@ instead of HTTP requests, the service functions the routers call
 (``auth.service.register``, ``applications.service.apply/decide``,
 ``network.service.authorize_batch/refund``, ``cards.service.set_frozen``,
 ``payments.service.create_payment/set_autopay``,
-``billing.service.advance_clock``), with the arguments the routers pass.
+``api.jobs.daily.advance_clock``), with the arguments the routers pass.
 Nothing is written with raw SQL.
 
 Faster because:
@@ -146,24 +146,24 @@ class BulkSimulation(Simulation):
             self.engine.dispose()
 
     def _start_job_processes(self) -> ProcessPoolExecutor | None:
-        """Processes for the daily job's accounts, one per core (``billing.service.run_day``): its
+        """Processes for the daily job's accounts, one per core (``api.jobs.daily.run_day``): its
         steps are Python-bound, and the job's threads shared one interpreter lock (Python ran
         ~85 % of one core in a two-thread job). Each has an engine of its own
         (``_bulk_sessions``). They come from a fork server, not from this process, which has
         threads and connections by then; as with any spawned process, the program's
         ``__main__`` is imported in them, so a script that runs a simulation must do so under
         ``if __name__ == "__main__"`` (the ``cardportal`` command does)."""
-        from api.billing import service as billing
+        from api.jobs import daily as daily_job
 
         cores = min(self.config.workers, os.cpu_count() or 1)
         if cores < 2:
             return None
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["api.billing.service", "simulator.bulk"])
+        context.set_forkserver_preload(["api.jobs.daily", "simulator.bulk"])
         return ProcessPoolExecutor(
             cores,
             mp_context=context,
-            initializer=billing.init_worker,
+            initializer=daily_job.init_worker,
             initargs=(partial(_bulk_sessions, self.database_url, pool_size=1),),
         )
 
@@ -214,10 +214,10 @@ class BulkSimulation(Simulation):
 
     def _move_clock(self, *, days: int | None = None, to: datetime | None = None) -> list[dict[str, Any]]:
         """The sandbox clock moves and the daily job runs: what ``POST /v1/sandbox/clock/advance`` does."""
-        from api.billing import service as billing
         from api.billing.schemas import BillingRunOut
+        from api.jobs import daily as daily_job
 
-        move = billing.advance_clock(
+        move = daily_job.advance_clock(
             self.sessions,
             self.clock,
             days=days,

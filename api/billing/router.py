@@ -28,6 +28,7 @@ from api.deps import (
     SessionDep,
 )
 from api.errors import NotFound, problem_responses
+from api.jobs import daily as daily_job
 from api.network.schemas import TransactionOut
 from api.pagination import CursorParam, LimitParam, Page, paginate
 
@@ -124,7 +125,7 @@ def advance_clock(
     origin: OriginDep,
 ) -> ClockAdvanceOut:
     """Move the sandbox clock forward (`{days}` 1..400 or `{to}`); run the daily job for each day passed."""
-    move = service.advance_clock(
+    move = daily_job.advance_clock(
         request.app.state.sessionmaker,
         clock,
         days=body.days,

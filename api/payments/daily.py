@@ -1,6 +1,6 @@
 """The payments part of the daily job: autopay on the due date minus 2 days, then reconciliation.
 
-``api.billing.service.run_day`` calls ``run_payments_day`` for day ``D`` once
+``api.jobs.daily.run_day`` calls ``run_payments_day`` for day ``D`` once
 every account's billing steps for ``D`` are committed:
 
 1. **Autopay.** Each account with autopay on and a statement due on ``D + 2``

@@ -218,9 +218,9 @@ def _advance_to(app: FastAPI, engine: Engine, day: date) -> None:
 
     from sqlalchemy.orm import sessionmaker
 
-    from api.billing import service as billing
+    from api.jobs import daily as daily_job
 
-    billing.advance_clock(
+    daily_job.advance_clock(
         sessionmaker(engine, expire_on_commit=False),
         app.state.clock,
         to=datetime.combine(day, datetime.min.time(), tzinfo=UTC) + timedelta(hours=9),

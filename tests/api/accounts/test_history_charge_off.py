@@ -10,8 +10,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.billing import service as billing
 from api.billing.models import AccountBilling
+from api.jobs import daily as daily_job
 from tests.api.billing.helpers import at, move_clock_to, purchase
 from tests.factories import LoggedIn, login, open_card_account, register, unique_email
 
@@ -30,9 +30,9 @@ def charged_off(
     clock = app.state.clock
     for amount in (150_00, 120_00, 130_00):
         purchase(session, card_id, amount, clock.now())
-        billing.advance_clock(session_factory, clock, days=1)
-    billing.advance_clock(session_factory, clock, days=200)
-    billing.advance_clock(session_factory, clock, days=60)
+        daily_job.advance_clock(session_factory, clock, days=1)
+    daily_job.advance_clock(session_factory, clock, days=200)
+    daily_job.advance_clock(session_factory, clock, days=60)
     session.expire_all()
     state = session.get_one(AccountBilling, account_id)
     assert state.charged_off_on is not None

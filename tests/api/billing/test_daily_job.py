@@ -20,6 +20,7 @@ from api.accounts.models import Account
 from api.billing import service as billing
 from api.billing.models import AccountBilling, BillingRun, Statement
 from api.db import sessions_for
+from api.jobs import daily as daily_job
 from api.ledger import service as ledger
 from tests.api.billing.helpers import at, move_clock_to, payment, purchase, receivable_as_of, refund
 from tests.factories import open_card_account
@@ -59,7 +60,7 @@ def test_random_runs_keep_every_invariant(
     clock = app.state.clock
     purchases: dict[str, list[tuple[str, int]]] = {a[1]: [] for a in accounts}
     for _ in range(40):
-        billing.advance_clock(session_factory, clock, days=rng.randint(1, 6))
+        daily_job.advance_clock(session_factory, clock, days=rng.randint(1, 6))
         _, account_id, card_id = rng.choice(accounts)
         now = clock.now()
         action = rng.random()
@@ -109,7 +110,7 @@ def test_random_runs_keep_every_invariant(
     session.commit()
     for day in (statements[0].period_end, statements[-1].due_date, days[-1], days[len(days) // 2]):
         if day <= days[-1]:
-            summary = billing.run_day(session_factory, clock, day, force=True)
+            summary = daily_job.run_day(session_factory, clock, day, force=True)
             assert {
                 k: v
                 for k, v in summary.counts.items()
@@ -118,7 +119,7 @@ def test_random_runs_keep_every_invariant(
             } == dict.fromkeys(
                 ("holds_expired", "statements", "interest_charges", "late_fees", "charged_off"), 0
             )
-        again = billing.run_day(session_factory, clock, days[-1])
+        again = daily_job.run_day(session_factory, clock, days[-1])
         assert again.already_run
     session.expire_all()
     assert _snapshot(session) == before
@@ -127,14 +128,14 @@ def test_random_runs_keep_every_invariant(
 @pytest.fixture(params=["threads", "processes"])
 def processes(request: pytest.FixtureRequest, database_url: str) -> Iterator[Executor | None]:
     """The daily job's accounts in the calling process, or in a process pool as ``--bulk``
-    runs them (``billing.service.init_worker``: a fresh process, its own engine)."""
+    runs them (``api.jobs.daily.init_worker``: a fresh process, its own engine)."""
     if request.param == "threads":
         yield None
         return
     pool = ProcessPoolExecutor(
         1,
         mp_context=multiprocessing.get_context("forkserver"),
-        initializer=billing.init_worker,
+        initializer=daily_job.init_worker,
         # api.db only: the worker must not get the models from this test module's imports.
         initargs=(partial(sessions_for, database_url),),
     )
@@ -149,8 +150,8 @@ def test_charge_off_at_180_days(
     _, account_id, card_id = open_card_account(session, app, credit_limit=1_000_00, apr_bps=2_499)
     purchase(session, card_id, 400_00, app.state.clock.now())
     clock = app.state.clock
-    runs = billing.advance_clock(session_factory, clock, days=200, processes=processes).runs
-    runs += billing.advance_clock(session_factory, clock, days=60, processes=processes).runs
+    runs = daily_job.advance_clock(session_factory, clock, days=200, processes=processes).runs
+    runs += daily_job.advance_clock(session_factory, clock, days=60, processes=processes).runs
     assert all(run.counts["failed"] == 0 for run in runs)
     session.expire_all()
     state = session.get_one(AccountBilling, account_id)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.accounts.models import Account
 from api.billing import service as billing
 from api.billing.models import AccountBilling
+from api.jobs import daily as daily_job
 from api.ledger import service as ledger
 from api.payments import service as payments
 from tests.api.billing.helpers import at, move_clock_to, payment, purchase, succeeded_payment
@@ -51,7 +52,7 @@ def test_carried_delinquencies_are_the_recomputed_ones(
     purchase(session, pays_late[2], 800_00, clock.now())
     start = clock.now().date()
     for offset in range(1, 131):
-        billing.advance_clock(session_factory, clock, days=1)
+        daily_job.advance_clock(session_factory, clock, days=1)
         day = clock.now().date() - timedelta(days=1)
         session.expire_all()
         for _, account_id, _ in (never_pays, pays_late):

@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from pypdf import PdfReader
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.billing import service as billing
 from api.billing.pdf import dollars, long_date
+from api.jobs import daily as daily_job
 from tests.api.billing.helpers import at, move_clock_to, payment, purchase
 from tests.factories import login, open_card_account, unique_email
 
@@ -25,9 +25,9 @@ def test_statement_pdf_reads_back(
         session, app, credit_limit=5_000_00, apr_bps=2_499, email=email
     )
     purchase(session, card_id, 2_400_00, app.state.clock.now())
-    billing.advance_clock(session_factory, app.state.clock, to=at(2030, 7, 10))
+    daily_job.advance_clock(session_factory, app.state.clock, to=at(2030, 7, 10))
     payment(session, account_id, 100_00, app.state.clock.now())
-    billing.advance_clock(session_factory, app.state.clock, to=at(2030, 8, 4))
+    daily_job.advance_clock(session_factory, app.state.clock, to=at(2030, 8, 4))
     holder = login(api, email)
     statements = api.get(f"/v1/accounts/{account_id}/statements", headers=holder.headers).json()["data"]
     latest = statements[0]

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.billing import service as billing
 from api.billing.models import AccountBilling, Statement
+from api.jobs import daily as daily_job
 from api.ledger import service as ledger
 from api.payments import service as payments
 from tests.api.billing.helpers import at, move_clock_to, purchase, receivable_as_of, succeeded_payment
@@ -39,7 +40,7 @@ def test_a_returned_payment_does_not_pay_the_minimum(
     clock = app.state.clock
     user_id, account_id, card_id = open_card_account(session, app, credit_limit=2_000_00, apr_bps=2_499)
     purchase(session, card_id, 600_00, clock.now())
-    billing.advance_clock(session_factory, clock, days=32)  # past the first close
+    daily_job.advance_clock(session_factory, clock, days=32)  # past the first close
     [first] = _statements(session, account_id)
     assert first.minimum_payment > 0
     assert clock.now().date() < first.due_date
@@ -64,7 +65,7 @@ def test_a_returned_payment_does_not_pay_the_minimum(
 
     # Past the due date: the late fee is charged, the account is past due.
     days_to_due = (first.due_date - clock.now().date()).days
-    billing.advance_clock(session_factory, clock, days=days_to_due + 3)
+    daily_job.advance_clock(session_factory, clock, days=days_to_due + 3)
     [first] = _statements(session, account_id)
     assert first.late_fee_amount > 0
     state = session.get_one(AccountBilling, account_id)
@@ -72,7 +73,7 @@ def test_a_returned_payment_does_not_pay_the_minimum(
     assert state.past_due_amount == first.minimum_payment
 
     # The next statement: the payment and its return cancel out, and it agrees with the ledger.
-    billing.advance_clock(session_factory, clock, days=32)
+    daily_job.advance_clock(session_factory, clock, days=32)
     first, second = _statements(session, account_id)[:2]
     assert second.payments == 0
     assert second.closing_balance == receivable_as_of(session, account_id, billing.day_end(second.period_end))
@@ -89,7 +90,7 @@ def test_a_partly_returned_payment_pays_what_stayed(
     clock = app.state.clock
     user_id, account_id, card_id = open_card_account(session, app, credit_limit=2_000_00, apr_bps=2_499)
     purchase(session, card_id, 900_00, clock.now())
-    billing.advance_clock(session_factory, clock, days=32)
+    daily_job.advance_clock(session_factory, clock, days=32)
     [first] = _statements(session, account_id)
     minimum = first.minimum_payment
     payment_id = succeeded_payment(session, user_id, account_id, minimum + 50_00, clock.now())
@@ -104,7 +105,7 @@ def test_a_partly_returned_payment_pays_what_stayed(
     )
     session.commit()
     assert billing.billing_summaries(session, [account_id])[account_id].minimum_payment_due == 10_00
-    billing.advance_clock(session_factory, clock, days=(first.due_date - clock.now().date()).days + 2)
+    daily_job.advance_clock(session_factory, clock, days=(first.due_date - clock.now().date()).days + 2)
     [first] = _statements(session, account_id)
     assert first.late_fee_amount > 0
     assert session.get_one(AccountBilling, account_id).past_due_amount == 10_00
@@ -118,10 +119,10 @@ def test_a_payment_that_stands_pays_the_minimum(
     clock = app.state.clock
     user_id, account_id, card_id = open_card_account(session, app, credit_limit=2_000_00, apr_bps=2_499)
     purchase(session, card_id, 600_00, clock.now())
-    billing.advance_clock(session_factory, clock, days=32)
+    daily_job.advance_clock(session_factory, clock, days=32)
     [first] = _statements(session, account_id)
     succeeded_payment(session, user_id, account_id, first.minimum_payment, clock.now())
-    billing.advance_clock(session_factory, clock, days=(first.due_date - clock.now().date()).days + 3)
+    daily_job.advance_clock(session_factory, clock, days=(first.due_date - clock.now().date()).days + 3)
     [first] = _statements(session, account_id)
     assert first.late_fee_amount == 0
     assert session.get_one(AccountBilling, account_id).days_past_due == 0

@@ -1,7 +1,7 @@
 def test_parallel_days_split_accounts_by_house_shard() -> None:
     """Two threads of run_day never share a house row: an account goes to its shard's group."""
-    from api.billing.service import _by_house_shard
     from api.ids import new_id
+    from api.jobs.daily import _by_house_shard
     from api.ledger import service as ledger
 
     accounts = [new_id("acct") for _ in range(300)]

@@ -54,6 +54,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.billing import service as billing
 from api.billing.models import AccountBilling, Statement
+from api.jobs import daily as daily_job
 from api.ledger import service as ledger
 from api.network.models import Transaction
 from tests.api.billing.helpers import at, move_clock_to, payment, purchase, receivable_as_of, refund
@@ -61,7 +62,7 @@ from tests.factories import open_card_account
 
 
 def _advance_to(app: FastAPI, session_factory: sessionmaker[Session], when) -> None:  # type: ignore[no-untyped-def]
-    billing.advance_clock(session_factory, app.state.clock, to=when)
+    daily_job.advance_clock(session_factory, app.state.clock, to=when)
 
 
 def test_three_cycles_to_the_cent(

@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.billing import service as billing
 from api.billing.models import Statement
+from api.jobs import daily as daily_job
 from api.payments import service
 from cardportal.stripe_emulator import free_port
 from tests.api.payments.conftest import (
@@ -106,7 +106,7 @@ def test_autopay_pays_on_the_due_date_minus_two_days_and_records_declines(
     assert count(session, fees, a=payer.account_id) == 0
     assert count(session, fees, a=decliner.account_id) == 2_500
     # Running the pay day again pays nothing twice.
-    again = billing.run_day(
+    again = daily_job.run_day(
         api.app.state.sessionmaker,  # type: ignore[attr-defined]
         api.app.state.clock,  # type: ignore[attr-defined]
         due - timedelta(days=2),
@@ -146,7 +146,7 @@ def test_the_daily_job_reconciles_and_survives_a_stripe_outage(
     down = stripe.StripeClient(
         "sk_test_down", base_addresses={"api": f"http://127.0.0.1:{free_port()}"}, max_network_retries=0
     )
-    move = billing.advance_clock(session_factory, app.state.clock, days=1, stripe_client=down)
+    move = daily_job.advance_clock(session_factory, app.state.clock, days=1, stripe_client=down)
     assert [r.counts["reconciliation"] for r in move.runs] == ["failed"]
     assert all(r.finished_at is not None and r.counts["failed"] == 0 for r in move.runs)
 

@@ -1,0 +1,1 @@
+"""Jobs that span domains: the daily job (``api.jobs.daily``)."""
