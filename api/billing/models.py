@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint, func, text
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -17,8 +17,10 @@ DELINQUENCY_BUCKETS = ("current", "1-29", "30-59", "60-89", "90+")
 class Statement(Base):
     """One closed billing cycle of an account, with every figure the customer is shown.
 
-    ``closing_balance = opening_balance + purchases - refunds - payments + interest + fees``
-    (a check constraint keeps it so).
+    ``closing_balance = opening_balance + purchases - refunds - payments + returned_payments
+    + interest + fees`` (a check constraint keeps it so). ``payments`` are the payments received
+    in the period; ``returned_payments`` the payments (of this or an earlier period) that Stripe
+    took back in it, on a line of their own.
     """
 
     __tablename__ = "statements"
@@ -33,10 +35,14 @@ class Statement(Base):
     purchases: Mapped[int]
     refunds: Mapped[int]
     payments: Mapped[int]
+    returned_payments: Mapped[int] = mapped_column(server_default=text("0"))
     interest: Mapped[int]
     fees: Mapped[int]
     closing_balance: Mapped[int]
+    # Includes ``past_due_amount``: paying it by the due date makes the account current.
     minimum_payment: Mapped[int]
+    # The minimums of earlier statements still unpaid, past their due dates, at the close.
+    past_due_amount: Mapped[int] = mapped_column(server_default=text("0"))
     apr_bps: Mapped[int]
     credit_limit: Mapped[int]
     days_in_period: Mapped[int]
@@ -53,12 +59,16 @@ class Statement(Base):
     # Set once, when the minimum was missed at the due date and a late fee was charged.
     late_fee_transaction_id: Mapped[str | None] = mapped_column(String(32))
     late_fee_amount: Mapped[int] = mapped_column(server_default=text("0"))
+    # The due date passed while a payment made by then was still pending at Stripe: the late
+    # fee is decided when it settles (12 CFR 1026.10(a)).
+    late_fee_deferred: Mapped[bool] = mapped_column(server_default=text("false"))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
     __table_args__ = (
         UniqueConstraint("account_id", "period_end", name="uq_statements_account_period_end"),
         CheckConstraint(
-            "closing_balance = opening_balance + purchases - refunds - payments + interest + fees",
+            "closing_balance = opening_balance + purchases - refunds - payments + returned_payments"
+            " + interest + fees",
             name="identity",
         ),
         CheckConstraint("due_date > period_end and period_end >= period_start", name="dates_ordered"),
@@ -66,6 +76,7 @@ class Statement(Base):
         Index("ix_statements_due_date", "due_date"),
         # The data platform's daily extracts filter on this (migration 0006).
         Index("ix_statements_created", "created_at"),
+        Index("ix_statements_late_fee_deferred", "account_id", postgresql_where=text("late_fee_deferred")),
     )
 
 
@@ -102,3 +113,27 @@ class BillingRun(Base):
     finished_at: Mapped[datetime | None]
     counts: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class BillingFailure(Base):
+    """An account whose daily-job step failed on ``day``. The next run retries it (oldest day
+    first) before any later day of that account; ``resolved_at`` is set when a retry succeeds."""
+
+    __tablename__ = "billing_failures"
+
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    error: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(server_default=text("1"))
+    first_failed_at: Mapped[datetime]
+    last_failed_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index(
+            "ix_billing_failures_unresolved",
+            "day",
+            "account_id",
+            postgresql_where=text("resolved_at is null"),
+        ),
+    )

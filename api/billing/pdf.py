@@ -128,10 +128,15 @@ def render_statement_pdf(
     pdf.set_xy(left_x, top)
     pdf.cell(width, 7, "Account Summary", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     available = max(s.credit_limit - s.closing_balance, 0)
-    for label, value, bold in (
+    summary = [
         ("Previous Balance", dollars(s.opening_balance), False),
         ("Payments", f"- {dollars(s.payments)}", False),
         ("Other Credits", f"- {dollars(s.refunds)}", False),
+    ]
+    if s.returned_payments:
+        summary.append(("Returned Payments", f"+ {dollars(s.returned_payments)}", False))
+    for label, value, bold in (
+        *summary,
         ("Purchases", f"+ {dollars(s.purchases)}", False),
         ("Fees Charged", f"+ {dollars(s.fees)}", False),
         ("Interest Charged", f"+ {dollars(s.interest)}", False),
@@ -148,6 +153,7 @@ def render_statement_pdf(
     pdf.cell(width, 7, "Payment Information", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     for label, value, bold in (
         ("New Balance", dollars(s.closing_balance), True),
+        *((("Past Due Amount", dollars(s.past_due_amount), True),) if s.past_due_amount else ()),
         ("Minimum Payment Due", dollars(s.minimum_payment), True),
         ("Payment Due Date", long_date(s.due_date), True),
     ):

@@ -10,12 +10,12 @@ from sqlalchemy import DateTime, Row, Select, and_, bindparam, cast, func, or_, 
 from sqlalchemy.orm import Session, aliased
 
 from api.accounts.models import Account
-from api.billing.models import AccountBilling, BillingRun, Statement
+from api.billing.models import AccountBilling, BillingFailure, BillingRun, Statement
 from api.billing.rules import CHARGE_OFF_DAYS_PAST_DUE
 from api.ledger.models import LedgerAccount
 from api.ledger.service import RECEIVABLE_SUFFIX, LedgerError
 from api.network.models import Transaction
-from api.payments.models import Payment
+from api.payments.models import Payment, PaymentPosting
 
 # A payment Stripe took back (a refund or a dispute of it) re-debits the account as a posted
 # ``reversal`` pointing at the payment (``original_transaction_id``): see api.payments.service.
@@ -38,8 +38,8 @@ def _posted(*, types: bool = True) -> tuple[Any, ...]:
 
 
 # A row of :func:`postings`: id, type, amount, posted_at (never None: the window bounds it),
-# original_transaction_id.
-PostingRow = Row[str, str, int, datetime | None, str | None]
+# original_transaction_id, created_at (for a payment: when the cardholder made it).
+PostingRow = Row[str, str, int, datetime | None, str | None, datetime]
 
 _POSTED_BETWEEN = select(Transaction).where(*_posted()).order_by(Transaction.posted_at, Transaction.id)
 _POSTINGS = (
@@ -49,6 +49,7 @@ _POSTINGS = (
         Transaction.amount,
         Transaction.posted_at,
         Transaction.original_transaction_id,
+        Transaction.created_at,
     )
     .where(*_posted())
     .order_by(Transaction.posted_at, Transaction.id)
@@ -93,15 +94,65 @@ def returned_of(rows: Sequence[PostingRow]) -> dict[str, int]:
 
 
 def net_paid(rows: Sequence[PostingRow], start: datetime, end: datetime) -> int:
-    """The payments among ``rows`` (from :func:`postings`) posted in ``[start, end)``, each less
-    what ``rows`` return of it (a returned payment pays nothing). The caller's rows must hold
+    """The payments among ``rows`` (from :func:`postings`) posted from ``start`` on and made
+    (``created_at``: the day the cardholder paid, 12 CFR 1026.10(a)) before ``end``, each less
+    what ``rows`` return of it (a returned payment pays nothing). A payment made before ``end``
+    but confirmed by Stripe after it counts once it is posted. The caller's rows must hold
     every return that counts: a return posts after its payment, so rows read up to the cut-off
     for returns, from no later than ``start``, do."""
     returned = returned_of(rows)
     return sum(
         row.amount - returned.get(row.id, 0)
         for row in rows
-        if row.type == "payment" and start <= row.posted_at < end
+        if row.type == "payment" and row.posted_at >= start and row.created_at < end
+    )
+
+
+def refunded(rows: Sequence[PostingRow], start: datetime, end: datetime) -> int:
+    """The merchant refunds among ``rows`` posted in ``[start, end)``."""
+    return sum(row.amount for row in rows if row.type == "refund" and start <= row.posted_at < end)
+
+
+def payments_on_their_way(
+    session: Session, account_id: str, *, made_before: datetime, posted_by: datetime
+) -> int:
+    """The payments the cardholder made before ``made_before`` that have not failed and were not
+    posted before ``posted_by``: pending at Stripe, or confirmed only after. A late fee waits for
+    them (12 CFR 1026.10(a): a payment is credited as of the day it was received)."""
+    posted_late = (
+        select(Transaction.id)
+        .where(Transaction.id == Payment.transaction_id, Transaction.posted_at < posted_by)
+        .exists()
+    )
+    return int(
+        session.execute(
+            select(func.coalesce(func.sum(Payment.amount), 0)).where(
+                Payment.account_id == account_id,
+                Payment.created_at < made_before,
+                Payment.status.in_(("pending", "succeeded")),
+                ~posted_late,
+            )
+        ).scalar_one()
+    )
+
+
+def returned_payment_fee_between(session: Session, account_id: str, start: datetime, end: datetime) -> bool:
+    """Whether a returned-payment fee was charged for a payment the cardholder made in
+    ``[start, end)`` (``api.payments.service``: a ``return_fee`` posting per payment)."""
+    return bool(
+        session.execute(
+            select(
+                select(PaymentPosting.id)
+                .join(Payment, Payment.id == PaymentPosting.payment_id)
+                .where(
+                    Payment.account_id == account_id,
+                    Payment.created_at >= start,
+                    Payment.created_at < end,
+                    PaymentPosting.kind == "return_fee",
+                )
+                .exists()
+            )
+        ).scalar_one()
     )
 
 
@@ -230,11 +281,16 @@ def _due_today_and_unpaid(day: date) -> Select[Any]:
     )
 
 
+# The accounts with a late fee waiting for a payment made by its due date (``late_fee_deferred``).
+_DEFERRED = select(Statement.account_id).where(Statement.late_fee_deferred)
+
+
 def accounts_with_work(session: Session, day: date, *, day_start: datetime) -> list[str]:
     """Accounts the daily job must look at on ``day``: a cycle closing, a due date today
     with a late fee to assess (:func:`_due_today_and_unpaid`), a due date yesterday (the day
-    an unmet minimum becomes past due), a delinquency to carry on, or a payment returned that
-    day (it can make a current account past due again). Charged-off accounts are done."""
+    an unmet minimum becomes past due), a delinquency to carry on, a payment returned that
+    day (it can make a current account past due again), or a late fee deferred until a payment
+    settles. Charged-off accounts are done."""
     # An account opened on its cycle day closes its first cycle a month later.
     closing = select(Account.id).where(Account.billing_cycle_day == day.day, Account.opened_at < day_start)
     due = (
@@ -257,6 +313,7 @@ def accounts_with_work(session: Session, day: date, *, day_start: datetime) -> l
                 Account.id.in_(due),
                 Account.id.in_(delinquent),
                 Account.id.in_(returned),
+                Account.id.in_(_DEFERRED),
             ),
             Account.id.not_in(charged_off),
         )
@@ -284,6 +341,7 @@ def lock_unchanged_delinquencies(session: Session, day: date) -> list[str]:
             AccountBilling.as_of == yesterday,
             Account.billing_cycle_day != day.day,
             AccountBilling.account_id.not_in(due),
+            AccountBilling.account_id.not_in(_DEFERRED),
         )
         .order_by(AccountBilling.account_id)
         .with_for_update(of=LedgerAccount)
@@ -406,3 +464,43 @@ def payments_since_close(session: Session, statements: Sequence[Statement]) -> d
         if posted_at is not None and posted_at.astimezone(UTC).date() > closes[account_id]:
             paid[account_id] = paid.get(account_id, 0) + int(amount)
     return paid
+
+
+def refunds_since_close(session: Session, statements: Sequence[Statement]) -> dict[str, int]:
+    """Per account, the merchant refunds posted after its given statement closed."""
+    if not statements:
+        return {}
+    closes = {s.account_id: s.period_end for s in statements}
+    earliest = datetime.combine(min(closes.values()) + timedelta(days=1), time.min, tzinfo=UTC)
+    rows = session.execute(
+        select(Transaction.account_id, Transaction.posted_at, Transaction.amount).where(
+            Transaction.account_id.in_(list(closes)),
+            Transaction.type == "refund",
+            Transaction.status == "posted",
+            Transaction.posted_at >= earliest,
+        )
+    ).all()
+    refunds: dict[str, int] = {}
+    for account_id, posted_at, amount in rows:
+        if posted_at is not None and posted_at.astimezone(UTC).date() > closes[account_id]:
+            refunds[account_id] = refunds.get(account_id, 0) + int(amount)
+    return refunds
+
+
+def unresolved_failures(session: Session, *, before: date) -> list[tuple[str, date]]:
+    """The (account, day) pairs of the daily job that failed before ``before`` and were not
+    resolved since, oldest day first."""
+    rows = session.execute(
+        select(BillingFailure.account_id, BillingFailure.day)
+        .where(BillingFailure.resolved_at.is_(None), BillingFailure.day < before)
+        .order_by(BillingFailure.day, BillingFailure.account_id)
+    ).all()
+    return [(r[0], r[1]) for r in rows]
+
+
+def resolve_failure(session: Session, account_id: str, day: date) -> None:
+    session.execute(
+        update(BillingFailure)
+        .where(BillingFailure.account_id == account_id, BillingFailure.day == day)
+        .values(resolved_at=func.now())
+    )

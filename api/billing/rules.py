@@ -195,6 +195,20 @@ def minimum_payment(balance: int, *, interest: int, fees: int) -> int:
     return min(balance, max(MINIMUM_PAYMENT_FLOOR, percent + interest + fees))
 
 
+def minimum_payment_due(balance: int, *, interest: int, fees: int, past_due: int) -> int:
+    """The minimum payment a statement asks for: this cycle's (``minimum_payment``) plus what is
+    past due from earlier ones, never more than the balance.
+
+    Issuers' practice (REGZ.md, "the minimum payment ... includes any amount past due"), and
+    what makes the rule "pay each minimum shown and the account is current" hold: a minimum that
+    left the past-due amount out would let an account stay past due for ever while every
+    minimum shown is paid.
+    """
+    if balance <= 0:
+        return 0
+    return min(balance, minimum_payment(balance, interest=interest, fees=fees) + max(past_due, 0))
+
+
 @dataclass(frozen=True)
 class LateFeeSchedule:
     effective_from: date

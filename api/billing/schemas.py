@@ -25,11 +25,19 @@ class StatementOut(BaseModel):
     opening_balance: int
     purchases: int
     refunds: int
-    payments: int
+    payments: int = Field(description="Payments received in the period.")
+    returned_payments: int = Field(
+        description="Payments Stripe took back in the period (refunded or disputed): a line of their own."
+    )
     interest: int
     fees: int
-    closing_balance: int
-    minimum_payment: int
+    closing_balance: int = Field(
+        description="opening_balance + purchases - refunds - payments + returned_payments + interest + fees"
+    )
+    past_due_amount: int = Field(description="Earlier minimums unpaid past their due dates, at the close.")
+    minimum_payment: int = Field(
+        description="This period's minimum plus past_due_amount: paid by due_date, the account is current."
+    )
     due_date: date
     apr_bps: int
     days_in_period: int
@@ -61,9 +69,11 @@ class StatementOut(BaseModel):
             purchases=s.purchases,
             refunds=s.refunds,
             payments=s.payments,
+            returned_payments=s.returned_payments,
             interest=s.interest,
             fees=s.fees,
             closing_balance=s.closing_balance,
+            past_due_amount=s.past_due_amount,
             minimum_payment=s.minimum_payment,
             due_date=s.due_date,
             apr_bps=s.apr_bps,

@@ -23,7 +23,7 @@ so it belongs to that day's cycle and to nothing earlier.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
@@ -98,9 +98,10 @@ def _sums(transactions: Sequence[Any]) -> dict[str, int]:
 
 
 class PaymentsSince:
-    """An account's payments and payment returns posted from the day after its first statement
-    closed through ``day`` (:func:`api.billing.repository.postings` rows): what its minimums
-    were paid with. Read once, when late fees or delinquency first need them; ``statements``
+    """An account's payments, payment returns and merchant refunds posted from the day after its
+    first statement closed through ``day`` (:func:`api.billing.repository.postings` rows): what
+    its minimums were paid with, and what lowered what it owes. Read once, when late fees or
+    delinquency first need them; ``statements``
     (the account's, through ``day``, oldest first) may grow by the statement closing on ``day``
     before then, which changes nothing (its payments would come after ``day``)."""
 
@@ -116,17 +117,24 @@ class PaymentsSince:
             self._account_id,
             day_start(self._statements[0].period_end + timedelta(days=1)),
             day_start(self._day + timedelta(days=1)),
-            types=("payment", repository.RETURN_TYPE),
+            types=("payment", "refund", repository.RETURN_TYPE),
         )
 
 
 def close_cycle(
-    session: Session, account: Account, day: date, statements: Sequence[Statement]
+    session: Session,
+    account: Account,
+    day: date,
+    statements: Sequence[Statement],
+    *,
+    past_due: Callable[[], int] = lambda: 0,
 ) -> Statement | None:
     """Charge the cycle's interest and issue the statement of the cycle closing on ``day``.
 
     ``statements``: the account's, closed by ``day``, oldest first. None when the account does
-    not close a cycle on ``day`` or already did.
+    not close a cycle on ``day`` or already did. ``past_due``: what of the earlier minimums is
+    unpaid past its due date at this close (asked only when a statement is issued); the
+    statement shows it and its minimum payment includes it (``rules.minimum_payment_due``).
     """
     if account.billing_cycle_day != day.day or account.opened_at.astimezone(UTC).date() >= day:
         return None
@@ -150,10 +158,7 @@ def close_cycle(
             day_start(previous.due_date + timedelta(days=1)),
         )
         paid = repository.net_paid(transactions, *window)
-        refunded = sum(
-            t.amount for t in transactions if t.type == "refund" and window[0] <= t.posted_at < window[1]
-        )
-        credited_by_due = paid + refunded
+        credited_by_due = paid + repository.refunded(transactions, *window)
         if previous.grace_period_applied:
             repaid_within_grace = min(paid, max(previous.closing_balance, 0))
     grace = rules.grace_period_applies(
@@ -181,10 +186,19 @@ def close_cycle(
             )
         )
     sums = _sums(all_transactions)
-    # The statement's payments are net of the payments returned this cycle (each return re-debits
-    # the receivable): the closing balance stays the ledger's.
-    sums["payment"] -= sums.pop(repository.RETURN_TYPE)
-    closing = opening + sums["purchase"] - sums["refund"] - sums["payment"] + sums["interest"] + sums["fee"]
+    # Payments Stripe took back this cycle (each re-debits the receivable) are a line of their
+    # own, not negative payments: the closing balance stays the ledger's.
+    returned = sums.pop(repository.RETURN_TYPE)
+    closing = (
+        opening
+        + sums["purchase"]
+        - sums["refund"]
+        - sums["payment"]
+        + returned
+        + sums["interest"]
+        + sums["fee"]
+    )
+    unpaid = min(past_due(), max(closing, 0))
     interest_ytd, fees_ytd = repository.interest_and_fees(
         session, account.id, day_start(date(day.year, 1, 1)), next_day
     )
@@ -200,10 +214,14 @@ def close_cycle(
         purchases=sums["purchase"],
         refunds=sums["refund"],
         payments=sums["payment"],
+        returned_payments=returned,
         interest=sums["interest"],
         fees=sums["fee"],
         closing_balance=closing,
-        minimum_payment=rules.minimum_payment(closing, interest=sums["interest"], fees=sums["fee"]),
+        minimum_payment=rules.minimum_payment_due(
+            closing, interest=sums["interest"], fees=sums["fee"], past_due=unpaid
+        ),
+        past_due_amount=unpaid,
         apr_bps=account.apr_bps,
         credit_limit=account.credit_limit,
         days_in_period=len(balances),
@@ -225,26 +243,58 @@ def assess_late_fees(
     session: Session, account: Account, day: date, statements: Sequence[Statement], payments: PaymentsSince
 ) -> int:
     """Charge a late fee for each of ``statements`` (the account's, closed by ``day``, oldest
-    first) due on ``day`` whose minimum did not arrive; how many. The caller holds the
-    account's lock, under which alone the job writes its statements."""
+    first) due on ``day``, or due earlier and deferred, whose minimum did not arrive; how many.
+    The caller holds the account's lock, under which alone the job writes its statements.
+
+    What had to arrive by the due date is the smaller of the minimum payment not yet paid and
+    what is still owed on the statement (its balance less the payments and merchant refunds
+    since): a refund that leaves less owed than the minimum lowers it, and one that leaves
+    nothing owed leaves nothing late. The fee never exceeds that amount (12 CFR
+    1026.52(b)(2)(i)(B)(1): "the amount of the required minimum periodic payment due
+    immediately prior to assessment of the late payment fee").
+
+    A payment counts on the day the cardholder made it (12 CFR 1026.10(a)): while one made by
+    the due date is still on its way (pending at Stripe), the decision waits
+    (``late_fee_deferred``) and is taken on the first day it has settled.
+
+    One event, one penalty fee (12 CFR 1026.52(b)(2)(ii)): a minimum left unpaid because a
+    payment made towards it came back, and already charged the returned-payment fee for it,
+    draws no late fee as well.
+    """
     charged = 0
-    for statement in [s for s in statements if s.due_date == day]:
-        if statement.late_fee_transaction_id is not None or statement.minimum_payment <= 0:
-            continue
-        # A payment returned by the due date does not meet the minimum.
-        paid = repository.net_paid(
-            payments.rows,
-            day_start(statement.period_end + timedelta(days=1)),
-            day_start(day + timedelta(days=1)),
+    candidates = [
+        s
+        for s in statements
+        if s.late_fee_transaction_id is None
+        and (s.due_date == day or (s.late_fee_deferred and s.due_date < day))
+    ]
+    for statement in candidates:
+        after_close = day_start(statement.period_end + timedelta(days=1))
+        by_due = day_start(statement.due_date + timedelta(days=1))
+        # A payment returned by the decision does not meet the minimum.
+        paid = repository.net_paid(payments.rows, after_close, by_due)
+        credited = paid + repository.refunded(payments.rows, after_close, by_due)
+        required = min(
+            max(statement.minimum_payment - paid, 0),
+            max(statement.closing_balance - credited, 0),
         )
-        if paid >= statement.minimum_payment:
+        statement.late_fee_deferred = False
+        if required <= 0:
+            continue
+        on_their_way = repository.payments_on_their_way(
+            session, account.id, made_before=by_due, posted_by=day_start(day + timedelta(days=1))
+        )
+        if on_their_way >= required:
+            statement.late_fee_deferred = True
+            continue
+        if repository.returned_payment_fee_between(session, account.id, after_close, by_due):
             continue
         earlier = [s for s in statements if s.period_end <= statement.period_end and s.id != statement.id][
             -rules.LATE_FEE_LOOKBACK_CYCLES :
         ]
         fee = rules.late_fee(
-            due_date=day,
-            minimum_due=statement.minimum_payment,
+            due_date=statement.due_date,
+            minimum_due=required,
             late_in_previous_six_cycles=any(s.late_fee_amount > 0 for s in earlier),
         )
         if fee <= 0:
@@ -279,8 +329,12 @@ def delinquency_on(
 ) -> Delinquency:
     """Days past due at the end of ``day``: since the due date of the oldest unmet minimum.
 
-    Payments meet minimums oldest statement first; a payment counts only for
-    statements closed before it. Nothing owed is never delinquent. ``statements`` and
+    Each statement asks for its own part of the minimum (``minimum_payment`` less the
+    ``past_due_amount`` it carries from earlier ones). Payments meet those parts oldest
+    statement first; a payment counts only for statements closed before it was posted. What is
+    past due is never more than what is still owed on the latest statement (its balance less the
+    payments and merchant refunds since): a refund that leaves less owed takes the difference
+    off the oldest unmet parts first. Nothing owed is never delinquent. ``statements`` and
     ``payments`` (the account's, through ``day``) are read when not given.
     """
     if balance <= 0:
@@ -289,23 +343,34 @@ def delinquency_on(
         statements = repository.statements_of_account(session, account.id, through=day)
     if not statements:
         return Delinquency(0, 0)
-    # Only payments and their returns: loading every purchase since the first statement made
-    # this read grow with the account's age (a quarter of a long world's daily job).
+    # Only payments, their returns and refunds: loading every purchase since the first statement
+    # made this read grow with the account's age (a quarter of a long world's daily job).
     rows = (payments or PaymentsSince(session, account.id, statements, day)).rows
     events: list[tuple[datetime, int, Any]] = [(day_end(s.period_end), 0, s) for s in statements]
     # A payment counts net of what was returned of it by the end of ``day``.
     returned = repository.returned_of(rows)
     events += [(p.posted_at, 1, p.amount - returned.get(p.id, 0)) for p in rows if p.type == "payment"]
-    owed: list[list[Any]] = []  # [statement, minimum still unmet]
+    owed: list[list[Any]] = []  # [statement, its own part of the minimum still unmet]
     for _, kind, item in sorted(events, key=lambda e: (e[0], e[1])):
         if kind == 0:
-            owed.append([item, item.minimum_payment])
+            owed.append([item, max(item.minimum_payment - item.past_due_amount, 0)])
             continue
         amount = item
         for entry in owed:
             take = min(amount, entry[1])
             entry[1] -= take
             amount -= take
+    latest = statements[-1]
+    after_close = day_start(latest.period_end + timedelta(days=1))
+    end = day_start(day + timedelta(days=1))
+    credited = repository.net_paid(rows, after_close, end) + repository.refunded(rows, after_close, end)
+    excess = sum(unmet for _, unmet in owed) - max(latest.closing_balance - credited, 0)
+    for entry in owed:
+        if excess <= 0:
+            break
+        take = min(excess, entry[1])
+        entry[1] -= take
+        excess -= take
     late = [(s, unmet) for s, unmet in owed if unmet > 0 and s.due_date < day]
     if not late:
         return Delinquency(0, 0)
@@ -370,7 +435,17 @@ def process_account_day(session: Session, account_id: str, day: date) -> dict[st
         return counts
     statements = list(repository.statements_of_account(session, account_id, through=day))
     payments = PaymentsSince(session, account_id, statements, day)
-    statement = close_cycle(session, account, day, statements)
+    statement = close_cycle(
+        session,
+        account,
+        day,
+        statements,
+        past_due=lambda: (
+            delinquency_on(
+                session, account, day, balance=balance, statements=list(statements), payments=payments
+            ).past_due_amount
+        ),
+    )
     if statement is not None:
         statements.append(statement)
         counts["statements"] += 1
@@ -420,10 +495,19 @@ def billing_summaries(session: Session, account_ids: Sequence[str]) -> dict[str,
     latest = repository.latest_statements(session, account_ids)
     states = repository.billing_of(session, account_ids)
     paid = repository.payments_since_close(session, list(latest.values()))
+    refunds = repository.refunds_since_close(session, list(latest.values()))
     out = {}
     for account_id in account_ids:
         statement, state = latest.get(account_id), states.get(account_id)
-        remaining = max(statement.minimum_payment - paid.get(account_id, 0), 0) if statement else 0
+        remaining = 0
+        if statement is not None:
+            # What makes the account current by the due date: the minimum shown (past-due amount
+            # included) less what was paid since, never more than is still owed on the statement.
+            paid_since = paid.get(account_id, 0)
+            remaining = min(
+                max(statement.minimum_payment - paid_since, 0),
+                max(statement.closing_balance - paid_since - refunds.get(account_id, 0), 0),
+            )
         out[account_id] = BillingSummary(
             statement_balance=statement.closing_balance if statement else None,
             next_due_date=statement.due_date if statement else None,

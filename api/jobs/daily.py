@@ -28,7 +28,8 @@ from functools import partial
 from typing import Any
 
 import stripe
-from sqlalchemy import text
+from sqlalchemy import func, text
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -36,7 +37,7 @@ from api.audit import service as audit
 from api.audit.service import NO_ORIGIN, Origin
 from api.billing import repository
 from api.billing import service as billing
-from api.billing.models import BillingRun
+from api.billing.models import BillingFailure, BillingRun
 from api.billing.service import day_end, day_start
 from api.clock import Clock
 from api.errors import UnprocessableEntity
@@ -129,11 +130,16 @@ def run_day(
         session.commit()
     counts["accounts"] += len(carried)
     counts["delinquent"] += len(carried)
+    # Accounts that failed on an earlier day first, oldest day first: no cycle is ever skipped.
+    retry = retry_failures(session_factory, before=day)
+    counts["retried"], counts["recovered"] = retry.retried, retry.recovered
+    for account_id in retry.still_failing:  # kept in order: this day waits for the earlier ones
+        _record_failure(session_factory, account_id, day, "an earlier day of this account is still failing")
     with session_factory() as session:
         account_ids = [
             a
             for a in repository.accounts_with_work(session, day, day_start=day_start(day))
-            if a not in carried
+            if a not in carried and a not in retry.still_failing
         ]
 
     groups = _by_house_shard(account_ids, workers)
@@ -158,6 +164,7 @@ def run_day(
             client=stripe_client or gateway.configured_client(),
         )
     )
+    failed.extend(sorted(retry.still_failing))
     counts["failed"] = len(failed)
     if failed:
         counts["failed_accounts"] = failed[:100]
@@ -183,10 +190,72 @@ def _process_accounts(
                     done[key] += value
                 session.commit()
             done["accounts"] += 1
-        except Exception:
+        except Exception as exc:
             log.exception("billing day %s failed for account %s", day, account_id)
+            _record_failure(session_factory, account_id, day, repr(exc))
             lost.append(account_id)
     return done, lost
+
+
+def _record_failure(session_factory: sessionmaker[Session], account_id: str, day: date, error: str) -> None:
+    """Record (or count again) that ``account_id`` failed on ``day``, in a transaction of its own."""
+    with session_factory() as session:
+        session.execute(
+            insert(BillingFailure)
+            .values(
+                account_id=account_id,
+                day=day,
+                error=error[:2000],
+                first_failed_at=func.now(),
+                last_failed_at=func.now(),
+            )
+            .on_conflict_do_update(
+                index_elements=[BillingFailure.account_id, BillingFailure.day],
+                set_={
+                    "error": error[:2000],
+                    "attempts": BillingFailure.attempts + 1,
+                    "last_failed_at": func.now(),
+                    "resolved_at": None,
+                },
+            )
+        )
+        session.commit()
+
+
+@dataclass(frozen=True)
+class Retry:
+    retried: int
+    recovered: int
+    still_failing: frozenset[str]
+
+
+def retry_failures(session_factory: sessionmaker[Session], *, before: date) -> Retry:
+    """Run again every unresolved failure of a day before ``before``: each account's days oldest
+    first, each in its own transaction, which marks it resolved when it succeeds. An account
+    whose day fails again keeps its later days too (they wait, in order)."""
+    with session_factory() as session:
+        pending = repository.unresolved_failures(session, before=before)
+    by_account: dict[str, list[date]] = {}
+    for account_id, failed_day in pending:
+        by_account.setdefault(account_id, []).append(failed_day)
+    retried = recovered = 0
+    still: set[str] = set()
+    for account_id, days in sorted(by_account.items()):
+        for failed_day in days:
+            retried += 1
+            try:
+                with session_factory() as session:
+                    billing.process_account_day(session, account_id, failed_day)
+                    repository.resolve_failure(session, account_id, failed_day)
+                    session.commit()
+                recovered += 1
+                log.info("billing day %s recovered for account %s", failed_day, account_id)
+            except Exception as exc:
+                log.exception("billing day %s failed again for account %s", failed_day, account_id)
+                _record_failure(session_factory, account_id, failed_day, repr(exc))
+                still.add(account_id)
+                break
+    return Retry(retried, recovered, frozenset(still))
 
 
 # A process of a pool handed to run_day(processes=...) keeps its own engine here.
@@ -254,6 +323,10 @@ def _catch_up(
     processes: Executor | None = None,
 ) -> list[RunSummary]:
     day = _first_day_to_run(session_factory, through)
+    if day > through:  # every day has run: what failed on them is still retried
+        retry = retry_failures(session_factory, before=through + timedelta(days=1))
+        if retry.retried:
+            log.info("retried %d failed account days: %d recovered", retry.retried, retry.recovered)
     runs = []
     while day <= through:
         runs.append(

@@ -393,7 +393,9 @@ def _post_payment(session: Session, payment: Payment, *, intent_id: str, now: da
         amount=payment.amount,
         currency=payment.currency,
         posting_transfer_id=transfer_id,
-        created_at=now,
+        # The day the cardholder paid, not the day Stripe confirmed it: billing credits a payment
+        # as of the day it was received (12 CFR 1026.10(a)).
+        created_at=payment.created_at,
         posted_at=now,
     )
     session.add(txn)

@@ -117,7 +117,16 @@ def test_random_runs_keep_every_invariant(
                 if k not in ("accounts", "delinquent", "failed")
                 and not k.startswith(("autopay", "reconciliation"))
             } == dict.fromkeys(
-                ("holds_expired", "statements", "interest_charges", "late_fees", "charged_off"), 0
+                (
+                    "holds_expired",
+                    "statements",
+                    "interest_charges",
+                    "late_fees",
+                    "charged_off",
+                    "retried",
+                    "recovered",
+                ),
+                0,
             )
         again = daily_job.run_day(session_factory, clock, days[-1])
         assert again.already_run

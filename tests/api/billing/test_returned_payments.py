@@ -18,6 +18,7 @@ from api.billing import service as billing
 from api.billing.models import AccountBilling, Statement
 from api.jobs import daily as daily_job
 from api.ledger import service as ledger
+from api.network.models import Transaction
 from api.payments import service as payments
 from tests.api.billing.helpers import at, move_clock_to, purchase, receivable_as_of, succeeded_payment
 from tests.factories import open_card_account
@@ -63,19 +64,37 @@ def test_a_returned_payment_does_not_pay_the_minimum(
     summary = billing.billing_summaries(session, [account_id])[account_id]
     assert summary.minimum_payment_due == first.minimum_payment
 
-    # Past the due date: the late fee is charged, the account is past due.
+    # Past the due date the account is past due, and the missed minimum draws one penalty fee:
+    # a dispute already charged the returned-payment fee for it, so no late fee as well; a refund
+    # charged none, so the late fee is the one (12 CFR 1026.52(b)(2)(ii): "must not impose more
+    # than one fee for violating the terms ... based on a single event or transaction").
     days_to_due = (first.due_date - clock.now().date()).days
     daily_job.advance_clock(session_factory, clock, days=days_to_due + 3)
     [first] = _statements(session, account_id)
-    assert first.late_fee_amount > 0
+    fees = (
+        session.execute(
+            select(Transaction.amount).where(Transaction.account_id == account_id, Transaction.type == "fee")
+        )
+        .scalars()
+        .all()
+    )
+    assert len(fees) == 1
+    if kind == "dispute":
+        assert first.late_fee_amount == 0
+        assert fees == [min(payments.RETURNED_PAYMENT_FEE, first.minimum_payment)]
+    else:
+        # The first violation's safe harbour, never more than the minimum missed (1026.52(b)(2)(i)).
+        assert first.late_fee_amount == fees[0] == min(30_00, first.minimum_payment)
     state = session.get_one(AccountBilling, account_id)
     assert state.days_past_due > 0
     assert state.past_due_amount == first.minimum_payment
 
-    # The next statement: the payment and its return cancel out, and it agrees with the ledger.
+    # The next statement shows the payment and, on a line of its own, its return (never a
+    # negative payment), and agrees with the ledger.
     daily_job.advance_clock(session_factory, clock, days=32)
     first, second = _statements(session, account_id)[:2]
-    assert second.payments == 0
+    assert second.payments == first.minimum_payment
+    assert second.returned_payments == first.minimum_payment
     assert second.closing_balance == receivable_as_of(session, account_id, billing.day_end(second.period_end))
     # Interest accrued on the balance as if the payment had never been made.
     assert not second.grace_period_applied

@@ -36,7 +36,11 @@ Cycle 3, 2030-03-11 .. 2030-04-10 (31 days)
     04-05..04-10:  6 days x 2,165.88 =  12,995.28        sum = 65,992.28 = 6,599,228 cents
   interest = 6,599,228 x 2499 / 3,650,000 = 4,518.21 -> 4,518 cents = 45.18
   closing = 2,035.88 + 100.00 + 30.00 + 45.18 = 2,211.06
-  minimum = max(25.00, 1 % x 2,211.06 = 22.1106 -> 22.11, + 45.18 + 30.00) = 97.29
+  this cycle's minimum = max(25.00, 1 % x 2,211.06 = 22.1106 -> 22.11, + 45.18 + 30.00) = 97.29
+  past due at the close: the 56.24 due 04-05, unpaid (and less than the 2,035.88 still owed
+  on the second statement): 56.24.
+  minimum payment shown = 97.29 + 56.24 past due = 153.53 (issue 20: the minimum includes
+  the amount past due, so paying it by 05-05 makes the account current; under 2,211.06).
   due = 2030-05-05; year to date: interest 35.88 + 45.18 = 81.06, fees 30.00.
   Delinquency at the end of 04-10: the 56.24 due 04-05 is unpaid: 5 days past due, "1-29".
 
@@ -106,7 +110,7 @@ def test_three_cycles_to_the_cent(
          date(2030, 3, 5)),
         (date(2030, 2, 11), date(2030, 3, 10), 28, 2_100_00, 200_00, 0, 300_00, 35_88, 0, 2_035_88, 56_24,
          date(2030, 4, 5)),
-        (date(2030, 3, 11), date(2030, 4, 10), 31, 2_035_88, 100_00, 0, 0, 45_18, 30_00, 2_211_06, 97_29,
+        (date(2030, 3, 11), date(2030, 4, 10), 31, 2_035_88, 100_00, 0, 0, 45_18, 30_00, 2_211_06, 153_53,
          date(2030, 5, 5)),
     ]  # fmt: skip
     s1, s2, s3 = statements
@@ -114,6 +118,7 @@ def test_three_cycles_to_the_cent(
     assert s2.average_daily_balance == 1_871_43
     assert s3.average_daily_balance == round(6_599_228 / 31)
     assert (s1.late_fee_amount, s2.late_fee_amount, s3.late_fee_amount) == (0, 30_00, 0)
+    assert (s1.past_due_amount, s2.past_due_amount, s3.past_due_amount) == (0, 0, 56_24)
     assert (s3.interest_ytd, s3.fees_ytd) == (81_06, 30_00)
     assert (s2.interest_ytd, s2.fees_ytd) == (35_88, 0)
     # The minimum-payment warning: 2,211.06 at 24.99 % takes more than 36 months paying the minimum.
