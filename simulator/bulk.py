@@ -52,6 +52,7 @@ from typing import Any
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from simulator.audit import AccountFacts
 from simulator.engine import CustomerState, DayTally, PurchasePlan, Simulation, SimulationConfig
 
 BATCH_SIZE = 100
@@ -473,6 +474,42 @@ class BulkSimulation(Simulation):
         return payment.status
 
     # --- the end --------------------------------------------------------------------------------
+
+    def _billing_facts(self) -> list[AccountFacts]:
+        """The same facts as the HTTP mode reads, from the same schemas the API answers with."""
+        from api.accounts import service as accounts
+        from api.accounts.models import Account
+        from api.billing.models import Statement
+        from api.billing.schemas import StatementOut
+        from api.network.models import Transaction
+        from api.network.schemas import TransactionOut
+
+        facts = []
+        with self.sessions() as session:
+            for state in self.states:
+                if state.account_id is None:
+                    continue
+                [account] = accounts.describe(session, [session.get_one(Account, state.account_id)])
+                statements = session.execute(
+                    select(Statement)
+                    .where(Statement.account_id == state.account_id)
+                    .order_by(Statement.period_end)
+                ).scalars()
+                transactions = session.execute(
+                    select(Transaction).where(
+                        Transaction.account_id == state.account_id,
+                        Transaction.status == "posted",
+                        Transaction.type.in_(("payment", "refund", "reversal", "fee")),
+                    )
+                ).scalars()
+                facts.append(
+                    AccountFacts(
+                        account.model_dump(mode="json"),
+                        [StatementOut.of(s).model_dump(mode="json") for s in statements],
+                        [TransactionOut.of(t).model_dump(mode="json") for t in transactions],
+                    )
+                )
+        return facts
 
     def _outcomes(self) -> tuple[int, int, int]:
         from api.billing.models import AccountBilling, Statement

@@ -211,7 +211,8 @@ def _finish(summary: dict[str, Any], elapsed: float, output: Path) -> int:
     summary["elapsed_seconds"] = round(elapsed, 1)
     summary["events_per_second"] = round(summary["events"] / elapsed, 1) if elapsed > 0 else None
     _print_summary(summary, output)
-    return 0 if summary["trial_balance"]["balanced"] and not summary["daily_job_failures"] else 1
+    sound = not any(summary["billing_audit"].values())
+    return 0 if summary["trial_balance"]["balanced"] and not summary["daily_job_failures"] and sound else 1
 
 
 def _run_with_progress(
@@ -264,6 +265,10 @@ def _print_summary(summary: dict[str, Any], output: Path) -> None:
         ("delinquent accounts", summary["delinquent_accounts"]),
         ("trial balance", "balanced" if summary["trial_balance"]["balanced"] else "NOT BALANCED"),
         ("daily job failures", summary["daily_job_failures"] or "none"),
+        (
+            "billing audit (issue 20's rules)",
+            ", ".join(f"{k} {v}" for k, v in summary["billing_audit"].items() if v) or "no violations",
+        ),
         ("events", f"{summary['events']:,} ({summary['events_per_second']}/s)"),
         ("elapsed", f"{summary['elapsed_seconds']} s"),
     ]

@@ -27,6 +27,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from simulator.audit import AccountFacts, audit
 from simulator.catalogue import (
     BY_CATEGORY,
     CATEGORIES,
@@ -565,6 +566,8 @@ class Simulation:
             declines.update(day["declines_by_code"])
         statements, late_fees, delinquent = self._outcomes()
         trial = self._trial_balance()
+        last_day_run = start + timedelta(days=self.config.days - 1)
+        billing_audit = audit(self._billing_facts(), last_day_run=last_day_run)
         return {
             "seed": self.config.seed,
             "start": start.isoformat(),
@@ -593,6 +596,8 @@ class Simulation:
                 for day in self.ground_truth.values()
                 for run in day.get("billing", [])
             ),
+            # Issue 20's rules checked on what the customers are shown (simulator.audit): all 0.
+            "billing_audit": billing_audit,
             "trial_balance": {
                 "balanced": trial["balanced"],
                 "total_debits": trial["total_debits"],
@@ -620,6 +625,38 @@ class Simulation:
             if account.get("days_past_due", 0) > 0:
                 delinquent += 1
         return statements, late_fees, delinquent
+
+    def _billing_facts(self) -> list[AccountFacts]:
+        """Each simulated account as its holder sees it on the API, for ``simulator.audit``."""
+        facts = []
+        for state in self.states:
+            if state.account_id is None or state.session is None:
+                continue
+            base = f"/v1/accounts/{state.account_id}"
+            transactions = [
+                t
+                for kind in ("payment", "refund", "reversal", "fee")
+                for t in self._every(state, f"{base}/transactions", {"type": kind})
+                if t["status"] == "posted"
+            ]
+            statements = sorted(self._every(state, f"{base}/statements", {}), key=lambda s: s["period_end"])
+            facts.append(AccountFacts(state.session.call("GET", base), statements, transactions))
+        return facts
+
+    @staticmethod
+    def _every(state: CustomerState, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every item of a list endpoint, page after page."""
+        assert state.session is not None
+        items: list[dict[str, Any]] = []
+        cursor = None
+        while True:
+            page = state.session.call(
+                "GET", path, params={**params, "limit": 200, **({"cursor": cursor} if cursor else {})}
+            )
+            items += page["data"]
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return items
 
     def _trial_balance(self) -> dict[str, Any]:
         trial: dict[str, Any] = self.admin.call("GET", "/v1/admin/ledger/trial-balance")

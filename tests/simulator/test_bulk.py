@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from simulator.audit import CHECKS
 from simulator.bulk import BulkSimulation
 from simulator.engine import SimulationConfig
 
@@ -71,6 +72,7 @@ def test_a_small_bulk_world_has_the_expected_shape(database_url: str, engine: En
     assert summary["authorizations_declined"].get("currency_not_supported", 0) > 0
     assert summary["trial_balance"]["balanced"] is True
     assert summary["daily_job_failures"] == 0
+    assert summary["billing_audit"] == dict.fromkeys(CHECKS, 0)
     assert summary["trial_balance"]["total_debits"] == summary["trial_balance"]["total_credits"]
     # The same files as the HTTP mode writes.
     assert json.loads((tmp_path / "summary.json").read_text()) == summary
