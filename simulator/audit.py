@@ -13,8 +13,9 @@ counts violations; a sound world has none.
 - ``penalty_fees_beyond_one_per_missed_minimum``: more fee postings than statements charged a
   late fee (the world makes no disputes, so its only penalty fees are late fees;
   1026.52(b)(2)(ii)).
-- ``accounts_paid_on_time_but_past_due``: an account whose every minimum shown was paid by its
-  due date, yet past due.
+- ``accounts_paid_on_time_but_past_due``: an open account whose latest minimum shown was paid
+  by its due date, yet past due. The minimum shown includes what is past due, so paying each
+  minimum shown (after a miss too) brings the account current.
 - ``cycles_without_exactly_one_statement``: a gap, an overlap or a missing close among an
   account's statements (every cycle of every open account has exactly one statement).
 
@@ -117,7 +118,7 @@ def audit(accounts: Iterable[AccountFacts], *, last_day_run: date) -> dict[str, 
         found["penalty_fees_beyond_one_per_missed_minimum"] += max(fees - len(charged), 0)
 
         due = [s for s in statements if _day(s["due_date"]) <= last_day_run]
-        if due and all(_required_at_due(s, transactions) == 0 for s in due):
+        if due and facts.account.get("status") != "closed" and _required_at_due(due[-1], transactions) == 0:
             if facts.account.get("days_past_due", 0) > 0:
                 found["accounts_paid_on_time_but_past_due"] += 1
 

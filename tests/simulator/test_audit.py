@@ -91,3 +91,17 @@ def test_a_missing_or_overlapping_cycle_is_found() -> None:
         ACCOUNT, [_statement(), second], [_txn("payment", 25_00, "2031-02-10T12:00:00Z")]
     )
     assert _found(overlapping, date(2031, 3, 10)) == {"cycles_without_exactly_one_statement": 1}
+
+
+def test_past_due_after_the_latest_minimum_shown_was_paid_is_found() -> None:
+    """One miss, then the next minimum shown paid on time: the account must be current, since
+    that minimum includes what was past due (issue 20's finding 3)."""
+    missed = _statement(late_fee_amount=25_00)
+    second = _statement(
+        period_start="2031-02-04", period_end="2031-03-03", due_date="2031-03-28", minimum_payment=60_00
+    )
+    paid = [_txn("fee", 25_00, "2031-02-28T23:59:59Z"), _txn("payment", 60_00, "2031-03-10T12:00:00Z")]
+    found = _found(AccountFacts({**ACCOUNT, "days_past_due": 9}, [missed, second], paid), date(2031, 4, 2))
+    assert found == {"accounts_paid_on_time_but_past_due": 1}
+    current = AccountFacts(ACCOUNT, [missed, second], paid)
+    assert _found(current, date(2031, 4, 2)) == {}
