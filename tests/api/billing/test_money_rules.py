@@ -17,15 +17,18 @@ Every expected figure is derived here from the rule's text, not from the code:
 
 from __future__ import annotations
 
+import io
 from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from pypdf import PdfReader
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.billing.models import AccountBilling, BillingFailure, BillingRun, Statement
+from api.billing.pdf import dollars
 from api.ids import new_id
 from api.jobs import daily as daily_job
 from api.ledger import service as ledger
@@ -136,6 +139,10 @@ def test_paying_each_minimum_shown_after_a_miss_brings_the_account_current(
     account = client.get(f"/v1/accounts/{account_id}", headers=holder.headers).json()
     assert account["minimum_payment_due"] == second.minimum_payment
     assert account["past_due_amount"] == 25_00
+    pdf = client.get(f"/v1/statements/{second.id}/pdf", headers=holder.headers)
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert "Past Due Amount $25.00" in text
+    assert f"Minimum Payment Due {dollars(second.minimum_payment)}" in text
 
     # Each minimum shown, paid the day the statement closes, for three more cycles.
     for _ in range(3):
