@@ -63,29 +63,42 @@ def next_close_after(day: date, cycle_day: int) -> date:
 
 
 def due_day_of_month(cycle_day: int) -> int:
-    """The day of the month payments fall due for a cycle closing on ``cycle_day``.
+    """The day of the month payments fall due for a cycle closing on ``cycle_day`` (1..28).
 
-    25 days after a close in a 30-day month: ``cycle_day + 25`` when that fits in
-    the closing month, else ``cycle_day - 5`` of the next one.
+    The same numerical day every month (15 U.S.C. 1637(o)(1); 12 CFR 1026.7(b)(11)(i)(A)
+    and its commentary: "the due date must generally be the same numerical date", e.g. the
+    25th of every month), so it is never past the 28th, which every month has. 25 days after
+    the close in a 30-day month where that fits: ``cycle_day + 25`` for cycle days 1..3 (26th
+    to 28th of the closing month), the 28th for cycle days 4 and 5 (24 and 23 days after the
+    close), ``cycle_day - 5`` of the next month for cycle days 6..28. Every choice keeps at
+    least 21 days between the close and the due date in every month (1026.5(b)(2)(ii)(A)):
+    a due day ``d`` in the next month is ``days_in(closing month) - cycle_day + d >= 28 - 5``
+    days after the close, one in the closing month ``d - cycle_day >= 23`` days.
     """
-    return cycle_day + DUE_DAYS_AFTER_CLOSE if cycle_day + DUE_DAYS_AFTER_CLOSE <= 30 else cycle_day - 5
+    if not 1 <= cycle_day <= 28:
+        raise ValueError("cycle_day must be 1..28")
+    if cycle_day + DUE_DAYS_AFTER_CLOSE <= 28:
+        return cycle_day + DUE_DAYS_AFTER_CLOSE
+    if cycle_day - 5 >= 1:
+        return cycle_day - 5
+    return 28
 
 
 def payment_due_date(close: date, cycle_day: int) -> date:
     """The due date of the statement that closes on ``close``.
 
-    15 U.S.C. 1637(o) and 12 CFR 1026.7(b)(11)(i)(A) (comment 7(b)(11)-1): the due
-    date is the same day of the month for every cycle; 12 CFR 1026.5(b)(2)(ii)(A):
-    the statement goes out at least 21 days before it. We keep 25 days after
-    the close in a 30-day month, the same day every month, and clamp to the
-    month's last day where the month is shorter (February): 23 to 26 days,
-    never fewer than 21.
+    15 U.S.C. 1637(o)(1): "The payment due date for a credit card account under an open end
+    consumer credit plan shall be the same day each month." 12 CFR 1026.7(b)(11)(i)(A): the
+    statement shows that date. 12 CFR 1026.5(b)(2)(ii)(A): the statement goes out at least
+    21 days before it. ``due_day_of_month`` is a day every month has, so the date is never
+    clamped (a clamp moved the due date of cycle days 4 and 5 in February, issue 20 item 6);
+    it falls 23 to 26 days after the close and before the next close.
     """
     due_day = due_day_of_month(cycle_day)
     year, month = (
         (close.year, close.month) if due_day > cycle_day else _add_months(close.year, close.month, 1)
     )
-    return date(year, month, min(due_day, days_in_month(year, month)))
+    return date(year, month, due_day)
 
 
 # --- Interest ----------------------------------------------------------------------------------

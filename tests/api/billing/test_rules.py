@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 from datetime import date, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -52,17 +53,50 @@ def test_due_dates_across_month_ends_and_leap_years(day: date, cycle_day: int) -
     assert close.day == cycle_day
     assert (close - day).days <= 31
     due = rules.payment_due_date(close, cycle_day)
-    gap = (due - close).days
-    assert 21 <= gap <= 26  # Reg Z: at least 21 days; 25 in a 30-day month
-    wanted = rules.due_day_of_month(cycle_day)
-    last = calendar.monthrange(due.year, due.month)[1]
-    assert due.day == min(wanted, last)  # the same day each month, as far as the calendar allows
+    assert 21 <= (due - close).days  # 12 CFR 1026.5(b)(2)(ii)(A): at least 21 days
+    assert due.day == rules.due_day_of_month(cycle_day)  # never clamped: the same day every month
     assert due < rules.next_close_after(close, cycle_day)  # due before the next cycle closes
 
 
-def test_february_in_a_leap_year() -> None:
-    assert rules.payment_due_date(date(2028, 2, 4), 4) == date(2028, 2, 29)
+def _closes(cycle_day: int, first: date, last: date) -> list[date]:
+    closes, close = [], rules.next_close_after(first, cycle_day)
+    while close <= last:
+        closes.append(close)
+        close = rules.next_close_after(close, cycle_day)
+    return closes
+
+
+@pytest.mark.parametrize("cycle_day", range(1, 29))
+def test_the_due_date_is_the_same_day_every_month(cycle_day: int) -> None:
+    """Issue 20 item 6, every cycle day through 2023-2033 (leap years 2024, 2028, 2032).
+
+    15 U.S.C. 1637(o)(1): "The payment due date for a credit card account under an open end
+    consumer credit plan shall be the same day each month." The Board's commentary to 12 CFR
+    1026.7(b)(11)(i)(A) (as quoted by NAFCU, 2010-01-21): "the due date must generally be the
+    same numerical date. For example, a consumer's due date could be the 25th of every month
+    ... However, a consumer's due date may be the last day of each month". 12 CFR
+    1026.5(b)(2)(ii)(A): the statement is sent "not later than 21 days before the payment
+    due date"; and a due date belongs to its own cycle, before the next one closes.
+    """
+    dues = [
+        (close, rules.payment_due_date(close, cycle_day))
+        for close in _closes(cycle_day, date(2022, 12, 31), date(2033, 12, 31))
+    ]
+    assert len(dues) == 11 * 12
+    days_of_month = {due.day for _, due in dues}
+    last_day_every_time = all(due.day == calendar.monthrange(due.year, due.month)[1] for _, due in dues)
+    assert len(days_of_month) == 1 or last_day_every_time, sorted(days_of_month)
+    for close, due in dues:
+        assert (due - close).days >= 21, (close, due)
+        assert due < rules.next_close_after(close, cycle_day), (close, due)
+
+
+def test_february_keeps_the_due_day() -> None:
+    """Cycle day 4 fell due on the 29th of January but the 28th of February (the 29th in 2028)."""
+    assert rules.payment_due_date(date(2027, 1, 4), 4) == date(2027, 1, 28)
     assert rules.payment_due_date(date(2027, 2, 4), 4) == date(2027, 2, 28)
+    assert rules.payment_due_date(date(2028, 2, 4), 4) == date(2028, 2, 28)
+    assert rules.payment_due_date(date(2028, 2, 5), 5) == date(2028, 2, 28)
     assert rules.payment_due_date(date(2028, 1, 28), 28) == date(2028, 2, 23)
 
 
