@@ -154,16 +154,140 @@ def test_allocation_with_a_second_balance_class() -> None:
 def test_minimum_payment_warning(balance: int, apr: int) -> None:
     warning = rules.minimum_payment_warning(balance, apr)
     assert warning is not None
+    assert warning.minimum_only_months is not None  # our minimum always amortizes (1 % + interest)
+    assert warning.minimum_only_total is not None
     assert warning.minimum_only_months >= 1
     assert warning.minimum_only_total >= balance
     if warning.minimum_only_months > 36:
         assert warning.pay_in_36_monthly is not None
-        assert warning.pay_in_36_total is not None
-        assert warning.pay_in_36_total >= balance
-        # Faster repayment costs less interest (up to the level payment's rounding up, a cent a month).
-        assert warning.pay_in_36_total <= warning.minimum_only_total + 36
+        assert warning.pay_in_36_total == warning.pay_in_36_monthly * 36
+        assert warning.pay_in_36_total >= balance  # the level payment is rounded up to the cent
     else:
         assert warning.pay_in_36_monthly is None
+
+
+@given(st.integers(min_value=1, max_value=5_000_000), st.integers(min_value=0, max_value=3_600))
+def test_the_disclosed_warning_rounds_as_1026_7_b_12_says(balance: int, apr: int) -> None:
+    """12 CFR 1026.7(b)(12)(i), checked on every figure the statement prints.
+
+    (B) "If the minimum payment repayment estimate is less than 2 years, the card issuer must
+    disclose the estimate in months. Otherwise, the estimate must be disclosed in years and
+    rounded to the nearest whole year." (C), (F)(1): the dollar figures rounded "to the
+    nearest whole dollar or to the nearest cent, at the card issuer's option" (we print whole
+    dollars). (F)(2): the 36-month disclosures "are not required to be provided if the minimum
+    payment repayment estimate ... after rounding is three years or less"; (F)(1)(iv): the
+    savings is the minimum-only total cost less the 36-month total cost, so never negative.
+    """
+    warning = rules.minimum_payment_warning(balance, apr)
+    assert warning is not None
+    assert warning.minimum_only_months is not None
+    assert warning.minimum_only_total is not None
+    shown = rules.disclose_warning(
+        minimum_only_months=warning.minimum_only_months,
+        minimum_only_total=warning.minimum_only_total,
+        pay_in_36_monthly=warning.pay_in_36_monthly,
+        pay_in_36_total=warning.pay_in_36_total,
+    )
+    assert shown is not None
+    months = warning.minimum_only_months
+    if months < 24:
+        assert (shown.repayment_period_months, shown.repayment_period_years) == (months, None)
+        assert shown.repayment_period == f"{months} month{'s' if months > 1 else ''}"
+    else:
+        years = shown.repayment_period_years
+        assert shown.repayment_period_months is None
+        assert years is not None
+        assert abs(months - 12 * years) <= 6  # the nearest whole year
+        assert shown.repayment_period == f"{years} years"
+    assert shown.minimum_only_total is not None
+    assert shown.minimum_only_total % 100 == 0
+    assert abs(shown.minimum_only_total - warning.minimum_only_total) <= 50
+    over_3_years = shown.repayment_period_years is not None and shown.repayment_period_years > 3
+    assert shown.kind == ("over_3_years" if over_3_years else "3_years_or_less")
+    if over_3_years:
+        assert shown.pay_in_36_monthly is not None
+        assert shown.pay_in_36_total is not None
+        assert shown.pay_in_36_monthly % 100 == 0
+        assert shown.pay_in_36_total % 100 == 0
+        assert shown.savings == max(shown.minimum_only_total - shown.pay_in_36_total, 0)
+        if apr >= 100:  # at 1 % APR and more, 36 months costs less than 42 and more
+            assert shown.savings is not None
+            assert shown.savings > 0
+    else:
+        assert (shown.pay_in_36_monthly, shown.pay_in_36_total, shown.savings) == (None, None, None)
+
+
+def test_model_form_g_18_c_1_sample() -> None:
+    """Model form G-18(C)(1) (12 CFR part 1026, appendix G), its sample lines:
+
+    "Only the minimum payment | 10 years | $3,284" and "$62 | 3 years | $2,232
+    (Savings=$1,052)". Exact estimates that round to those figures print them.
+    """
+    shown = rules.disclose_warning(
+        minimum_only_months=121, minimum_only_total=3_283_80, pay_in_36_monthly=61_99
+    )
+    assert shown == rules.WarningDisclosure(
+        kind="over_3_years",
+        repayment_period_months=None,
+        repayment_period_years=10,
+        minimum_only_total=3_284_00,
+        pay_in_36_monthly=62_00,
+        pay_in_36_total=2_232_00,
+        savings=1_052_00,
+    )
+    assert shown.repayment_period == "10 years"
+
+
+def test_three_years_or_less_after_rounding_has_no_36_month_line() -> None:
+    """1026.7(b)(12)(i)(F)(2); G-18(C)(2). 37 to 41 months round to 3 years: no 36-month line.
+
+    Before the fix $905.00 at 0 % APR (37 months) showed "$25.14 | 3 years | $905.04
+    (Savings = -$0.04)", and every balance taking 37 to 41 months showed the line.
+    """
+    warning = rules.minimum_payment_warning(905_00, 0)
+    assert warning == rules.RepaymentWarning(37, 905_00, 25_14, 905_04)
+    shown = rules.disclose_warning(
+        minimum_only_months=37, minimum_only_total=905_00, pay_in_36_monthly=25_14, pay_in_36_total=905_04
+    )
+    assert shown == rules.WarningDisclosure("3_years_or_less", None, 3, 905_00, None, None, None)
+    assert [rules.repayment_years(m) for m in (24, 29, 30, 35, 41, 42, 47, 48)] == [2, 2, 3, 3, 3, 4, 4, 4]
+    # Under 2 years, in months: 23 months is "23 months", 24 is "2 years".
+    assert rules.disclose_warning(
+        minimum_only_months=23, minimum_only_total=600_00, pay_in_36_monthly=None
+    ) == rules.WarningDisclosure("3_years_or_less", 23, None, 600_00, None, None, None)
+
+
+def test_zero_apr_over_3_years_saves_nothing_rather_than_less_than_nothing() -> None:
+    """$100,000 at 0 % APR: 468 months at the minimum, the whole balance either way: savings $0."""
+    warning = rules.minimum_payment_warning(100_000_00, 0)
+    assert warning is not None
+    assert warning.pay_in_36_monthly == 2_777_78  # $100,000 / 36, rounded up to the cent
+    shown = rules.disclose_warning(
+        minimum_only_months=warning.minimum_only_months,
+        minimum_only_total=warning.minimum_only_total,
+        pay_in_36_monthly=warning.pay_in_36_monthly,
+        pay_in_36_total=warning.pay_in_36_total,
+    )
+    assert shown is not None
+    assert (shown.minimum_only_total, shown.pay_in_36_total, shown.savings) == (100_000_00, 100_000_00, 0)
+
+
+def test_negative_or_no_amortization_shows_only_the_36_month_line() -> None:
+    """12 CFR 1026.7(b)(12)(ii), model form G-18(C)(3): a minimum that never repays the balance.
+
+    Our own minimum always amortizes (1 % of the balance plus the interest), so an
+    interest-only formula stands in: $1,000 at 12 % APR (1 % a month) pays $10 a month for
+    ever. The level payment repaying $1,000 in 36 months at 1 % a month is
+    1000 x 0.01 / (1 - 1.01^-36) = $33.2143... (the annuity formula), $33.22 rounded up to
+    the cent: $33 a month and $1,195.92 -> $1,196 over 3 years.
+    """
+    warning = rules.minimum_payment_warning(1_000_00, 1_200, minimum=lambda _balance, interest: interest)
+    assert warning == rules.RepaymentWarning(None, None, 33_22, 33_22 * 36)
+    shown = rules.disclose_warning(
+        minimum_only_months=None, minimum_only_total=None, pay_in_36_monthly=33_22, pay_in_36_total=1_195_92
+    )
+    assert shown == rules.WarningDisclosure("negative_amortization", None, None, None, 33_00, 1_196_00, None)
+    assert shown.repayment_period == ""
 
 
 def test_late_fees_follow_the_dated_safe_harbour() -> None:
