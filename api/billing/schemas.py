@@ -35,7 +35,7 @@ class MinimumPaymentWarningOut(BaseModel):
     repayment_period_years: int | None
     disclosed_minimum_only_total: int | None = Field(description="In cents, rounded to the whole dollar.")
     disclosed_pay_in_36_monthly: int | None = Field(
-        description="In cents, rounded to the whole dollar; null where 36 months saves nothing to show."
+        description="In cents, rounded to the whole dollar; null when the minimum repays in 3 years or less."
     )
     disclosed_pay_in_36_total: int | None
     savings: int | None = Field(description="disclosed_minimum_only_total - disclosed_pay_in_36_total.")

@@ -1092,7 +1092,7 @@ export interface components {
             disclosed_minimum_only_total: number | null;
             /**
              * Disclosed Pay In 36 Monthly
-             * @description In cents, rounded to the whole dollar; null where 36 months saves nothing to show.
+             * @description In cents, rounded to the whole dollar; null when the minimum repays in 3 years or less.
              */
             disclosed_pay_in_36_monthly: number | null;
             /** Disclosed Pay In 36 Total */
