@@ -410,8 +410,9 @@ def repayment_years(months: int) -> int:
     """Months as the whole years 1026.7(b)(12)(i)(B) discloses: rounded to the nearest year, halves up.
 
     "Otherwise, the estimate must be disclosed in years and rounded to the nearest whole
-    year": 29 months is 2 years, 30 months (2.5 years) 3 years, 41 months 3 years, 42 months
-    4 years.
+    year": 29 months is 2 years, 42 months 4 years; the commentary's example to
+    (b)(12)(i)(F)(2) has "2 years 6 months to 3 years 5 months" disclosed as 3 years, so a
+    half year rounds up.
     """
     return round_half_up(months, 12)
 

@@ -239,18 +239,28 @@ def test_model_form_g_18_c_1_sample() -> None:
 
 
 def test_three_years_or_less_after_rounding_has_no_36_month_line() -> None:
-    """1026.7(b)(12)(i)(F)(2); G-18(C)(2). 37 to 41 months round to 3 years: no 36-month line.
+    """1026.7(b)(12)(i)(F)(2); model form G-18(C)(2). The official commentary, as NAFCU quotes it
+    (compliance blog, 2010-01-25): "Minimum payment repayment estimate disclosed on the periodic
+    statement is three years or less. Section 226.7(b)(12)(i)(F)(2)(i) provides that a credit
+    card issuer is not required to provide the disclosures related to repayment in 36 months if
+    the minimum payment repayment estimate disclosed under § 226.7(b)(12)(i)(B) after rounding
+    is 3 years or less. For example, if the minimum payment repayment estimate is 2 years 6
+    months to 3 years 5 months, ..." (30 to 41 months: 3 years after rounding).
 
-    Before the fix $905.00 at 0 % APR (37 months) showed "$25.14 | 3 years | $905.04
-    (Savings = -$0.04)", and every balance taking 37 to 41 months showed the line.
+    Before the fix $905.00 at 0 % APR (37 months) showed "3 years 1 month" and
+    "$25.14 | 3 years | $905.04 (Savings = -$0.04)"; every estimate of 37 to 41 months showed
+    the 36-month line.
     """
+    for months in range(30, 42):  # 2 years 6 months to 3 years 5 months
+        shown = rules.disclose_warning(
+            minimum_only_months=months,
+            minimum_only_total=900_00,
+            pay_in_36_monthly=25_00 if months > 36 else None,
+        )
+        assert shown == rules.WarningDisclosure("3_years_or_less", None, 3, 900_00, None, None, None), months
+    assert [rules.repayment_years(m) for m in (24, 29, 30, 41, 42, 47, 48)] == [2, 2, 3, 3, 4, 4, 4]
     warning = rules.minimum_payment_warning(905_00, 0)
     assert warning == rules.RepaymentWarning(37, 905_00, 25_14, 905_04)
-    shown = rules.disclose_warning(
-        minimum_only_months=37, minimum_only_total=905_00, pay_in_36_monthly=25_14, pay_in_36_total=905_04
-    )
-    assert shown == rules.WarningDisclosure("3_years_or_less", None, 3, 905_00, None, None, None)
-    assert [rules.repayment_years(m) for m in (24, 29, 30, 35, 41, 42, 47, 48)] == [2, 2, 3, 3, 3, 4, 4, 4]
     # Under 2 years, in months: 23 months is "23 months", 24 is "2 years".
     assert rules.disclose_warning(
         minimum_only_months=23, minimum_only_total=600_00, pay_in_36_monthly=None
