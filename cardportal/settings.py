@@ -22,6 +22,9 @@ SANDBOX_ADMIN_EMAIL = "admin@cardportal.local"
 SANDBOX_ADMIN_PASSWORD = "sandbox-admin-password"
 SANDBOX_STRIPE_API_KEY = "sk_test_cardportal_sandbox"
 SANDBOX_STRIPE_WEBHOOK_SECRET = "whsec_cardportal_sandbox"
+# 12 CFR 1026.7(b)(12)(i)(E): the toll-free number for credit counseling on every statement.
+# The sandbox's is a fictional 555-01xx number; production sets CREDIT_COUNSELING_PHONE.
+SANDBOX_CREDIT_COUNSELING_PHONE = "1-800-555-0199"
 
 # Values that must never protect a production deployment.
 _PLACEHOLDERS = {
@@ -95,6 +98,10 @@ class Settings(BaseSettings):
     pipelines_sandbox_days_ahead: int = Field(400, alias="PIPELINES_SANDBOX_DAYS_AHEAD", ge=0)
     dagster_port: int = Field(3000, alias="DAGSTER_PORT")
     dashboards_port: int = Field(8501, alias="DASHBOARDS_PORT")
+
+    # The toll-free number printed in the statement's minimum payment warning, where the
+    # cardholder reaches the issuer for credit counseling information (12 CFR 1026.7(b)(12)(iv)).
+    credit_counseling_phone: str = Field(SANDBOX_CREDIT_COUNSELING_PHONE, alias="CREDIT_COUNSELING_PHONE")
 
     api_host: str = Field("127.0.0.1", alias="API_HOST")
     api_port: int = Field(8000, alias="API_PORT")

@@ -116,10 +116,15 @@ def _suites() -> dict[str, list[Any]]:
             gxe.ExpectColumnValuesToBeBetween(column="minimum_payment_cents", min_value=0),
             gxe.ExpectColumnValuesToBeBetween(column="late_fee_cents", min_value=0),
             gxe.UnexpectedRowsExpectation(
-                description="closing = opening + purchases - refunds - payments + interest + fees; due later",
+                description=(
+                    "closing = opening + purchases - refunds - payments + returned payments + interest"
+                    " + fees; the past-due amount within the minimum; due later"
+                ),
                 unexpected_rows_query=(
                     "select * from {batch} where closing_balance_cents <> opening_balance_cents "
-                    "+ purchases_cents - refunds_cents - payments_cents + interest_cents + fees_cents "
+                    "+ purchases_cents - refunds_cents - payments_cents + returned_payments_cents "
+                    "+ interest_cents + fees_cents "
+                    "or past_due_amount_cents > minimum_payment_cents "
                     "or due_date <= period_end or period_end < period_start"
                 ),
             ),

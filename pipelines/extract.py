@@ -293,12 +293,16 @@ SPECS = (
         description="Closed billing cycles with every figure the customer is shown; late fees once charged.",
         query="""
             select id, account_id, currency, period_start, period_end, due_date, opening_balance,
-                   purchases, refunds, payments, interest, fees, closing_balance, minimum_payment,
-                   apr_bps, credit_limit, days_in_period, average_daily_balance, grace_period_applied,
-                   late_fee_transaction_id, late_fee_amount, created_at
+                   purchases, refunds, payments, returned_payments, interest, fees, closing_balance,
+                   past_due_amount, minimum_payment, apr_bps, credit_limit, days_in_period,
+                   average_daily_balance, grace_period_applied, late_fee_transaction_id,
+                   late_fee_amount, created_at
             from statements
             where (created_at >= {start} and created_at < {end})
-               or (late_fee_transaction_id is not null and due_date = {day})
+               or late_fee_transaction_id in (
+                   select id from transactions
+                   where type = 'fee' and posted_at >= {start} and posted_at < {end}
+               )
         """,
         columns=(
             ("id", "text"),
@@ -311,9 +315,11 @@ SPECS = (
             ("purchases", "bigint"),
             ("refunds", "bigint"),
             ("payments", "bigint"),
+            ("returned_payments", "bigint"),
             ("interest", "bigint"),
             ("fees", "bigint"),
             ("closing_balance", "bigint"),
+            ("past_due_amount", "bigint"),
             ("minimum_payment", "bigint"),
             ("apr_bps", "bigint"),
             ("credit_limit", "bigint"),
@@ -469,6 +475,10 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
 def _ensure_table(conn: psycopg.Connection[Any], table: str, columns: tuple[tuple[str, str], ...]) -> None:
     cols = ", ".join(f"{name} {kind}" for name, kind in columns)
     conn.execute(f"create table if not exists raw.{table} ({cols}, _partition_date date not null)")
+    # A column added to a spec later (statements.returned_payments, issue 20) reaches a warehouse
+    # made before it; older rows read null there.
+    for name, kind in columns:
+        conn.execute(f"alter table raw.{table} add column if not exists {name} {kind}")
     conn.execute(f"create index if not exists {table}_partition_date on raw.{table} (_partition_date)")
 
 

@@ -545,8 +545,9 @@ class Simulation:
         profile = state.profile
         if profile.autopay:
             return
-        # The statement closed yesterday; it is due 25 days after closing.
-        due_in = 24
+        # The statement closed yesterday; it is due 23 to 26 days after closing (the same day
+        # each month, api.billing.rules.payment_due_date): plan within the shortest.
+        due_in = 23
         if rng.random() < (0.6 if profile.payer == "misser" else 0.06):
             return  # this month slips by: late fee and delinquency follow
         kind = {"full": "full", "minimum": "minimum", "partial": "partial", "misser": "minimum"}[

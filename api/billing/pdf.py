@@ -19,6 +19,7 @@ from fpdf.enums import XPos, YPos
 from api.billing import rules
 from api.billing.models import Statement
 from api.network.models import Transaction
+from cardportal.settings import SANDBOX_CREDIT_COUNSELING_PHONE
 
 ISSUER = "cardportal"
 _DESCRIPTIONS = {
@@ -35,17 +36,13 @@ def dollars(cents: int) -> str:
     return f"{sign}${whole:,}.{part:02d}"
 
 
+def whole_dollars(cents: int) -> str:
+    """A whole number of dollars as the warning prints it: 328400 -> "$3,284" (cents dropped)."""
+    return dollars(cents).removesuffix(".00") if cents % 100 == 0 else dollars(cents)
+
+
 def long_date(day: date) -> str:
     return f"{day:%m/%d/%Y}"
-
-
-def _months_text(months: int) -> str:
-    years, rest = divmod(months, 12)
-    if years == 0:
-        return f"{months} month{'s' if months != 1 else ''}"
-    if rest == 0:
-        return f"{years} year{'s' if years != 1 else ''}"
-    return f"{years} year{'s' if years != 1 else ''} {rest} month{'s' if rest != 1 else ''}"
 
 
 def _describe(transaction: Transaction) -> str:
@@ -106,8 +103,85 @@ class _Statement(FPDF):
         self.cell(width * 0.38, 5.5, value, align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
+def _minimum_payment_warning(pdf: _Statement, s: Statement, credit_counseling_phone: str) -> None:
+    """The warning of 12 CFR 1026.7(b)(12) laid out as model forms G-18(C)(1)-(3).
+
+    The figures are ``rules.disclose_warning``'s: the period in months under 2 years, else
+    whole years; dollars rounded to the whole dollar; the 36-month line only when the
+    minimum takes more than 3 years after rounding (or never repays).
+    """
+    disclosure = rules.disclose_warning(
+        minimum_only_months=s.minimum_only_months,
+        minimum_only_total=s.minimum_only_total,
+        pay_in_36_monthly=s.pay_in_36_monthly,
+        pay_in_36_total=s.pay_in_36_total,
+    )
+    if disclosure is None:
+        return
+    pdf.section("Minimum Payment Warning")
+    if disclosure.kind == "negative_amortization":
+        # 12 CFR 1026.7(b)(12)(ii), model form G-18(C)(3).
+        opening = (
+            "Even if you make no more charges using this card, if you make only the minimum payment "
+            "each month we estimate you will never pay off the balance shown on this statement because "
+            "your payment will be less than the interest charged each month. If you make more than the "
+            "minimum payment each period, you will pay less in interest and pay off your balance sooner."
+        )
+    else:
+        opening = (
+            "If you make only the minimum payment each period, you will pay more in interest and it "
+            "will take you longer to pay off your balance. For example:"
+        )
+    pdf.multi_cell(0, 4.5, opening, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.ln(1)
+    pdf.set_font("Helvetica", "B", 9)
+    widths = (70, 50, 60)
+    for text, w in zip(
+        (
+            "If you make no additional charges using this card and each month you pay...",
+            "You will pay off the balance shown on this statement in about...",
+            "And you will end up paying an estimated total of...",
+        ),
+        widths,
+        strict=True,
+    ):
+        pdf.multi_cell(w, 4, text, border=1, new_x=XPos.RIGHT, new_y=YPos.TOP, max_line_height=4)
+    pdf.ln(12)
+    pdf.set_font("Helvetica", "", 9)
+    lines: list[tuple[str, str, str]] = []
+    if disclosure.minimum_only_total is not None:
+        lines.append(
+            (
+                "Only the minimum payment",
+                disclosure.repayment_period,
+                whole_dollars(disclosure.minimum_only_total),
+            )
+        )
+    if disclosure.pay_in_36_monthly is not None and disclosure.pay_in_36_total is not None:
+        total = whole_dollars(disclosure.pay_in_36_total)
+        if disclosure.savings is not None:
+            total += f" (Savings={whole_dollars(disclosure.savings)})"
+        lines.append((whole_dollars(disclosure.pay_in_36_monthly), "3 years", total))
+    for line in lines:
+        for text, w in zip(line, widths, strict=True):
+            pdf.cell(w, 6, text, border=1, new_x=XPos.RIGHT, new_y=YPos.TOP)
+        pdf.ln(6)
+    pdf.ln(1)
+    pdf.multi_cell(
+        0,
+        4.5,
+        f"If you would like information about credit counseling services, call {credit_counseling_phone}.",
+        new_x=XPos.LMARGIN,
+        new_y=YPos.NEXT,
+    )
+
+
 def render_statement_pdf(
-    statement: Statement, transactions: Sequence[Transaction], *, holder_name: str | None = None
+    statement: Statement,
+    transactions: Sequence[Transaction],
+    *,
+    holder_name: str | None = None,
+    credit_counseling_phone: str = SANDBOX_CREDIT_COUNSELING_PHONE,
 ) -> bytes:
     s = statement
     pdf = _Statement(s)
@@ -173,46 +247,7 @@ def render_statement_pdf(
     pdf.rect(right_x, top, width, right_bottom - top + 2)
     pdf.set_y(max(left_bottom, right_bottom) + 5)
 
-    if s.minimum_only_months is not None and s.minimum_only_total is not None:
-        pdf.section("Minimum Payment Warning")
-        pdf.multi_cell(
-            0,
-            4.5,
-            "If you make only the minimum payment each period, you will pay more in interest and it "
-            "will take you longer to pay off your balance. For example:",
-            new_x=XPos.LMARGIN,
-            new_y=YPos.NEXT,
-        )
-        pdf.set_font("Helvetica", "B", 9)
-        widths = (70, 50, 60)
-        for text, w in zip(
-            (
-                "If you make no additional charges and each month you pay...",
-                "You will pay off the balance in about...",
-                "And you will end up paying an estimated total of...",
-            ),
-            widths,
-            strict=True,
-        ):
-            pdf.multi_cell(w, 4, text, border=1, new_x=XPos.RIGHT, new_y=YPos.TOP, max_line_height=4)
-        pdf.ln(12)
-        pdf.set_font("Helvetica", "", 9)
-        lines = [
-            ("Only the minimum payment", _months_text(s.minimum_only_months), dollars(s.minimum_only_total))
-        ]
-        if s.pay_in_36_monthly is not None and s.pay_in_36_total is not None:
-            savings = s.minimum_only_total - s.pay_in_36_total
-            lines.append(
-                (
-                    dollars(s.pay_in_36_monthly),
-                    "3 years",
-                    f"{dollars(s.pay_in_36_total)} (Savings = {dollars(savings)})",
-                )
-            )
-        for line in lines:
-            for text, w in zip(line, widths, strict=True):
-                pdf.cell(w, 6, text, border=1, new_x=XPos.RIGHT, new_y=YPos.TOP)
-            pdf.ln(6)
+    _minimum_payment_warning(pdf, s, credit_counseling_phone)
 
     pdf.section("Transactions")
     pdf.set_font("Helvetica", "B", 9)

@@ -26,6 +26,7 @@ from api.deps import (
     OptionalUserIdempotency,
     OriginDep,
     SessionDep,
+    SettingsDep,
 )
 from api.errors import NotFound, problem_responses
 from api.jobs import daily as daily_job
@@ -47,6 +48,7 @@ def list_statements(
     id: ResourceId,
     principal: CurrentPrincipal,
     session: SessionDep,
+    settings: SettingsDep,
     limit: LimitParam = 50,
     cursor: CursorParam = None,
 ) -> Page[StatementOut]:
@@ -60,7 +62,10 @@ def list_statements(
         limit=limit,
         cursor=cursor,
     )
-    return Page[StatementOut](data=[StatementOut.of(s) for s in rows], next_cursor=next_cursor)
+    phone = settings.credit_counseling_phone
+    return Page[StatementOut](
+        data=[StatementOut.of(s, credit_counseling_phone=phone) for s in rows], next_cursor=next_cursor
+    )
 
 
 def _visible_statement(session: SessionDep, principal: CurrentPrincipal, statement_id: str) -> Statement:
@@ -76,12 +81,15 @@ def _visible_statement(session: SessionDep, principal: CurrentPrincipal, stateme
 
 
 @router.get("/v1/statements/{id}", responses=_NOT_FOUND)
-def get_statement(id: ResourceId, principal: CurrentPrincipal, session: SessionDep) -> StatementDetailOut:
+def get_statement(
+    id: ResourceId, principal: CurrentPrincipal, session: SessionDep, settings: SettingsDep
+) -> StatementDetailOut:
     """One statement with the transactions of its period."""
     statement = _visible_statement(session, principal, id)
     transactions = service.statement_transactions(session, statement)
     return StatementDetailOut(
-        **StatementOut.of(statement).model_dump(), transactions=[TransactionOut.of(t) for t in transactions]
+        **StatementOut.of(statement, credit_counseling_phone=settings.credit_counseling_phone).model_dump(),
+        transactions=[TransactionOut.of(t) for t in transactions],
     )
 
 
@@ -90,13 +98,20 @@ def get_statement(id: ResourceId, principal: CurrentPrincipal, session: SessionD
     responses=_PDF | _NOT_FOUND,
     response_class=Response,
 )
-def get_statement_pdf(id: ResourceId, principal: CurrentPrincipal, session: SessionDep) -> Response:
+def get_statement_pdf(
+    id: ResourceId, principal: CurrentPrincipal, session: SessionDep, settings: SettingsDep
+) -> Response:
     """The statement as a PDF, as the customer receives it."""
     statement = _visible_statement(session, principal, id)
     transactions = service.statement_transactions(session, statement)
     account = accounts.visible_account(session, principal, statement.account_id)
     holder = session.get(User, account.user_id)
-    content = render_statement_pdf(statement, transactions, holder_name=holder.full_name if holder else None)
+    content = render_statement_pdf(
+        statement,
+        transactions,
+        holder_name=holder.full_name if holder else None,
+        credit_counseling_phone=settings.credit_counseling_phone,
+    )
     return Response(
         content,
         media_type="application/pdf",

@@ -12,10 +12,11 @@ and more up (the convention of Appendix M1 and of card issuers' disclosures).
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_CEILING, Decimal, localcontext
+from typing import Literal
 
 BPS = 10_000
 DAYS_IN_YEAR = 365  # the daily periodic rate is APR / 365, in leap years too
@@ -63,29 +64,42 @@ def next_close_after(day: date, cycle_day: int) -> date:
 
 
 def due_day_of_month(cycle_day: int) -> int:
-    """The day of the month payments fall due for a cycle closing on ``cycle_day``.
+    """The day of the month payments fall due for a cycle closing on ``cycle_day`` (1..28).
 
-    25 days after a close in a 30-day month: ``cycle_day + 25`` when that fits in
-    the closing month, else ``cycle_day - 5`` of the next one.
+    The same numerical day every month (15 U.S.C. 1637(o)(1); 12 CFR 1026.7(b)(11)(i)(A)
+    and its commentary: "the due date must generally be the same numerical date", e.g. the
+    25th of every month), so it is never past the 28th, which every month has. 25 days after
+    the close in a 30-day month where that fits: ``cycle_day + 25`` for cycle days 1..3 (26th
+    to 28th of the closing month), the 28th for cycle days 4 and 5 (24 and 23 days after the
+    close), ``cycle_day - 5`` of the next month for cycle days 6..28. Every choice keeps at
+    least 21 days between the close and the due date in every month (1026.5(b)(2)(ii)(A)):
+    a due day ``d`` in the next month is ``days_in(closing month) - cycle_day + d >= 28 - 5``
+    days after the close, one in the closing month ``d - cycle_day >= 23`` days.
     """
-    return cycle_day + DUE_DAYS_AFTER_CLOSE if cycle_day + DUE_DAYS_AFTER_CLOSE <= 30 else cycle_day - 5
+    if not 1 <= cycle_day <= 28:
+        raise ValueError("cycle_day must be 1..28")
+    if cycle_day + DUE_DAYS_AFTER_CLOSE <= 28:
+        return cycle_day + DUE_DAYS_AFTER_CLOSE
+    if cycle_day - 5 >= 1:
+        return cycle_day - 5
+    return 28
 
 
 def payment_due_date(close: date, cycle_day: int) -> date:
     """The due date of the statement that closes on ``close``.
 
-    15 U.S.C. 1637(o) and 12 CFR 1026.7(b)(11)(i)(A) (comment 7(b)(11)-1): the due
-    date is the same day of the month for every cycle; 12 CFR 1026.5(b)(2)(ii)(A):
-    the statement goes out at least 21 days before it. We keep 25 days after
-    the close in a 30-day month, the same day every month, and clamp to the
-    month's last day where the month is shorter (February): 23 to 26 days,
-    never fewer than 21.
+    15 U.S.C. 1637(o)(1): "The payment due date for a credit card account under an open end
+    consumer credit plan shall be the same day each month." 12 CFR 1026.7(b)(11)(i)(A): the
+    statement shows that date. 12 CFR 1026.5(b)(2)(ii)(A): the statement goes out at least
+    21 days before it. ``due_day_of_month`` is a day every month has, so the date is never
+    clamped (a clamp moved the due date of cycle days 4 and 5 in February, issue 20 item 6);
+    it falls 23 to 26 days after the close and before the next close.
     """
     due_day = due_day_of_month(cycle_day)
     year, month = (
         (close.year, close.month) if due_day > cycle_day else _add_months(close.year, close.month, 1)
     )
-    return date(year, month, min(due_day, days_in_month(year, month)))
+    return date(year, month, due_day)
 
 
 # --- Interest ----------------------------------------------------------------------------------
@@ -304,25 +318,49 @@ def allocate_payment(amount: int, classes: Sequence[BalanceClass], *, minimum_du
 # --- The minimum-payment warning --------------------------------------------------------------
 
 MAX_REPAYMENT_MONTHS = 1200
+PAY_OFF_MONTHS = 36  # 12 CFR 1026.7(b)(12)(i)(F): "repayment in 36 months"
+MONTHS_SHOWN_BELOW = 24  # 1026.7(b)(12)(i)(B): an estimate under 2 years is shown in months
+
+# A minimum payment formula for the warning: (balance with the month's interest, that
+# interest) -> the payment. Ours is ``minimum_payment`` with no fees (Appendix M1 (b)(1):
+# "card issuers must use the minimum payment formula(s) that apply to a cardholder's account").
+MinimumFormula = Callable[[int, int], int]
+
+
+def _our_minimum(balance: int, interest: int) -> int:
+    return minimum_payment(balance, interest=interest, fees=0)
 
 
 @dataclass(frozen=True)
 class RepaymentWarning:
-    minimum_only_months: int
-    minimum_only_total: int
+    """The exact estimates behind the warning, as a statement row stores them (cents, months).
+
+    ``minimum_only_months`` and ``minimum_only_total`` are None when minimum payments never
+    repay the balance (negative or no amortization, 12 CFR 1026.7(b)(12)(ii)).
+    """
+
+    minimum_only_months: int | None
+    minimum_only_total: int | None
     pay_in_36_monthly: int | None
     pay_in_36_total: int | None
 
 
-def minimum_payment_warning(balance: int, apr_bps: int) -> RepaymentWarning | None:
-    """The repayment disclosure of 12 CFR 1026.7(b)(12) and Appendix M1.
+def minimum_payment_warning(
+    balance: int, apr_bps: int, *, minimum: MinimumFormula = _our_minimum
+) -> RepaymentWarning | None:
+    """The repayment estimates of 12 CFR 1026.7(b)(12) and Appendix M1, exact to the cent.
 
-    Assumes no new charges and the APR unchanged; each month the interest is
-    balance x APR / 12 (Appendix M1 (b)(1)(i) allows the monthly rate) and the
-    payment is this module's ``minimum_payment`` on the new balance. Months
-    and the total paid are counted to the last cent. When that takes more
-    than 36 months, also the level payment that clears the balance in 36
-    months (rounded up to the cent, Appendix M1 (b)(3)) and its total.
+    Appendix M1's assumptions: the statement's balance, the APR unchanged, only minimum
+    payments, no new charges. Each month's interest is balance x APR / 12, the periodic rate
+    of Appendix M2's calculation ((APR / 365) x (365 / 12) days), rounded half up to the
+    cent; the payment is ``minimum`` on the balance with that interest, the last one what is
+    left. Months and the total paid are counted to the last cent; ``disclose_warning``
+    rounds them for the statement. The level payment that repays the balance in 36 months
+    (``level_payment``) and its total are given whenever the minimum takes longer than 36
+    months or never repays (1026.7(b)(12)(ii) shows them then too).
+
+    When a minimum payment does not exceed the month's interest the balance never falls:
+    negative or no amortization, months and total None.
     """
     if balance <= 0:
         return None
@@ -330,14 +368,127 @@ def minimum_payment_warning(balance: int, apr_bps: int) -> RepaymentWarning | No
     while owed > 0 and months < MAX_REPAYMENT_MONTHS:
         interest = round_half_up(owed * apr_bps, 12 * BPS)
         owed += interest
-        payment = minimum_payment(owed, interest=interest, fees=0)
+        payment = min(minimum(owed, interest), owed)
+        if payment <= interest and payment < owed:
+            monthly = level_payment(balance, apr_bps, PAY_OFF_MONTHS)
+            return RepaymentWarning(None, None, monthly, monthly * PAY_OFF_MONTHS)
         owed -= payment
         total += payment
         months += 1
-    if months <= 36:
+    if months <= PAY_OFF_MONTHS:
         return RepaymentWarning(months, total, None, None)
-    monthly = level_payment(balance, apr_bps, 36)
-    return RepaymentWarning(months, total, monthly, monthly * 36)
+    monthly = level_payment(balance, apr_bps, PAY_OFF_MONTHS)
+    return RepaymentWarning(months, total, monthly, monthly * PAY_OFF_MONTHS)
+
+
+def round_to_dollar(cents: int) -> int:
+    """Cents rounded to the nearest whole dollar, halves up, still in cents (12 CFR 1026.7(b)(12)(i)(C))."""
+    return round_half_up(cents, 100) * 100
+
+
+WarningKind = Literal["over_3_years", "3_years_or_less", "negative_amortization"]
+
+
+@dataclass(frozen=True)
+class WarningDisclosure:
+    """The minimum payment warning as the statement prints it: periods and dollars rounded.
+
+    ``kind`` names the model form: G-18(C)(1) "over_3_years" (the 36-month line and its
+    savings), G-18(C)(2) "3_years_or_less" (no 36-month line), G-18(C)(3)
+    "negative_amortization" (never repaid at the minimum; the 36-month line only). Money is
+    in cents, each a whole number of dollars. The repayment period is in months when under
+    2 years, else in whole years.
+    """
+
+    kind: WarningKind
+    repayment_period_months: int | None
+    repayment_period_years: int | None
+    minimum_only_total: int | None
+    pay_in_36_monthly: int | None
+    pay_in_36_total: int | None
+    savings: int | None
+
+    @property
+    def repayment_period(self) -> str:
+        """ "11 months", "1 month", "10 years"; "" when never repaid."""
+        if self.repayment_period_months is not None:
+            n, unit = self.repayment_period_months, "month"
+        elif self.repayment_period_years is not None:
+            n, unit = self.repayment_period_years, "year"
+        else:
+            return ""
+        return f"{n} {unit}{'' if n == 1 else 's'}"
+
+
+def repayment_years(months: int) -> int:
+    """Months as the whole years 1026.7(b)(12)(i)(B) discloses: rounded to the nearest year, halves up.
+
+    "Otherwise, the estimate must be disclosed in years and rounded to the nearest whole
+    year": 29 months is 2 years, 42 months 4 years; the commentary's example to
+    (b)(12)(i)(F)(2) has "2 years 6 months to 3 years 5 months" disclosed as 3 years, so a
+    half year rounds up.
+    """
+    return round_half_up(months, 12)
+
+
+def disclose_warning(
+    *,
+    minimum_only_months: int | None,
+    minimum_only_total: int | None,
+    pay_in_36_monthly: int | None,
+    pay_in_36_total: int | None = None,
+) -> WarningDisclosure | None:
+    """The figures a statement prints, from the exact estimates a statement row holds.
+
+    12 CFR 1026.7(b)(12)(i): (B) the minimum payment repayment estimate "in months" when it
+    is "less than 2 years", otherwise "in years and rounded to the nearest whole year";
+    (C), (F)(1)(i), (iii), (iv): the total cost, the estimated monthly payment for repayment
+    in 36 months, its total cost and the savings rounded "either to the nearest whole dollar
+    or to the nearest cent, at the card issuer's option": we round every one to the nearest
+    whole dollar, as model form G-18(C)(1) shows them. (F)(2): the 36-month disclosures "are
+    not required to be provided if the minimum payment repayment estimate ... after rounding
+    is three years or less", and we leave them out then (issue 20 item 7: 37 to 41 months
+    showed them, with a negative saving at a 0 % APR).
+
+    The savings is the rounded minimum-only total less the rounded 36-month total, so the
+    printed figures subtract as in G-18(C)(1)'s sample ($3,284 - $2,232 = $1,052), and never
+    below zero (at a 0 % APR paying faster saves nothing; the level payment is rounded up to
+    the cent, which may make its total a few cents more). The 36-month total is the exact
+    one (``pay_in_36_monthly`` x 36 when not given) rounded, not the rounded monthly payment
+    x 36, which would add up to $18 of rounding (36 x $0.50) to what the cardholder pays.
+    """
+    if pay_in_36_monthly is not None and pay_in_36_total is None:
+        pay_in_36_total = pay_in_36_monthly * PAY_OFF_MONTHS
+    if minimum_only_months is None or minimum_only_total is None:
+        if pay_in_36_monthly is None or pay_in_36_total is None:
+            return None
+        return WarningDisclosure(
+            kind="negative_amortization",
+            repayment_period_months=None,
+            repayment_period_years=None,
+            minimum_only_total=None,
+            pay_in_36_monthly=round_to_dollar(pay_in_36_monthly),
+            pay_in_36_total=round_to_dollar(pay_in_36_total),
+            savings=None,
+        )
+    total = round_to_dollar(minimum_only_total)
+    if minimum_only_months < MONTHS_SHOWN_BELOW:
+        months, years = minimum_only_months, None
+    else:
+        months, years = None, repayment_years(minimum_only_months)
+    if years is None or years <= PAY_OFF_MONTHS // 12 or pay_in_36_monthly is None or pay_in_36_total is None:
+        return WarningDisclosure("3_years_or_less", months, years, total, None, None, None)
+    monthly = round_to_dollar(pay_in_36_monthly)
+    total_36 = round_to_dollar(pay_in_36_total)
+    return WarningDisclosure(
+        kind="over_3_years",
+        repayment_period_months=None,
+        repayment_period_years=years,
+        minimum_only_total=total,
+        pay_in_36_monthly=monthly,
+        pay_in_36_total=total_36,
+        savings=max(total - total_36, 0),
+    )
 
 
 def level_payment(balance: int, apr_bps: int, months: int) -> int:

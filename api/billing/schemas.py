@@ -1,19 +1,71 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
+from api.billing import rules
 from api.billing.models import Statement
 from api.network.schemas import TransactionOut
+from cardportal.settings import SANDBOX_CREDIT_COUNSELING_PHONE
 
 
 class MinimumPaymentWarningOut(BaseModel):
-    minimum_only_months: int
-    minimum_only_total: int
+    """The minimum payment warning (12 CFR 1026.7(b)(12), Appendix M1, model forms G-18(C)).
+
+    The first four fields are the exact estimates (cents, months); the ``disclosed_*`` ones
+    and ``savings`` are the figures the statement prints, rounded as 1026.7(b)(12) says
+    (``api.billing.rules.disclose_warning``).
+    """
+
+    minimum_only_months: int | None = Field(
+        description="Months to repay paying only the minimum; null when the minimum never repays."
+    )
+    minimum_only_total: int | None = Field(description="Total paid at the minimum, in cents, exact.")
     pay_in_36_monthly: int | None
     pay_in_36_total: int | None
+    kind: Literal["over_3_years", "3_years_or_less", "negative_amortization"] = Field(
+        description="The model form: G-18(C)(1), G-18(C)(2) or G-18(C)(3)."
+    )
+    repayment_period: str = Field(
+        description='As printed: months under 2 years ("11 months"), else whole years ("10 years").'
+    )
+    repayment_period_months: int | None
+    repayment_period_years: int | None
+    disclosed_minimum_only_total: int | None = Field(description="In cents, rounded to the whole dollar.")
+    disclosed_pay_in_36_monthly: int | None = Field(
+        description="In cents, rounded to the whole dollar; null when the minimum repays in 3 years or less."
+    )
+    disclosed_pay_in_36_total: int | None
+    savings: int | None = Field(description="disclosed_minimum_only_total - disclosed_pay_in_36_total.")
+    credit_counseling_phone: str = Field(description="Toll-free number for credit counseling information.")
+
+    @classmethod
+    def of(cls, s: Statement, *, credit_counseling_phone: str) -> MinimumPaymentWarningOut | None:
+        disclosure = rules.disclose_warning(
+            minimum_only_months=s.minimum_only_months,
+            minimum_only_total=s.minimum_only_total,
+            pay_in_36_monthly=s.pay_in_36_monthly,
+            pay_in_36_total=s.pay_in_36_total,
+        )
+        if disclosure is None:
+            return None
+        return cls(
+            minimum_only_months=s.minimum_only_months,
+            minimum_only_total=s.minimum_only_total,
+            pay_in_36_monthly=s.pay_in_36_monthly,
+            pay_in_36_total=s.pay_in_36_total,
+            kind=disclosure.kind,
+            repayment_period=disclosure.repayment_period,
+            repayment_period_months=disclosure.repayment_period_months,
+            repayment_period_years=disclosure.repayment_period_years,
+            disclosed_minimum_only_total=disclosure.minimum_only_total,
+            disclosed_pay_in_36_monthly=disclosure.pay_in_36_monthly,
+            disclosed_pay_in_36_total=disclosure.pay_in_36_total,
+            savings=disclosure.savings,
+            credit_counseling_phone=credit_counseling_phone,
+        )
 
 
 class StatementOut(BaseModel):
@@ -50,15 +102,10 @@ class StatementOut(BaseModel):
     created_at: datetime
 
     @classmethod
-    def of(cls, s: Statement) -> StatementOut:
-        warning = None
-        if s.minimum_only_months is not None and s.minimum_only_total is not None:
-            warning = MinimumPaymentWarningOut(
-                minimum_only_months=s.minimum_only_months,
-                minimum_only_total=s.minimum_only_total,
-                pay_in_36_monthly=s.pay_in_36_monthly,
-                pay_in_36_total=s.pay_in_36_total,
-            )
+    def of(
+        cls, s: Statement, *, credit_counseling_phone: str = SANDBOX_CREDIT_COUNSELING_PHONE
+    ) -> StatementOut:
+        warning = MinimumPaymentWarningOut.of(s, credit_counseling_phone=credit_counseling_phone)
         return cls(
             id=s.id,
             account_id=s.account_id,

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from pypdf import PdfReader
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.billing.pdf import dollars, long_date
+from api.billing.pdf import dollars, long_date, whole_dollars
 from api.jobs import daily as daily_job
 from tests.api.billing.helpers import at, move_clock_to, payment, purchase
 from tests.factories import login, open_card_account, unique_email
@@ -32,7 +32,7 @@ def test_statement_pdf_reads_back(
     statements = api.get(f"/v1/accounts/{account_id}/statements", headers=holder.headers).json()["data"]
     latest = statements[0]
     assert latest["interest"] > 0
-    assert latest["minimum_payment_warning"]["pay_in_36_monthly"] is not None
+    assert latest["minimum_payment_warning"]["disclosed_pay_in_36_monthly"] is not None
 
     r = api.get(f"/v1/statements/{latest['id']}/pdf", headers=holder.headers)
     assert r.status_code == 200
@@ -49,7 +49,9 @@ def test_statement_pdf_reads_back(
         dollars(latest["closing_balance"]),
         "Minimum Payment Warning",
         "Only the minimum payment",
-        dollars(latest["minimum_payment_warning"]["pay_in_36_monthly"]),
+        # The warning prints whole dollars (12 CFR 1026.7(b)(12)(i)(F)(1)(i), model form G-18(C)(1)).
+        whole_dollars(latest["minimum_payment_warning"]["disclosed_pay_in_36_monthly"]),
+        "credit counseling services",
         "Late Payment Warning",
         "Transactions",
         "PAYMENT - THANK YOU",

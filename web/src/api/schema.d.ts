@@ -1071,16 +1071,66 @@ export interface components {
             /** Name */
             name: string;
         };
-        /** MinimumPaymentWarningOut */
+        /**
+         * MinimumPaymentWarningOut
+         * @description The minimum payment warning (12 CFR 1026.7(b)(12), Appendix M1, model forms G-18(C)).
+         *
+         *     The first four fields are the exact estimates (cents, months); the ``disclosed_*`` ones
+         *     and ``savings`` are the figures the statement prints, rounded as 1026.7(b)(12) says
+         *     (``api.billing.rules.disclose_warning``).
+         */
         MinimumPaymentWarningOut: {
-            /** Minimum Only Months */
-            minimum_only_months: number;
-            /** Minimum Only Total */
-            minimum_only_total: number;
+            /**
+             * Credit Counseling Phone
+             * @description Toll-free number for credit counseling information.
+             */
+            credit_counseling_phone: string;
+            /**
+             * Disclosed Minimum Only Total
+             * @description In cents, rounded to the whole dollar.
+             */
+            disclosed_minimum_only_total: number | null;
+            /**
+             * Disclosed Pay In 36 Monthly
+             * @description In cents, rounded to the whole dollar; null when the minimum repays in 3 years or less.
+             */
+            disclosed_pay_in_36_monthly: number | null;
+            /** Disclosed Pay In 36 Total */
+            disclosed_pay_in_36_total: number | null;
+            /**
+             * Kind
+             * @description The model form: G-18(C)(1), G-18(C)(2) or G-18(C)(3).
+             * @enum {string}
+             */
+            kind: "over_3_years" | "3_years_or_less" | "negative_amortization";
+            /**
+             * Minimum Only Months
+             * @description Months to repay paying only the minimum; null when the minimum never repays.
+             */
+            minimum_only_months: number | null;
+            /**
+             * Minimum Only Total
+             * @description Total paid at the minimum, in cents, exact.
+             */
+            minimum_only_total: number | null;
             /** Pay In 36 Monthly */
             pay_in_36_monthly: number | null;
             /** Pay In 36 Total */
             pay_in_36_total: number | null;
+            /**
+             * Repayment Period
+             * @description As printed: months under 2 years ("11 months"), else whole years ("10 years").
+             */
+            repayment_period: string;
+            /** Repayment Period Months */
+            repayment_period_months: number | null;
+            /** Repayment Period Years */
+            repayment_period_years: number | null;
+            /**
+             * Savings
+             * @description disclosed_minimum_only_total - disclosed_pay_in_36_total.
+             */
+            savings: number | null;
         };
         /** Page[AccountOut] */
         Page_AccountOut_: {

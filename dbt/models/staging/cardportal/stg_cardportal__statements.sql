@@ -13,9 +13,12 @@ select
     purchases as purchases_cents,
     refunds as refunds_cents,
     payments as payments_cents,
+    -- Before issue 20 returns were netted inside payments (and the column did not exist).
+    coalesce(returned_payments, 0) as returned_payments_cents,
     interest as interest_cents,
     fees as fees_cents,
     closing_balance as closing_balance_cents,
+    coalesce(past_due_amount, 0) as past_due_amount_cents,
     minimum_payment as minimum_payment_cents,
     apr_bps,
     credit_limit as credit_limit_cents,
