@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.billing import service as billing
+from api.jobs import daily as daily_job
 from tests.api.billing.helpers import at, move_clock_to, purchase
 from tests.factories import login, open_card_account, unique_email
 
@@ -27,7 +27,7 @@ def test_cycle_day_4_falls_due_on_the_same_day_in_february(
     email = unique_email("due-day")
     _, account_id, card_id = open_card_account(session, app, credit_limit=2_000_00, email=email)
     purchase(session, card_id, 300_00, app.state.clock.now())
-    billing.advance_clock(session_factory, app.state.clock, to=at(2031, 3, 6))
+    daily_job.advance_clock(session_factory, app.state.clock, to=at(2031, 3, 6))
 
     holder = login(api, email)
     account = api.get(f"/v1/accounts/{account_id}", headers=holder.headers).json()

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from pypdf import PdfReader
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.billing import service as billing
+from api.jobs import daily as daily_job
 from tests.api.billing.helpers import at, move_clock_to, purchase
 from tests.factories import login, open_card_account, unique_email
 
@@ -30,7 +30,7 @@ def _first_statement(
         session, app, credit_limit=200_000_00, apr_bps=apr_bps, email=email
     )
     purchase(session, card_id, amount, app.state.clock.now())
-    billing.advance_clock(session_factory, app.state.clock, to=at(2030, 7, 5))
+    daily_job.advance_clock(session_factory, app.state.clock, to=at(2030, 7, 5))
     holder = login(api, email)
     statements = api.get(f"/v1/accounts/{account_id}/statements", headers=holder.headers).json()["data"]
     assert len(statements) == 1
