@@ -1379,7 +1379,10 @@ export interface components {
             apr_bps: number;
             /** Average Daily Balance */
             average_daily_balance: number;
-            /** Closing Balance */
+            /**
+             * Closing Balance
+             * @description opening_balance + purchases - refunds - payments + returned_payments + interest + fees
+             */
             closing_balance: number;
             /**
              * Created At
@@ -1412,12 +1415,23 @@ export interface components {
              * @description The late fee charged when this statement's minimum was missed.
              */
             late_fee_amount: number;
-            /** Minimum Payment */
+            /**
+             * Minimum Payment
+             * @description This period's minimum plus past_due_amount: paid by due_date, the account is current.
+             */
             minimum_payment: number;
             minimum_payment_warning: components["schemas"]["MinimumPaymentWarningOut"] | null;
             /** Opening Balance */
             opening_balance: number;
-            /** Payments */
+            /**
+             * Past Due Amount
+             * @description Earlier minimums unpaid past their due dates, at the close.
+             */
+            past_due_amount: number;
+            /**
+             * Payments
+             * @description Payments received in the period.
+             */
             payments: number;
             /**
              * Period End
@@ -1433,6 +1447,11 @@ export interface components {
             purchases: number;
             /** Refunds */
             refunds: number;
+            /**
+             * Returned Payments
+             * @description Payments Stripe took back in the period (refunded or disputed): a line of their own.
+             */
+            returned_payments: number;
             /** Transactions */
             transactions: components["schemas"]["TransactionOut"][];
         };
@@ -1444,7 +1463,10 @@ export interface components {
             apr_bps: number;
             /** Average Daily Balance */
             average_daily_balance: number;
-            /** Closing Balance */
+            /**
+             * Closing Balance
+             * @description opening_balance + purchases - refunds - payments + returned_payments + interest + fees
+             */
             closing_balance: number;
             /**
              * Created At
@@ -1477,12 +1499,23 @@ export interface components {
              * @description The late fee charged when this statement's minimum was missed.
              */
             late_fee_amount: number;
-            /** Minimum Payment */
+            /**
+             * Minimum Payment
+             * @description This period's minimum plus past_due_amount: paid by due_date, the account is current.
+             */
             minimum_payment: number;
             minimum_payment_warning: components["schemas"]["MinimumPaymentWarningOut"] | null;
             /** Opening Balance */
             opening_balance: number;
-            /** Payments */
+            /**
+             * Past Due Amount
+             * @description Earlier minimums unpaid past their due dates, at the close.
+             */
+            past_due_amount: number;
+            /**
+             * Payments
+             * @description Payments received in the period.
+             */
             payments: number;
             /**
              * Period End
@@ -1498,6 +1531,11 @@ export interface components {
             purchases: number;
             /** Refunds */
             refunds: number;
+            /**
+             * Returned Payments
+             * @description Payments Stripe took back in the period (refunded or disputed): a line of their own.
+             */
+            returned_payments: number;
         };
         /** TokenOut */
         TokenOut: {
