@@ -61,6 +61,22 @@ describe("Overview", () => {
     );
   });
 
+  it("shows what is past due, inside the minimum payment", async () => {
+    renderPage(
+      <Overview />,
+      fakeApi({
+        "GET /v1/accounts": { data: [{ ...ACCOUNT, past_due_amount: 2_500 }], next_cursor: null },
+        "GET /v1/accounts/acct_0123456789abcdef/statements": {
+          data: [{ ...STATEMENT, past_due_amount: 2_500, minimum_payment: 6_000 }],
+          next_cursor: null,
+        },
+      }),
+    );
+    expect(await screen.findByText("Past due")).toBeInTheDocument();
+    expect(figure("Past due")).toMatch(/^\$25\.00 \(included in the minimum/);
+    expect(figure("Minimum payment")).toBe("$60.00");
+  });
+
   it("offers to apply when there is no account", async () => {
     renderPage(<Overview />, fakeApi({ "GET /v1/accounts": { data: [], next_cursor: null } }));
     expect(await screen.findByText("You have no card account yet.")).toBeInTheDocument();

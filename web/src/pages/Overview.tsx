@@ -98,6 +98,15 @@ function AccountSummary({ account }: { account: Account }) {
                 <Money amount={due.minimum_payment} currency={account.currency} />
               </dd>
             </div>
+            {account.past_due_amount > 0 && (
+              <div>
+                <dt>Past due</dt>
+                <dd>
+                  <Money amount={account.past_due_amount} currency={account.currency} /> (included in the
+                  minimum; pay it to bring the account current)
+                </dd>
+              </div>
+            )}
           </>
         )}
         <div>

@@ -80,6 +80,11 @@ export function Statements() {
                   </td>
                   <td className="num">
                     <Money amount={s.minimum_payment} />
+                    {s.past_due_amount > 0 && (
+                      <div className="small">
+                        includes <Money amount={s.past_due_amount} /> past due
+                      </div>
+                    )}
                   </td>
                   <td>{formatDate(s.due_date)}</td>
                   <td>
