@@ -327,7 +327,7 @@ def lock_unchanged_delinquencies(session: Session, day: date) -> list[str]:
     """The delinquent accounts whose delinquency on ``day`` can only have aged by a day, their
     receivables locked (in id order): delinquent as of the day before, not closing a cycle on
     ``day``, no statement due on ``day`` or the day before, not about to be charged off.
-    :func:`carry_delinquencies` then checks that no payment or payment return posted on ``day``."""
+    :func:`carry_delinquencies` then checks that no payment, payment return or refund posted on ``day``."""
     yesterday = day - timedelta(days=1)
     due = _due_on_or_the_day_before(day)
     rows = session.execute(
@@ -353,8 +353,8 @@ def carry_delinquencies(
     session: Session, account_ids: Sequence[str], day: date, *, start: datetime, end: datetime
 ) -> list[tuple[str, int, str]]:
     """Age by one day the delinquency of those of ``account_ids`` (locked by
-    :func:`lock_unchanged_delinquencies`) that still owe and had no payment or payment return
-    posted in ``[start, end)``: ``(account_id, days_past_due, bucket before)`` of each."""
+    :func:`lock_unchanged_delinquencies`) that still owe and had no payment, payment return or
+    merchant refund posted in ``[start, end)``: ``(account_id, days_past_due, bucket before)`` of each."""
     if not account_ids:
         return []
     moved = (
@@ -364,7 +364,8 @@ def carry_delinquencies(
             # Payments and their returns are written posted; the status lets this probe use
             # ix_transactions_account_posted instead of reading every row of the account.
             Transaction.status == "posted",
-            Transaction.type.in_(("payment", RETURN_TYPE)),
+            # A merchant refund can lower what is past due (never more than what is owed).
+            Transaction.type.in_(("payment", "refund", RETURN_TYPE)),
             Transaction.posted_at >= start,
             Transaction.posted_at < end,
         )

@@ -381,7 +381,7 @@ def carry_unchanged_delinquencies(session: Session, day: date) -> set[str]:
     """Step 5 at once for the delinquent accounts where nothing but time changed on ``day``.
 
     Delinquent as of the day before, no cycle closing and no statement due on ``day`` or
-    the day before, no payment or payment return posted on ``day``, still owing, and not
+    the day before, no payment, payment return or refund posted on ``day``, still owing, and not
     reaching the charge-off: :func:`delinquency_on` would find the same oldest unmet minimum
     and the same unmet amounts, a day older. Their days past due go up by one (the bucket
     with them); every other account with work goes through :func:`process_account_day`.

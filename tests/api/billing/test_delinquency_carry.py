@@ -17,7 +17,7 @@ from api.billing.models import AccountBilling
 from api.jobs import daily as daily_job
 from api.ledger import service as ledger
 from api.payments import service as payments
-from tests.api.billing.helpers import at, move_clock_to, payment, purchase, succeeded_payment
+from tests.api.billing.helpers import at, move_clock_to, payment, purchase, refund, succeeded_payment
 from tests.factories import open_card_account
 
 
@@ -48,7 +48,7 @@ def test_carried_delinquencies_are_the_recomputed_ones(
     clock = app.state.clock
     never_pays = open_card_account(session, app, credit_limit=2_000_00)
     pays_late = open_card_account(session, app, credit_limit=2_000_00)
-    purchase(session, never_pays[2], 600_00, clock.now())
+    never_pays_purchase = purchase(session, never_pays[2], 600_00, clock.now())
     purchase(session, pays_late[2], 800_00, clock.now())
     start = clock.now().date()
     for offset in range(1, 131):
@@ -77,18 +77,23 @@ def test_carried_delinquencies_are_the_recomputed_ones(
                 now=now,
             )
             session.commit()
+        if offset == 120:  # a merchant refund leaves less owed than is past due: the carry must see it
+            refund(session, never_pays[2], never_pays_purchase, 590_00, now)
         if offset == 110:  # everything owed: current again
             owed = ledger.balances(session, [pays_late[1]])[pays_late[1]].current_balance
             payment(session, pays_late[1], owed, now)
 
     session.expire_all()
     assert session.get_one(AccountBilling, pays_late[1]).days_past_due == 0
-    assert _stored(session, never_pays[1])[2] == "60-89"
+    # Still past due after the refund (some is still owed), but of less and of a later due date:
+    # the refund took what it covered off the oldest unmet minimums first.
+    assert 0 < _stored(session, never_pays[1])[1] < 90
     # The carry did most of the delinquent days; the days with a payment or a return took the full path.
     never_pays_carried = sorted(d for d, ids in carried.items() if never_pays[1] in ids)
     assert len(never_pays_carried) > 50
     assert any(pays_late[1] in ids for ids in carried.values())
     assert not any(pays_late[1] in carried.get(start + timedelta(days=o), set()) for o in (75, 90, 93, 110))
+    assert never_pays[1] not in carried.get(start + timedelta(days=120), set())
     assert ledger.trial_balance(session).balanced
 
 
