@@ -1503,7 +1503,7 @@ export interface components {
              * Type
              * @enum {string}
              */
-            type: "purchase" | "refund" | "payment" | "interest" | "fee" | "reversal" | "charge_off";
+            type: "purchase" | "refund" | "payment" | "interest" | "fee" | "reversal" | "charge_off" | "recovery" | "recovery_return";
         };
         /** TrialBalanceOut */
         TrialBalanceOut: {
@@ -3015,7 +3015,7 @@ export interface operations {
                 /** @description The `next_cursor` of the previous page. */
                 cursor?: string | null;
                 status?: ("pending" | "posted" | "declined" | "reversed") | null;
-                type?: ("purchase" | "refund" | "payment" | "interest" | "fee" | "reversal" | "charge_off") | null;
+                type?: ("purchase" | "refund" | "payment" | "interest" | "fee" | "reversal" | "charge_off" | "recovery" | "recovery_return") | null;
                 from?: string | null;
                 to?: string | null;
             };
