@@ -421,9 +421,17 @@ def _set_posting_transfer(session: Session, posting_id: int, transfer_id: str) -
 
 
 def post_return(
-    session: Session, *, payment_id: str, kind: str, stripe_object_id: str, amount: int, now: datetime
+    session: Session,
+    *,
+    payment_id: str,
+    kind: str,
+    stripe_object_id: str,
+    amount: int,
+    now: datetime,
+    label: str | None = None,
 ) -> int:
-    """Re-debit a refunded or disputed payment, once per Stripe object; the amount re-debited."""
+    """Re-debit a refunded or disputed payment, once per Stripe object; the amount re-debited.
+    ``label`` names the line in the history (a credit balance refund: ``credit_balances``)."""
     payment = repository.lock_payment(session, payment_id)
     if payment is None or payment.status != "succeeded":
         return 0
@@ -446,6 +454,7 @@ def post_return(
         against=ledger.House.STRIPE_CLEARING,
         transaction_type="reversal",
         now=now,
+        label=label,
     )
     payment.returned_amount += amount
     payment.updated_at = now
