@@ -13,6 +13,7 @@ from api.ledger.models import LedgerAccount, LedgerEntry, LedgerTransfer
 from api.network.models import Transaction
 from api.payments.models import (
     AutopaySetting,
+    CreditBalanceRefund,
     Payment,
     PaymentException,
     PaymentPosting,
@@ -29,6 +30,7 @@ __all__ = [
     "Base",
     "BillingRun",
     "Card",
+    "CreditBalanceRefund",
     "IdempotencyRecord",
     "LedgerAccount",
     "LedgerEntry",

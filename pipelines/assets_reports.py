@@ -134,7 +134,7 @@ _MONTH_DAYS = """
 _MONTH_REVENUE = """
     select period_start, interest_income_cents, late_fee_income_cents, other_fee_income_cents,
            fee_income_cents, total_income_cents, interest_charges_count, fees_count, charged_off_cents,
-           income_less_charge_offs_cents
+           recoveries_cents, net_charge_offs_cents, income_less_charge_offs_cents
     from marts.rpt_revenue_monthly where period_start = %s
 """
 

@@ -48,7 +48,16 @@ def _suites() -> dict[str, list[Any]]:
             gxe.ExpectColumnValuesToBeInSet(column="status", value_set=["pending", "posted", "reversed"]),
             gxe.ExpectColumnValuesToBeInSet(
                 column="transaction_type",
-                value_set=["purchase", "refund", "payment", "interest", "fee", "reversal"],
+                value_set=[
+                    "purchase",
+                    "refund",
+                    "payment",
+                    "interest",
+                    "fee",
+                    "reversal",
+                    "recovery",
+                    "recovery_return",
+                ],
             ),
             gxe.UnexpectedRowsExpectation(
                 description="fct_transactions + declined authorizations = the distinct ids in raw",
@@ -147,6 +156,13 @@ def _suites() -> dict[str, list[Any]]:
                     "dpd_90_plus_count, charge_offs_count, charged_off_cents, past_due_cents) < 0"
                 ),
             ),
+            gxe.UnexpectedRowsExpectation(
+                description="net charge-offs are gross charge-offs less recoveries (Call Report RI-B)",
+                unexpected_rows_query=(
+                    "select * from {batch}"
+                    " where net_charge_offs_cents <> charged_off_cents - recoveries_cents"
+                ),
+            ),
         ],
         "rpt_payments": [
             gxe.ExpectColumnValuesToBeUnique(column="payment_date"),
@@ -180,6 +196,15 @@ def _suites() -> dict[str, list[Any]]:
                             where status = 'posted' and transaction_type in ('interest', 'fee')
                             group by 1))
                 """,
+            ),
+            gxe.UnexpectedRowsExpectation(
+                description="net charge-offs are gross charge-offs less recoveries (Call Report RI-B), "
+                "and income is reduced by the net",
+                unexpected_rows_query=(
+                    "select * from {batch}"
+                    " where net_charge_offs_cents <> charged_off_cents - recoveries_cents"
+                    " or income_less_charge_offs_cents <> total_income_cents - net_charge_offs_cents"
+                ),
             ),
         ],
     }

@@ -13,9 +13,9 @@ far side of the wire is a dictionary.
 
 It answers like the emulator does for the calls made: Customers,
 PaymentMethods (create, retrieve, attach), PaymentIntents (create, confirm,
-retrieve, list). Card 4000000000000341 attaches, then is declined when
-charged (``CardError``, ``card_declined``, the PaymentIntent back to
-``requires_payment_method``). PaymentIntents are stamped with the
+retrieve, list), Refunds (create: the daily job's return of a credit balance).
+Card 4000000000000341 attaches, then is declined when charged (``CardError``,
+``card_declined``, the PaymentIntent back to ``requires_payment_method``). PaymentIntents are stamped with the
 platform's clock (``now``), so reconciliation finds each on its business day.
 The objects are the SDK's own (``construct_from``), read by attribute.
 """
@@ -115,15 +115,43 @@ class _PaymentIntents(_Resource):
             return _Page(list(reversed(self.owner.intents)))
 
 
+class _Refunds(_Resource):
+    def create(self, params: dict[str, Any] | None = None, options: Any = None) -> Any:  # noqa: ARG002
+        """A refund of a succeeded PaymentIntent (the platform's return of a credit balance)."""
+        params = params or {}
+        intent = self.owner.get(str(params["payment_intent"]), "payment_intent")
+        if intent.status != "succeeded":
+            raise stripe.InvalidRequestError(  # type: ignore[no-untyped-call]
+                "Cannot refund a payment that did not succeed.",
+                None,
+                "charge_not_refundable",
+                http_status=400,
+            )
+        return self.owner.make(
+            "re",
+            stripe.Refund,
+            {
+                "amount": int(params.get("amount") or intent.amount),
+                "currency": intent.currency,
+                "payment_intent": intent.id,
+                "status": "succeeded",
+                "metadata": dict(params.get("metadata") or {}),
+                "created": int(self.owner.now().timestamp()),
+            },
+        )
+
+
 class _V1:
     def __init__(self, owner: InProcessStripe) -> None:
         self.customers = _Customers(owner)
         self.payment_methods = _PaymentMethods(owner)
         self.payment_intents = _PaymentIntents(owner)
+        self.refunds = _Refunds(owner)
 
 
 class InProcessStripe:
-    """Quacks like ``stripe.StripeClient`` for ``client.v1.{customers,payment_methods,payment_intents}``."""
+    """Quacks like ``stripe.StripeClient`` for ``client.v1.{customers, payment_methods,
+    payment_intents, refunds}``."""
 
     def __init__(self, now: Callable[[], datetime]) -> None:
         self.now = now

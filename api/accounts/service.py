@@ -104,7 +104,17 @@ def describe(session: Session, accounts: list[Account]) -> list[AccountOut]:
 
 # --- History -------------------------------------------------------------------------------------
 
-HistoryType = Literal["purchase", "refund", "payment", "interest", "fee", "reversal", "charge_off"]
+HistoryType = Literal[
+    "purchase",
+    "refund",
+    "payment",
+    "interest",
+    "fee",
+    "reversal",
+    "charge_off",
+    "recovery",
+    "recovery_return",
+]
 HistoryStatus = Literal["pending", "posted", "declined", "reversed"]
 
 

@@ -41,6 +41,7 @@ CARD_UNFROZEN = "card.unfrozen"
 CARD_CONTROLS_CHANGED = "card.controls_changed"
 CLOCK_ADVANCED = "clock.advanced"
 PAYMENT_CREATED = "payment.created"
+CREDIT_BALANCE_REFUNDED = "credit_balance.refunded"
 REPORT_DOWNLOADED = "report.downloaded"
 
 ACTIONS = (
@@ -54,6 +55,7 @@ ACTIONS = (
     CARD_CONTROLS_CHANGED,
     CLOCK_ADVANCED,
     PAYMENT_CREATED,
+    CREDIT_BALANCE_REFUNDED,
     REPORT_DOWNLOADED,
 )
 

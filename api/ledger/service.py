@@ -15,7 +15,7 @@ Corrections are new transfers, never updates of old entries.
 Accounts. A customer's card account has one ledger account,
 ``<account_id>:receivable`` (debit-positive: what the customer owes). The
 house accounts (network settlement, interest and fee income, Stripe cash
-clearing, charge-off losses) are split into ``HOUSE_SHARDS`` shards chosen
+clearing, charge-off losses and recoveries) are split into ``HOUSE_SHARDS`` shards chosen
 by the customer account, so no single house row is a hot spot for every
 authorization. House accounts are created on first use.
 
@@ -48,6 +48,8 @@ class House(StrEnum):
     FEE_INCOME = "fee_income"
     STRIPE_CLEARING = "stripe_clearing"
     CHARGE_OFF_LOSS = "charge_off_loss"
+    # Recoveries of charged-off balances, apart from the loss (api.billing.recoveries).
+    CHARGE_OFF_RECOVERY = "charge_off_recovery"
 
 
 class LedgerError(Exception):

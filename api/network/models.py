@@ -7,7 +7,18 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from api.db import Base
 
-TRANSACTION_TYPES = ("purchase", "refund", "payment", "interest", "fee", "reversal")
+# ``recovery`` / ``recovery_return``: a credit to a charged-off account booked against its loss,
+# and that booking undone when Stripe takes the payment back (api.billing.recoveries).
+TRANSACTION_TYPES = (
+    "purchase",
+    "refund",
+    "payment",
+    "interest",
+    "fee",
+    "reversal",
+    "recovery",
+    "recovery_return",
+)
 TRANSACTION_STATUSES = ("pending", "posted", "declined", "reversed")
 
 
@@ -46,7 +57,9 @@ class Transaction(Base):
     __table_args__ = (
         CheckConstraint("amount >= 0", name="amount_not_negative"),
         CheckConstraint(
-            "type in ('purchase', 'refund', 'payment', 'interest', 'fee', 'reversal')", name="type_known"
+            "type in ('purchase', 'refund', 'payment', 'interest', 'fee', 'reversal', 'recovery',"
+            " 'recovery_return')",
+            name="type_known",
         ),
         CheckConstraint("status in ('pending', 'posted', 'declined', 'reversed')", name="status_known"),
         # History pages: newest first per account, with the cursor's tie-breaker.

@@ -79,7 +79,18 @@ class TransactionOut(BaseModel):
     account_id: str
     card_id: str | None
     # ``charge_off``: only in an account's history (the balance written off; api.accounts.service).
-    type: Literal["purchase", "refund", "payment", "interest", "fee", "reversal", "charge_off"]
+    # ``recovery``, ``recovery_return``: what reached a charged-off account (api.billing.recoveries).
+    type: Literal[
+        "purchase",
+        "refund",
+        "payment",
+        "interest",
+        "fee",
+        "reversal",
+        "charge_off",
+        "recovery",
+        "recovery_return",
+    ]
     status: Literal["pending", "posted", "declined", "reversed"]
     amount: int
     currency: str

@@ -26,6 +26,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from api.accounts.models import Account
+from api.billing import recoveries
 from api.cards import controls as spending
 from api.cards.models import Card
 from api.errors import Conflict, NotFound, UnprocessableEntity
@@ -362,6 +363,10 @@ def refund(
         original.refunded_amount += amount
     session.add(transaction)
     session.flush()
+    # A refund to a charged-off account recovers the loss (up to what is not recovered yet).
+    recoveries.recover_after_credit(
+        session, account_id=account.id, currency=currency, now=now, source_transaction_id=transaction.id
+    )
     return transaction
 
 

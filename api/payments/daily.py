@@ -1,4 +1,5 @@
-"""The payments part of the daily job: autopay on the due date minus 2 days, then reconciliation.
+"""The payments part of the daily job: autopay on the due date minus 2 days, the refund of credit
+balances that lasted six months, then reconciliation.
 
 ``api.jobs.daily.run_day`` calls ``run_payments_day`` for day ``D`` once
 every account's billing steps for ``D`` are committed:
@@ -13,7 +14,14 @@ every account's billing steps for ``D`` are committed:
    and, afterwards, to post. Stamped at the end of ``D``, like every posting
    of the job, and keyed by account and day, so a rerun of ``D`` pays nothing
    twice.
-2. **Reconciliation** of ``D`` (``reconcile_payments``): the number of
+2. **Credit balances that lasted six months** (12 CFR 1026.11(a)(3): "make a good faith
+   effort to refund [...] any part of the credit balance remaining in the account for more
+   than six months"): each account whose credit balance of more than $1 has lasted more
+   than six months at the end of ``D`` gets it back, as on the cardholder's request
+   (``api.payments.credit_balances``), each in its own transaction, stamped at the end of
+   ``D``. What no payment can take back awaits a check (pending, shown to admins) and is not
+   asked for again.
+3. **Reconciliation** of ``D`` (``reconcile_payments``): the number of
    mismatches goes into the run's counts. Stripe being down does not fail the
    billing day: the counts say ``reconciliation: "failed"`` and the log says
    why; ``cardportal ops reconcile-payments --date D`` runs it again.
@@ -30,9 +38,11 @@ import stripe
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.accounts.models import Account
 from api.billing import repository as billing_repository
 from api.billing.models import Statement
-from api.payments import service
+from api.errors import Conflict
+from api.payments import credit_balances, service
 from api.payments.models import AutopaySetting
 from api.payments.reconciliation import reconcile_payments
 
@@ -111,6 +121,47 @@ def run_autopays(
     return counts
 
 
+def refund_lasting_credit_balances(
+    session_factory: sessionmaker[Session],
+    day: date,
+    *,
+    now: datetime,
+    client: stripe.StripeClient | None,
+) -> dict[str, int]:
+    """Step 2: the platform's good-faith refund of credit balances that lasted six months."""
+    counts = {"credit_balance_refunds": 0, "credit_balance_refunds_failed": 0}
+    with session_factory() as session:
+        due = credit_balances.lasting_credit_balances(session, now=now)
+    for account_id in due:
+        if client is None:
+            log.error("credit balance of %s not refunded on %s: Stripe is not configured", account_id, day)
+            counts["credit_balance_refunds_failed"] += 1
+            continue
+        try:
+            with session_factory() as session:
+                account = session.get(Account, account_id)
+                assert account is not None
+                credit_balances.refund_credit_balance(
+                    session,
+                    account=account,
+                    requested_by=None,
+                    request_id=None,
+                    now=now,
+                    client=client,
+                    minimum=credit_balances.THRESHOLD + 1,
+                )
+                session.commit()
+        except Conflict:
+            continue  # returned meanwhile (on request), or now below $1
+        except Exception:
+            log.exception("credit balance refund of %s on %s failed", account_id, day)
+            counts["credit_balance_refunds_failed"] += 1
+            continue
+        counts["credit_balance_refunds"] += 1
+    # Only what happened: most days nothing is six months old (and the counts stay as they were).
+    return {key: value for key, value in counts.items() if value}
+
+
 def reconcile_day(
     session_factory: sessionmaker[Session], day: date, *, now: datetime, client: stripe.StripeClient | None
 ) -> dict[str, Any]:
@@ -151,5 +202,6 @@ def run_payments_day(
 ) -> dict[str, Any]:
     """The payments steps of the daily job for ``day``: the counts to add to the run's."""
     counts: dict[str, Any] = dict(run_autopays(session_factory, day, now=autopay_at, client=client))
+    counts.update(refund_lasting_credit_balances(session_factory, day, now=autopay_at, client=client))
     counts.update(reconcile_day(session_factory, day, now=now, client=client))
     return counts

@@ -165,3 +165,51 @@ class AutopaySetting(Base):
         CheckConstraint("amount in ('minimum', 'statement_balance')", name="amount_known"),
         CheckConstraint("not enabled or payment_method is not null", name="enabled_needs_method"),
     )
+
+
+CREDIT_BALANCE_REFUND_STATUSES = ("succeeded", "pending")
+
+
+class CreditBalanceRefund(Base):
+    """A credit balance returned to the cardholder (12 CFR 1026.11(a)): on request, or by the
+    platform after six months.
+
+    ``refunded_amount`` went back through Stripe refunds of the cardholder's own payments
+    (``stripe_refunds``: ``[{payment_id, refund_id, amount}]``, each also a ``refund`` posting);
+    ``pending_amount`` had no payment left to refund and awaits another method (a check,
+    ``method``), shown to admins; it stays on the account, reserved, until it is paid.
+    """
+
+    __tablename__ = "credit_balance_refunds"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    # Who asked (the cardholder, or an admin for them); None when the platform did (after 6 months).
+    requested_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    initiated_by: Mapped[str] = mapped_column(String(16))  # "customer" | "platform"
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    amount: Mapped[int]
+    refunded_amount: Mapped[int]
+    pending_amount: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(16))
+    # How the pending part is to be paid: "check" (no payment of the cardholder's left to refund).
+    method: Mapped[str | None] = mapped_column(String(16))
+    stripe_refunds: Mapped[Any] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("refunded_amount >= 0 and pending_amount >= 0", name="parts_not_negative"),
+        CheckConstraint("refunded_amount + pending_amount = amount", name="parts_add_up"),
+        CheckConstraint("status in ('succeeded', 'pending')", name="status_known"),
+        CheckConstraint("initiated_by in ('customer', 'platform')", name="initiated_by_known"),
+        Index("ix_credit_balance_refunds_account_created", "account_id", "created_at", "id"),
+        Index("ix_credit_balance_refunds_created", "created_at", "id"),
+        Index(
+            "ix_credit_balance_refunds_pending",
+            "account_id",
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import stripe
 from fastapi import APIRouter, Depends, Header, Path, Request
@@ -19,11 +19,12 @@ from api.deps import (
 )
 from api.errors import problem_responses
 from api.pagination import CursorParam, LimitParam, Page, paginate
-from api.payments import repository, service, webhooks
-from api.payments.models import Payment, PaymentException
+from api.payments import credit_balances, repository, service, webhooks
+from api.payments.models import CreditBalanceRefund, Payment, PaymentException
 from api.payments.schemas import (
     AutopayIn,
     AutopayOut,
+    CreditBalanceRefundOut,
     PaymentExceptionOut,
     PaymentIn,
     PaymentOut,
@@ -74,6 +75,63 @@ def create_payment(
         origin=origin,
     )
     return idem.save(201, PaymentOut.of(payment))
+
+
+@router.post(
+    "/v1/accounts/{id}/credit-balance-refunds",
+    status_code=201,
+    responses=problem_responses(
+        404, 409, s404="account_not_found", s409="no_credit_balance, or idempotency_key_in_use"
+    ),
+)
+def create_credit_balance_refund(
+    id: AccountId,
+    request: Request,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    clock: ClockDep,
+    idem: UserIdempotency,
+    origin: OriginDep,
+) -> CreditBalanceRefundOut:
+    """Return the account's whole credit balance to the cardholder (12 CFR 1026.11(a)(2)), through
+    Stripe refunds of their own payments, newest first; what no payment can take back is recorded
+    as `pending` (a check, shown to admins). 409 `no_credit_balance` when nothing is owed to them."""
+    account = accounts_service.visible_account(session, principal, id)
+    refund = credit_balances.refund_credit_balance(
+        session,
+        account=account,
+        requested_by=principal.user_id,
+        request_id=getattr(request.state, "request_id", None),
+        now=clock.now(),
+        client=_stripe(request),
+        origin=origin,
+    )
+    return idem.save(201, CreditBalanceRefundOut.of(refund))
+
+
+@router.get(
+    "/v1/accounts/{id}/credit-balance-refunds", responses=problem_responses(404, s404="account_not_found")
+)
+def list_credit_balance_refunds(
+    id: AccountId,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    limit: LimitParam = 50,
+    cursor: CursorParam = None,
+) -> Page[CreditBalanceRefundOut]:
+    """The account's credit balance refunds, newest first (the platform's after six months too)."""
+    account = accounts_service.visible_account(session, principal, id)
+    rows, next_cursor = paginate(
+        session,
+        credit_balances.refunds_query().where(CreditBalanceRefund.account_id == account.id),
+        created_at=CreditBalanceRefund.created_at,
+        row_id=CreditBalanceRefund.id,
+        limit=limit,
+        cursor=cursor,
+    )
+    return Page[CreditBalanceRefundOut](
+        data=[CreditBalanceRefundOut.of(r) for r in rows], next_cursor=next_cursor
+    )
 
 
 @router.get("/v1/accounts/{id}/payments", responses=problem_responses(404, s404="account_not_found"))
@@ -195,3 +253,26 @@ def list_payment_exceptions(
         cursor=cursor,
     )
     return Page[PaymentExceptionOut](data=[PaymentExceptionOut.of(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get("/v1/admin/credit-balance-refunds", tags=["admin"])
+def list_all_credit_balance_refunds(
+    _: AdminPrincipal,
+    session: SessionDep,
+    status: Literal["succeeded", "pending"] | None = None,
+    limit: LimitParam = 50,
+    cursor: CursorParam = None,
+) -> Page[CreditBalanceRefundOut]:
+    """Every credit balance refund, newest first; `?status=pending`: the parts that await a check
+    (a credit balance with no payment of the cardholder's left to refund)."""
+    rows, next_cursor = paginate(
+        session,
+        credit_balances.refunds_query(status=status),
+        created_at=CreditBalanceRefund.created_at,
+        row_id=CreditBalanceRefund.id,
+        limit=limit,
+        cursor=cursor,
+    )
+    return Page[CreditBalanceRefundOut](
+        data=[CreditBalanceRefundOut.of(r) for r in rows], next_cursor=next_cursor
+    )

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from api.payments.models import Payment, PaymentException
+from api.payments.models import CreditBalanceRefund, Payment, PaymentException
 
 PaymentMethodId = Annotated[str, Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_]+$")]
 
@@ -100,5 +100,46 @@ class PaymentExceptionOut(BaseModel):
             actual=row.actual,
             detail=row.detail,
             business_date=row.business_date.isoformat(),
+            created_at=row.created_at,
+        )
+
+
+class StripeRefundOut(BaseModel):
+    payment_id: str
+    refund_id: str
+    amount: int
+
+
+class CreditBalanceRefundOut(BaseModel):
+    """A credit balance returned (12 CFR 1026.11(a)): ``refunded_amount`` through Stripe refunds of
+    the cardholder's payments; ``pending_amount`` awaits another method (``method``: a check)."""
+
+    id: str
+    account_id: str
+    amount: int
+    currency: str
+    status: Literal["succeeded", "pending"]
+    refunded_amount: int
+    pending_amount: int
+    method: str | None
+    initiated_by: Literal["customer", "platform"]
+    requested_by: str | None
+    stripe_refunds: list[StripeRefundOut]
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: CreditBalanceRefund) -> CreditBalanceRefundOut:
+        return cls(
+            id=row.id,
+            account_id=row.account_id,
+            amount=row.amount,
+            currency=row.currency,
+            status=row.status,
+            refunded_amount=row.refunded_amount,
+            pending_amount=row.pending_amount,
+            method=row.method,
+            initiated_by=row.initiated_by,
+            requested_by=row.requested_by,
+            stripe_refunds=[StripeRefundOut(**r) for r in row.stripe_refunds],
             created_at=row.created_at,
         )

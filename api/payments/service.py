@@ -51,6 +51,7 @@ from api.accounts.models import Account
 from api.audit import service as audit
 from api.audit.service import NO_ORIGIN, Origin
 from api.auth.models import User
+from api.billing import recoveries
 from api.billing import repository as billing_repository
 from api.billing import service as billing
 from api.errors import NotFound, UnprocessableEntity
@@ -96,8 +97,9 @@ def _stripe_error_code(exc: stripe.StripeError) -> str:
 
 
 def owed(session: Session, account_id: str, *, lock: bool = False) -> int:
-    """What a payment may pay at most: the current balance plus pending charges, less the
-    payments already on their way (``pending``: sent to Stripe, not yet posted to the ledger).
+    """What a payment may pay at most: the current balance plus pending charges, plus what of a
+    charge-off is not recovered yet (the cardholder still owes it: ``api.billing.recoveries``),
+    less the payments already on their way (``pending``: sent to Stripe, not yet posted).
 
     With ``lock`` the account's receivable is locked first (``ledger.lock_balances``), so that
     two payments checked at once are checked one after the other, the second seeing the first.
@@ -107,7 +109,8 @@ def owed(session: Session, account_id: str, *, lock: bool = False) -> int:
     else:
         balances = ledger.balances(session, [account_id])[account_id]
     on_their_way = repository.pending_payments_total(session, account_id)
-    return balances.current_balance + balances.pending_amount - on_their_way
+    written_off = recoveries.recoverable(session, account_id)
+    return balances.current_balance + balances.pending_amount + written_off - on_their_way
 
 
 def _refuse_overpayment(amount: int, limit: int) -> None:
@@ -401,6 +404,14 @@ def _post_payment(session: Session, payment: Payment, *, intent_id: str, now: da
     session.add(txn)
     session.flush()
     payment.transaction_id = txn.id
+    # On a charged-off account the payment recovers the loss (up to what is not recovered yet).
+    recoveries.recover_after_credit(
+        session,
+        account_id=payment.account_id,
+        currency=payment.currency,
+        now=now,
+        source_transaction_id=txn.id,
+    )
     return True
 
 
@@ -412,9 +423,17 @@ def _set_posting_transfer(session: Session, posting_id: int, transfer_id: str) -
 
 
 def post_return(
-    session: Session, *, payment_id: str, kind: str, stripe_object_id: str, amount: int, now: datetime
+    session: Session,
+    *,
+    payment_id: str,
+    kind: str,
+    stripe_object_id: str,
+    amount: int,
+    now: datetime,
+    label: str | None = None,
 ) -> int:
-    """Re-debit a refunded or disputed payment, once per Stripe object; the amount re-debited."""
+    """Re-debit a refunded or disputed payment, once per Stripe object; the amount re-debited.
+    ``label`` names the line in the history (a credit balance refund: ``credit_balances``)."""
     payment = repository.lock_payment(session, payment_id)
     if payment is None or payment.status != "succeeded":
         return 0
@@ -437,10 +456,21 @@ def post_return(
         against=ledger.House.STRIPE_CLEARING,
         transaction_type="reversal",
         now=now,
+        label=label,
     )
     payment.returned_amount += amount
     payment.updated_at = now
-    if kind == "dispute":
+    # A recovered payment taken back: its recovery is undone (the loss stands again).
+    recoveries.reverse_after_return(
+        session,
+        account_id=payment.account_id,
+        amount=amount,
+        currency=payment.currency,
+        now=now,
+        source_transaction_id=payment.transaction_id,
+    )
+    if kind == "dispute" and not recoveries.is_charged_off(session, payment.account_id):
+        # No new charges on a written-off account: the fee is for an account still on the books.
         _charge_returned_payment_fee(session, payment, minimum_due=minimum_due, now=now)
     session.flush()
     return amount

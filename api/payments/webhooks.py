@@ -11,7 +11,9 @@ Acting:
   PaymentIntent is fetched from Stripe and its current state applied, so an
   event that arrives late or out of order cannot undo a later state.
 - ``charge.refunded``: the charge's refunds are listed from Stripe; each
-  refund re-debits the account once (keyed by the refund id).
+  refund re-debits the account once (keyed by the refund id), oldest first
+  (``created``, then id), so the cap on what can be returned falls on the
+  last refund made whatever order the list gives.
 - ``charge.dispute.created``: the dispute re-debits the account once (keyed
   by the dispute id) and charges the returned-payment fee.
 - anything else: stored and ignored.
@@ -152,6 +154,33 @@ def _apply_intent_by_id(
     return "applied" if changed else "no_change"
 
 
+def refund_order(refund: Any) -> tuple[int, str]:
+    """The order in which a charge's refunds are applied: oldest first (``created``), then by id.
+
+    Stripe lists refunds newest first, and among refunds of the same second in no order it
+    promises (the emulator's varies). The cap on what can be returned (never more than the
+    payment) must fall on the same refund whatever order a list gives: the last one made.
+    """
+    return (int(refund.created), str(refund.id))
+
+
+def apply_refunds(session: Session, *, payment_id: str, refunds: list[Any], now: datetime) -> int:
+    """Re-debit each succeeded refund of a payment once, in :func:`refund_order`; the amount moved."""
+    moved = 0
+    for refund in sorted(refunds, key=refund_order):
+        if refund.status != "succeeded":
+            continue
+        moved += service.post_return(
+            session,
+            payment_id=payment_id,
+            kind="refund",
+            stripe_object_id=refund.id,
+            amount=int(refund.amount),
+            now=now,
+        )
+    return moved
+
+
 def _act(session: Session, *, event: VerifiedEvent, now: datetime, client: stripe.StripeClient) -> str:
     obj = event.object
     if event.type.startswith("payment_intent."):
@@ -177,18 +206,8 @@ def _act(session: Session, *, event: VerifiedEvent, now: datetime, client: strip
             return first
         payment_id = repository.payment_id_for_intent(session, intent_id)
         assert payment_id is not None
-        moved = 0
-        for refund in client.v1.refunds.list(params={"charge": charge_id, "limit": 100}).auto_paging_iter():
-            if refund.status != "succeeded":
-                continue
-            moved += service.post_return(
-                session,
-                payment_id=payment_id,
-                kind="refund",
-                stripe_object_id=refund.id,
-                amount=int(refund.amount),
-                now=now,
-            )
+        refunds = list(client.v1.refunds.list(params={"charge": charge_id, "limit": 100}).auto_paging_iter())
+        moved = apply_refunds(session, payment_id=payment_id, refunds=refunds, now=now)
         return "applied" if moved or first == "applied" else "no_change"
 
     if event.type == "charge.dispute.created":

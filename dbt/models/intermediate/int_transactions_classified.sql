@@ -17,11 +17,15 @@ select
     {{ utc_date('transactions.resolved_at') }} as resolved_date,
     -- What posting did to the receivable: purchases, interest, fees and returned payments (type
     -- `reversal`: a refunded or disputed payment re-debited) raise it; refunds and payments lower it.
+    -- On a charged-off account a credit is then booked as a recovery (`recovery` raises the
+    -- receivable back to zero against the recoveries account) and undone when the payment is
+    -- taken back (`recovery_return` lowers it): api.billing.recoveries.
     case
         when transactions.status <> 'posted' then 0
-        when transactions.transaction_type in ('purchase', 'interest', 'fee', 'reversal')
+        when transactions.transaction_type in ('purchase', 'interest', 'fee', 'reversal', 'recovery')
             then transactions.amount_cents
-        when transactions.transaction_type in ('refund', 'payment') then -transactions.amount_cents
+        when transactions.transaction_type in ('refund', 'payment', 'recovery_return')
+            then -transactions.amount_cents
         else 0
     end::bigint as balance_effect_cents,
     -- An approved authorization held its authorized amount until cleared, reversed or expired.

@@ -19,6 +19,14 @@ charge_offs as (
     group by charged_off_date
 ),
 
+-- Recoveries on accounts charged off before, and so net charge-offs (FFIEC Call Report, Schedule
+-- RI-B Part I: charge-offs in column A, recoveries in column B).
+recoveries as (
+    select recovery_date as date_day, sum(recoveries_cents)::bigint as recoveries_cents
+    from {{ ref('int_charge_off_recoveries_daily') }}
+    group by recovery_date
+),
+
 buckets as (
     select
         date_day,
@@ -115,6 +123,9 @@ select
     buckets.past_due_cents,
     coalesce(charge_offs.charge_offs_count, 0)::bigint as charge_offs_count,
     coalesce(charge_offs.charged_off_cents, 0)::bigint as charged_off_cents,
+    coalesce(recoveries.recoveries_cents, 0)::bigint as recoveries_cents,
+    (coalesce(charge_offs.charged_off_cents, 0) - coalesce(recoveries.recoveries_cents, 0))::bigint
+        as net_charge_offs_cents,
     buckets.date_day = (date_trunc('month', buckets.date_day) + interval '1 month - 1 day')::date
         as is_month_end,
     roll_rates.roll_rate_current_to_1_29,
@@ -124,4 +135,5 @@ select
     roll_rates.roll_rate_90_plus_to_charge_off
 from buckets
 left join charge_offs using (date_day)
+left join recoveries using (date_day)
 left join roll_rates using (date_day)

@@ -1,5 +1,7 @@
 -- Interest and fee income by month (late fees apart from returned-payment fees), and charge-off
 -- losses beside them; from the posted interest and fee transactions, net of nothing (no waivers yet).
+-- Losses as the FFIEC Call Report (Schedule RI-B Part I) has them: gross charge-offs (column A),
+-- recoveries on accounts charged off before (column B), and net charge-offs, the one less the other.
 with
 
 transactions as (
@@ -34,10 +36,19 @@ losses as (
     group by 1
 ),
 
+recoveries as (
+    select date_trunc('month', recovery_date)::date as period_start,
+        sum(recoveries_cents) as recoveries_cents
+    from {{ ref('int_charge_off_recoveries_daily') }}
+    group by 1
+),
+
 months as (
     select period_start from income
     union
     select period_start from losses
+    union
+    select period_start from recoveries
 )
 
 select
@@ -51,8 +62,13 @@ select
     coalesce(income.fees_count, 0)::bigint as fees_count,
     coalesce(income.accounts_charged, 0)::bigint as accounts_charged,
     coalesce(losses.charged_off_cents, 0)::bigint as charged_off_cents,
+    coalesce(recoveries.recoveries_cents, 0)::bigint as recoveries_cents,
+    (coalesce(losses.charged_off_cents, 0) - coalesce(recoveries.recoveries_cents, 0))::bigint
+        as net_charge_offs_cents,
     (coalesce(income.interest_cents, 0) + coalesce(income.fee_cents, 0)
-        - coalesce(losses.charged_off_cents, 0))::bigint as income_less_charge_offs_cents
+        - (coalesce(losses.charged_off_cents, 0) - coalesce(recoveries.recoveries_cents, 0)))::bigint
+        as income_less_charge_offs_cents
 from months
 left join income using (period_start)
 left join losses using (period_start)
+left join recoveries using (period_start)

@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
-from api.payments import service
+from api.payments import service, webhooks
 from api.payments.models import Payment
 from tests.api.payments.conftest import (
     DECLINED_AT_CHARGE,
@@ -222,9 +223,12 @@ def test_refunds_re_debit_the_account_once_each(
     assert send_event(event_body("charge.refunded", charge)).json()["outcome"] == "no_change"
     assert balance(session, holder.account_id) == 5_000
     # A second refund, then one beyond what was paid (the emulator accepts over-refunds): capped.
+    # Made in distinct seconds, so that "oldest first" names one order (the same second is
+    # ordered by id, which the emulator draws at random).
     stripe_client.v1.refunds.create(
         params={"payment_intent": paid["stripe_payment_intent_id"], "amount": 1_000}
     )
+    _next_second()
     stripe_client.v1.refunds.create(
         params={"payment_intent": paid["stripe_payment_intent_id"], "amount": 4_000}
     )
@@ -239,6 +243,81 @@ def test_refunds_re_debit_the_account_once_each(
     ).json()["data"]
     assert sorted(t["amount"] for t in reversals) == [1_000, 2_000, 2_000]
     assert count(session, "select count(*) from transactions where type = 'fee'") == 0
+    assert_balanced(session)
+
+
+def _next_second() -> None:
+    """Wait until the wall clock's second changes (Stripe's ``created`` is in whole seconds)."""
+    start = int(time.time())
+    while int(time.time()) == start:
+        time.sleep(0.02)
+
+
+def _refunded_twice(api, make_holder, stripe_client) -> tuple[dict, str, list[str]]:
+    """A 5,000 payment refunded 4,000, then (a second later) 3,000: 2,000 more than was paid."""
+    holder = make_holder(balance=8_000)
+    paid = _pay(api, holder, stripe_client, 5_000)
+    intent = paid["stripe_payment_intent_id"]
+    first = stripe_client.v1.refunds.create(params={"payment_intent": intent, "amount": 4_000})
+    _next_second()
+    second = stripe_client.v1.refunds.create(params={"payment_intent": intent, "amount": 3_000})
+    assert first.created < second.created
+    charge_id = stripe_client.v1.payment_intents.retrieve(intent).latest_charge.id
+    return {"holder": holder, "paid": paid}, charge_id, [first.id, second.id]
+
+
+def test_the_cap_on_refunds_falls_on_the_last_one_made(
+    api, session: Session, make_holder, stripe_client, send_event
+):
+    """Stripe lists a charge's refunds newest first ("The refunds are returned in sorted order,
+    with the most recent refunds appearing first", Stripe API reference, List all refunds). Applied
+    in the list's order, the 3,000 made last took its whole amount and the cap (never more than
+    the 5,000 paid) cut the 4,000 made first to 2,000. Applied oldest first, the 4,000 is
+    returned whole and the 3,000 made after it only the 1,000 left of the payment."""
+    world, charge_id, (first_id, second_id) = _refunded_twice(api, make_holder, stripe_client)
+    holder, paid = world["holder"], world["paid"]
+    listed = [r.id for r in stripe_client.v1.refunds.list(params={"charge": charge_id}).auto_paging_iter()]
+    assert listed == [second_id, first_id]  # newest first, as Stripe documents
+    charge = stripe_client.v1.charges.retrieve(charge_id).to_dict()
+
+    assert send_event(event_body("charge.refunded", charge)).json()["outcome"] == "applied"
+    moved = dict(
+        session.execute(
+            text("select stripe_object_id, amount from payment_postings where kind = 'refund'")
+        ).all()
+    )
+    assert moved == {first_id: 4_000, second_id: 1_000}
+    assert balance(session, holder.account_id) == 3_000 + 5_000
+    assert count(session, "select returned_amount from payments where id = :id", id=paid["id"]) == 5_000
+    assert_balanced(session)
+
+
+def test_the_outcome_of_refunds_does_not_depend_on_the_order_listed(
+    api, session: Session, make_holder, stripe_client
+):
+    """The same refunds presented in both orders re-debit the same amounts, refund for refund."""
+    outcomes = []
+    for presented in ("as_listed", "reversed"):
+        world, charge_id, ids = _refunded_twice(api, make_holder, stripe_client)
+        refunds = list(stripe_client.v1.refunds.list(params={"charge": charge_id}).auto_paging_iter())
+        if presented == "reversed":
+            refunds.reverse()
+        moved = webhooks.apply_refunds(
+            session, payment_id=world["paid"]["id"], refunds=refunds, now=datetime.now(UTC)
+        )
+        session.commit()
+        assert moved == 5_000
+        by_id = dict(
+            session.execute(
+                text(
+                    "select stripe_object_id, amount from payment_postings where stripe_object_id in :ids"
+                ).bindparams(bindparam("ids", expanding=True)),
+                {"ids": ids},
+            ).all()
+        )
+        outcomes.append([by_id[i] for i in ids])
+    # Oldest first each time: the 4,000 whole, the 3,000 made after it cut to the 1,000 left.
+    assert outcomes == [[4_000, 1_000], [4_000, 1_000]]
     assert_balanced(session)
 
 

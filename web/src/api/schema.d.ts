@@ -120,6 +120,32 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/accounts/{id}/credit-balance-refunds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Credit Balance Refunds
+         * @description The account's credit balance refunds, newest first (the platform's after six months too).
+         */
+        get: operations["list_credit_balance_refunds_v1_accounts__id__credit_balance_refunds_get"];
+        put?: never;
+        /**
+         * Create Credit Balance Refund
+         * @description Return the account's whole credit balance to the cardholder (12 CFR 1026.11(a)(2)), through
+         *     Stripe refunds of their own payments, newest first; what no payment can take back is recorded
+         *     as `pending` (a check, shown to admins). 409 `no_credit_balance` when nothing is owed to them.
+         */
+        post: operations["create_credit_balance_refund_v1_accounts__id__credit_balance_refunds_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/accounts/{id}/payments": {
         parameters: {
             query?: never;
@@ -199,6 +225,27 @@ export interface paths {
          *     payments and report downloads, newest first; filter by `action` and `actor_id`.
          */
         get: operations["list_audit_events_v1_admin_audit_events_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/credit-balance-refunds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List All Credit Balance Refunds
+         * @description Every credit balance refund, newest first; `?status=pending`: the parts that await a check
+         *     (a credit balance with no payment of the cardholder's left to refund).
+         */
+        get: operations["list_all_credit_balance_refunds_v1_admin_credit_balance_refunds_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1031,6 +1078,46 @@ export interface components {
              */
             token_type: "bearer";
         };
+        /**
+         * CreditBalanceRefundOut
+         * @description A credit balance returned (12 CFR 1026.11(a)): ``refunded_amount`` through Stripe refunds of
+         *     the cardholder's payments; ``pending_amount`` awaits another method (``method``: a check).
+         */
+        CreditBalanceRefundOut: {
+            /** Account Id */
+            account_id: string;
+            /** Amount */
+            amount: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Currency */
+            currency: string;
+            /** Id */
+            id: string;
+            /**
+             * Initiated By
+             * @enum {string}
+             */
+            initiated_by: "customer" | "platform";
+            /** Method */
+            method: string | null;
+            /** Pending Amount */
+            pending_amount: number;
+            /** Refunded Amount */
+            refunded_amount: number;
+            /** Requested By */
+            requested_by: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "succeeded" | "pending";
+            /** Stripe Refunds */
+            stripe_refunds: components["schemas"]["StripeRefundOut"][];
+        };
         /** DecisionIn */
         DecisionIn: {
             /** Credit Limit */
@@ -1157,6 +1244,13 @@ export interface components {
         Page_CardOut_: {
             /** Data */
             data: components["schemas"]["CardOut"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /** Page[CreditBalanceRefundOut] */
+        Page_CreditBalanceRefundOut_: {
+            /** Data */
+            data: components["schemas"]["CreditBalanceRefundOut"][];
             /** Next Cursor */
             next_cursor: string | null;
         };
@@ -1537,6 +1631,15 @@ export interface components {
              */
             returned_payments: number;
         };
+        /** StripeRefundOut */
+        StripeRefundOut: {
+            /** Amount */
+            amount: number;
+            /** Payment Id */
+            payment_id: string;
+            /** Refund Id */
+            refund_id: string;
+        };
         /** TokenOut */
         TokenOut: {
             /** Access Token */
@@ -1591,7 +1694,7 @@ export interface components {
              * Type
              * @enum {string}
              */
-            type: "purchase" | "refund" | "payment" | "interest" | "fee" | "reversal" | "charge_off";
+            type: "purchase" | "refund" | "payment" | "interest" | "fee" | "reversal" | "charge_off" | "recovery" | "recovery_return";
         };
         /** TrialBalanceOut */
         TrialBalanceOut: {
@@ -2610,6 +2713,348 @@ export interface operations {
             };
         };
     };
+    list_credit_balance_refunds_v1_accounts__id__credit_balance_refunds_get: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1 to 200. */
+                limit?: number;
+                /** @description The `next_cursor` of the previous page. */
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_CreditBalanceRefundOut_"];
+                };
+            };
+            /** @description Bad input (`malformed_json`, `invalid_cursor`, `invalid_idempotency_key`, ...) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No or bad credentials (`not_authenticated`, `invalid_token`, `token_expired`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description account_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The body is over the limit (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Invalid fields (`validation_error`, `idempotency_key_reused`, ...) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Rate limited (`rate_limited`, `login_locked`); retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    create_credit_balance_refund_v1_accounts__id__credit_balance_refunds_post: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Replays the first answer for the same key and body (24 hours); 1 to 255 printable characters, scoped to the caller. */
+                "Idempotency-Key": string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreditBalanceRefundOut"];
+                };
+            };
+            /** @description Bad input (`malformed_json`, `invalid_cursor`, `invalid_idempotency_key`, ...) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No or bad credentials (`not_authenticated`, `invalid_token`, `token_expired`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description account_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description no_credit_balance, or idempotency_key_in_use */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The body is over the limit (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Invalid fields (`validation_error`, `idempotency_key_reused`, ...) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Rate limited (`rate_limited`, `login_locked`); retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
     list_payments_v1_accounts__id__payments_get: {
         parameters: {
             query?: {
@@ -3103,7 +3548,7 @@ export interface operations {
                 /** @description The `next_cursor` of the previous page. */
                 cursor?: string | null;
                 status?: ("pending" | "posted" | "declined" | "reversed") | null;
-                type?: ("purchase" | "refund" | "payment" | "interest" | "fee" | "reversal" | "charge_off") | null;
+                type?: ("purchase" | "refund" | "payment" | "interest" | "fee" | "reversal" | "charge_off" | "recovery" | "recovery_return") | null;
                 from?: string | null;
                 to?: string | null;
             };
@@ -3331,6 +3776,166 @@ export interface operations {
             };
             /** @description The caller's role may not do this (`insufficient_role`) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The body is over the limit (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Invalid fields (`validation_error`, `idempotency_key_reused`, ...) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Rate limited (`rate_limited`, `login_locked`); retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    list_all_credit_balance_refunds_v1_admin_credit_balance_refunds_get: {
+        parameters: {
+            query?: {
+                status?: ("succeeded" | "pending") | null;
+                /** @description Page size, 1 to 200. */
+                limit?: number;
+                /** @description The `next_cursor` of the previous page. */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_CreditBalanceRefundOut_"];
+                };
+            };
+            /** @description Bad input (`malformed_json`, `invalid_cursor`, `invalid_idempotency_key`, ...) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No or bad credentials (`not_authenticated`, `invalid_token`, `token_expired`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Nothing the caller may see (`not_found`, ...) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
