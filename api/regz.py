@@ -236,7 +236,11 @@ RULES: tuple[Rule, ...] = (
         "12 CFR 1026.11(a)",
         "A credit balance is refunded on request, and in good faith after six months.",
         "applied",
-        (),  # the credit-balance refunds of issue 20 item 10 (payments branch): filled at merge
+        (
+            "api.payments.credit_balances:refund_credit_balance",
+            "api.payments.credit_balances:lasting_credit_balances",
+            "api.payments.daily:refund_lasting_credit_balances",
+        ),
         (
             f"{_CREDIT_BALANCES}::test_refund_on_request",
             f"{_CREDIT_BALANCES}::test_refund_after_six_months",
@@ -257,16 +261,10 @@ RULES: tuple[Rule, ...] = (
     ),
 )
 
-# Work of issue 20 that is being built on another branch at the time of writing: the
-# register names it already, and the register test accepts its absence until the merge.
-# The lead empties both at merge time (and fills R16's ``implemented_in``).
-PENDING_TESTS: frozenset[str] = frozenset(
-    {
-        f"{_CREDIT_BALANCES}::test_refund_on_request",
-        f"{_CREDIT_BALANCES}::test_refund_after_six_months",
-    }
-)
-PENDING_IMPLEMENTATIONS: frozenset[str] = frozenset({"R16"})
+# Work named by the register before it existed: empty once it lands (the register test fails
+# when a name here exists).
+PENDING_TESTS: frozenset[str] = frozenset()
+PENDING_IMPLEMENTATIONS: frozenset[str] = frozenset()
 
 
 # The issuer's practices around the rules (REGZ.md, after the table): no R-number, the same
