@@ -109,6 +109,7 @@ def create_app(
         pool_size=2,
         max_overflow=2,
         pool_pre_ping=True,
+        hide_parameters=True,
         connect_args=reader_connect_args(),
     )
     app.state.warehouse_sessionmaker = make_sessionmaker(app.state.warehouse_engine)

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Request, status
+from fastapi import APIRouter, Request, status
 from sqlalchemy import select
 
 from api.applications import service
@@ -17,12 +15,12 @@ from api.deps import (
     SessionDep,
 )
 from api.errors import problem_responses
-from api.ids import ID_PATTERN
+from api.ids import PathId
 from api.pagination import CursorParam, LimitParam, Page, paginate
 
 router = APIRouter(prefix="/v1/applications", tags=["applications"], responses=problem_responses(401, 422))
 
-ApplicationId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
+ApplicationId = PathId
 
 
 @router.post(
