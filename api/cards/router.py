@@ -14,7 +14,7 @@ from api.pagination import Page
 router = APIRouter(prefix="/v1", tags=["cards"], responses=problem_responses(401, 422))
 
 ObjectId = PathId
-_NOT_FOUND = problem_responses(404, 409, s404="card_not_found", s409="card_closed")
+_NOT_FOUND = problem_responses(404, 409, s404="card_not_found", s409="card_closed, card_frozen_by_issuer")
 
 
 @router.get("/accounts/{id}/cards", responses=problem_responses(404, s404="account_not_found"))
