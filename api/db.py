@@ -49,6 +49,9 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> Eng
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_recycle=1800,
+        # An unexpected database error is logged with its statement, never its values: those
+        # can be personal data (an email, a name) or a secret (docs/security.md).
+        hide_parameters=True,
     )
     ping_when_idle(engine)
     return engine

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Annotated
+
+from fastapi import Path
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 
@@ -16,6 +19,9 @@ _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 # at most 64 characters. Anything else (a NUL byte above all, which PostgreSQL
 # refuses in text) is bad input, answered 422 before any query runs.
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+# The one type of every ``{id}`` in a route's path: bad ids are 422 problem+json, never a query.
+PathId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
 
 
 def new_id(prefix: str) -> str:

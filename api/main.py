@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, text
 
 from api.accounts.router import router as accounts_router
 from api.admin.router import router as admin_router
+from api.applications.router import limits_router as credit_limits_router
 from api.applications.router import router as applications_router
 from api.audit.router import router as audit_router
 from api.auth.router import router as auth_router
@@ -109,6 +110,7 @@ def create_app(
         pool_size=2,
         max_overflow=2,
         pool_pre_ping=True,
+        hide_parameters=True,
         connect_args=reader_connect_args(),
     )
     app.state.warehouse_sessionmaker = make_sessionmaker(app.state.warehouse_engine)
@@ -122,6 +124,7 @@ def create_app(
     for router in (
         auth_router,
         applications_router,
+        credit_limits_router,
         accounts_router,
         cards_router,
         network_router,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import ipaddress
 import logging
 import secrets
 import signal
@@ -95,6 +96,26 @@ def _banner(settings: Settings, host: str, port: int, extra: Sequence[str] = ())
         lines.append(f"  admin login   {settings.first_admin_email} (password from FIRST_ADMIN_PASSWORD)")
     lines += [*extra, f"  home          {settings.home}", "  stop with Ctrl-C", ""]
     print("\n".join(lines), flush=True)
+
+
+def sandbox_listen_refusal(settings: Settings, host: str | None) -> str | None:
+    """Why sandbox mode may not listen on ``host``, or None. The sandbox serves fixed, public
+    secrets (its network key, its admin password) and a clock anyone with the admin login can
+    move: on anything but loopback a forgotten ``CARDPORTAL_ENV`` would publish them."""
+    if host is None or settings.env != "sandbox" or settings.sandbox_listen_public:
+        return None
+    if host == "localhost":
+        return None
+    try:
+        if ipaddress.ip_address(host.strip("[]")).is_loopback:
+            return None
+    except ValueError:
+        pass  # a host name other than localhost: not known to be loopback
+    return (
+        f"sandbox mode listens on loopback only, not {host}: it serves public sandbox secrets "
+        "and a movable clock. Set CARDPORTAL_ENV=production (with real secrets) for a real "
+        "deployment, or SANDBOX_LISTEN_PUBLIC=1 to share a sandbox on a private network on purpose."
+    )
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -266,6 +287,10 @@ def cmd_dashboards(args: argparse.Namespace) -> int:
     settings = _settings()
     host = args.dashboards_host or settings.api_host
     port = args.dashboards_port or settings.dashboards_port
+    refusal = sandbox_listen_refusal(settings, host)
+    if refusal:
+        print(f"cardportal: {refusal}", file=sys.stderr)
+        return 2
     print(f"cardportal dashboards on http://{host}:{port}", flush=True)
     return dashboards.run(settings, resolve_databases(settings), host=host, port=port)
 
@@ -502,6 +527,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.host = args.host or settings.api_host
         args.port = args.port or settings.api_port
         args.workers = args.workers or settings.api_workers
+        for host in (args.host, getattr(args, "dashboards_host", None)):
+            refusal = sandbox_listen_refusal(settings, host)
+            if refusal:
+                print(f"cardportal: {refusal}", file=sys.stderr)
+                return 2
     result: int = args.handler(args)
     return result
 

@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     credit_counseling_phone: str = Field(SANDBOX_CREDIT_COUNSELING_PHONE, alias="CREDIT_COUNSELING_PHONE")
 
     api_host: str = Field("127.0.0.1", alias="API_HOST")
+    # Sandbox mode serves fixed, public secrets and a movable clock: it listens on loopback
+    # only, unless this says otherwise (a sandbox shared on a private network, on purpose).
+    sandbox_listen_public: bool = Field(False, alias="SANDBOX_LISTEN_PUBLIC")
     api_port: int = Field(8000, alias="API_PORT")
     # Chosen by measurement (bench `authorize` tries 1 and 2 uvicorn workers): on the
     # 2-core machine 2 workers gave 107 against 73 authorizations/s (1.5x).
@@ -140,6 +143,8 @@ class Settings(BaseSettings):
             "CARD_DATA_KEY": self.card_data_key,
             "STRIPE_API_KEY": self.stripe_api_key,
             "STRIPE_WEBHOOK_SECRET": self.stripe_webhook_secret,
+            # Checked here, at start, not only when the pipelines first run.
+            "PII_HASH_SALT": self.pii_hash_salt,
         }
         if self.first_admin_email:
             required["FIRST_ADMIN_PASSWORD"] = self.first_admin_password
@@ -153,6 +158,30 @@ class Settings(BaseSettings):
                 )
         if len(self.jwt_secret.get_secret_value()) < 32:  # type: ignore[union-attr]
             raise ConfigurationError("JWT_SECRET must be at least 32 characters in production")
+        # Keys a caller presents, and the salt of the warehouse's customer keys: long enough
+        # that guessing them is hopeless (a one-character network key was accepted before).
+        minimum_lengths: dict[str, tuple[SecretStr | None, int]] = {
+            "NETWORK_API_KEY": (self.network_api_key, 32),
+            "STRIPE_WEBHOOK_SECRET": (self.stripe_webhook_secret, 32),
+            "PII_HASH_SALT": (self.pii_hash_salt, 32),
+        }
+        if self.first_admin_email:
+            minimum_lengths["FIRST_ADMIN_PASSWORD"] = (self.first_admin_password, 12)
+        for name, (secret, length) in minimum_lengths.items():
+            if len(secret.get_secret_value() if secret else "") < length:
+                raise ConfigurationError(f"{name} must be at least {length} characters in production")
+        # PCI DSS 8.3.4: lock out after at most 10 invalid attempts, for at least 30 minutes.
+        if self.login_max_failures > 10:
+            raise ConfigurationError("LOGIN_MAX_FAILURES must be at most 10 in production (PCI DSS 8.3.4)")
+        if self.login_lockout_seconds < 30 * 60:
+            raise ConfigurationError(
+                "LOGIN_LOCKOUT_SECONDS must be at least 1800 (30 minutes) in production (PCI DSS 8.3.4)"
+            )
+        if self.credit_counseling_phone == SANDBOX_CREDIT_COUNSELING_PHONE:
+            raise ConfigurationError(
+                "CREDIT_COUNSELING_PHONE must be the issuer's own toll-free number in production "
+                "(12 CFR 1026.7(b)(12)(iv)); the default is a fictional sandbox number"
+            )
 
     def _fill_sandbox_defaults(self) -> None:
         if self.jwt_secret is None:

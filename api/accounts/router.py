@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Annotated
 
 import pydantic_core
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from api.accounts import repository, service
@@ -12,14 +12,14 @@ from api.accounts.models import Account
 from api.accounts.schemas import AccountOut
 from api.deps import CurrentPrincipal, SessionDep, unit_of_work
 from api.errors import BadRequest, problem_responses
-from api.ids import ID_PATTERN
+from api.ids import PathId
 from api.network.schemas import TransactionOut
 from api.pagination import CursorParam, LimitParam, Page, paginate
 from api.responses import JSON
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"], responses=problem_responses(401, 422))
 
-AccountId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
+AccountId = PathId
 
 
 @router.get("")

@@ -11,6 +11,7 @@ from api.auth.models import User
 from api.auth.schemas import RoleIn, UserOut
 from api.deps import AdminPrincipal, OriginDep, SessionDep
 from api.errors import problem_responses
+from api.ids import PathId
 from api.ledger import service as ledger
 from api.pagination import CursorParam, LimitParam, Page, paginate
 
@@ -29,7 +30,7 @@ def list_users(
 
 @router.post("/users/{id}/role", responses=problem_responses(404))
 def set_role(
-    id: str, body: RoleIn, principal: AdminPrincipal, session: SessionDep, origin: OriginDep
+    id: PathId, body: RoleIn, principal: AdminPrincipal, session: SessionDep, origin: OriginDep
 ) -> UserOut:
     user = auth_service.set_role(
         session, user_id=id, role=body.role, actor_id=principal.user_id, origin=origin

@@ -43,3 +43,25 @@ class Application(Base):
             postgresql_where=text("status = 'manual_review'"),
         ),
     )
+
+
+class CreditLimitRequest(Base):
+    """A cardholder's request for a higher limit on an open account, decided at once by the
+    application's underwriting (12 CFR 1026.51(a): no limit increase without considering the
+    consumer's ability to pay)."""
+
+    __tablename__ = "credit_limit_requests"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    requested_credit_limit: Mapped[int]
+    previous_credit_limit: Mapped[int]
+    status: Mapped[str] = mapped_column(String(16))
+    credit_limit: Mapped[int]
+    reasons: Mapped[list[str]] = mapped_column(ARRAY(String(48)), server_default=text("'{}'"))
+    credit_score: Mapped[int]
+    dti_bps: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+    __table_args__ = (Index("ix_credit_limit_requests_account_created", "account_id", "created_at", "id"),)

@@ -1,13 +1,18 @@
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Request, status
+from fastapi import APIRouter, Request, status
 from sqlalchemy import select
 
-from api.applications import service
-from api.applications.models import Application
-from api.applications.schemas import ApplicationIn, ApplicationOut, DecisionIn
+from api.applications import credit_limits, service, underwriting
+from api.applications.models import Application, CreditLimitRequest
+from api.applications.schemas import (
+    ApplicationIn,
+    ApplicationOut,
+    CreditLimitRequestIn,
+    CreditLimitRequestOut,
+    DecisionIn,
+    ReasonOut,
+)
 from api.deps import (
     AdminPrincipal,
     ClockDep,
@@ -15,20 +20,21 @@ from api.deps import (
     OptionalUserIdempotency,
     OriginDep,
     SessionDep,
+    UserIdempotency,
 )
 from api.errors import problem_responses
-from api.ids import ID_PATTERN
+from api.ids import PathId
 from api.pagination import CursorParam, LimitParam, Page, paginate
 
 router = APIRouter(prefix="/v1/applications", tags=["applications"], responses=problem_responses(401, 422))
 
-ApplicationId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
+ApplicationId = PathId
 
 
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(409, s409="application_open"),
+    responses=problem_responses(409, s409="account_exists, application_pending"),
 )
 def apply(
     request: Request,
@@ -101,3 +107,53 @@ def decide(
         origin=origin,
     )
     return service.describe(application)
+
+
+# A higher limit is asked for on the account: one customer holds one open card account.
+limits_router = APIRouter(prefix="/v1/accounts", tags=["accounts"], responses=problem_responses(401, 422))
+
+
+def _limit_request_out(request: CreditLimitRequest) -> CreditLimitRequestOut:
+    return CreditLimitRequestOut(
+        id=request.id,
+        account_id=request.account_id,
+        status=request.status,
+        requested_credit_limit=request.requested_credit_limit,
+        previous_credit_limit=request.previous_credit_limit,
+        credit_limit=request.credit_limit,
+        reasons=list(request.reasons),
+        reason_details=[
+            ReasonOut(code=code, description=underwriting.REASON_DESCRIPTIONS.get(code, code))
+            for code in request.reasons
+        ],
+        created_at=request.created_at,
+    )
+
+
+@limits_router.post(
+    "/{id}/credit-limit-requests",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(
+        404, 409, s404="account_not_found", s409="account_closed, no_application_on_file"
+    ),
+)
+def request_credit_limit(
+    id: PathId,
+    body: CreditLimitRequestIn,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    clock: ClockDep,
+    idem: UserIdempotency,
+    origin: OriginDep,
+) -> CreditLimitRequestOut:
+    """Ask for a higher limit: decided at once by the application's underwriting (ability to
+    pay, 12 CFR 1026.51); approved raises the account's limit, declined lists the reasons."""
+    made = credit_limits.request_credit_limit(
+        session,
+        principal,
+        account_id=id,
+        requested_credit_limit=body.requested_credit_limit,
+        now=clock.now(),
+        origin=origin,
+    )
+    return idem.save(201, _limit_request_out(made))

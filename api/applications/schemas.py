@@ -63,3 +63,21 @@ class ApplicationOut(BaseModel):
     requested_credit_limit: int | None
     created_at: datetime
     decided_at: datetime | None
+
+
+class CreditLimitRequestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    requested_credit_limit: PositiveAmount = Field(description="The limit asked for, in cents.")
+
+
+class CreditLimitRequestOut(BaseModel):
+    id: str
+    account_id: str
+    status: Literal["approved", "declined"]
+    requested_credit_limit: int
+    previous_credit_limit: int
+    credit_limit: int = Field(description="The account's limit after the decision.")
+    reasons: list[str] = Field(description="Reason codes of a decline, most important first.")
+    reason_details: list[ReasonOut]
+    created_at: datetime

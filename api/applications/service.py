@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.accounts import service as accounts_service
+from api.accounts.models import Account
 from api.applications import underwriting
 from api.applications.models import Application
 from api.applications.schemas import ApplicationOut, ReasonOut
@@ -78,16 +79,28 @@ def apply(
 ) -> Application:
     if date_of_birth > now.date():
         raise UnprocessableEntity("date_of_birth is in the future.", code="invalid_date_of_birth")
-    user = session.get(User, principal.user_id)
+    # The applicant's row locked: two applications of one customer are decided one after the
+    # other, so the second sees the account the first opened.
+    user = session.get(User, principal.user_id, with_for_update=True)
     if user is None:
         raise NotFound("No such user.", code="user_not_found")
+    open_account = session.execute(
+        select(Account.id).where(Account.user_id == user.id, Account.status != "closed").limit(1)
+    ).first()
+    if open_account is not None:
+        raise Conflict(
+            "You already have an open card account; ask for a higher limit on it instead "
+            f"(POST /v1/accounts/{open_account[0]}/credit-limit-requests).",
+            code="account_exists",
+            account_id=open_account[0],
+        )
     open_application = session.execute(
         select(Application.id).where(Application.user_id == user.id, Application.status == "manual_review")
     ).first()
     if open_application is not None:
         raise Conflict(
             "You already have an application under review.",
-            code="application_open",
+            code="application_pending",
             application_id=open_application[0],
         )
     application = Application(
@@ -111,7 +124,7 @@ def apply(
         with session.begin_nested():
             session.flush()
     except IntegrityError as exc:  # a concurrent application won the race to be the open one
-        raise Conflict("You already have an application under review.", code="application_open") from exc
+        raise Conflict("You already have an application under review.", code="application_pending") from exc
     _record(session, application, decision, vault=vault, now=now)
     session.flush()
     return application

@@ -121,6 +121,8 @@ REASON_DESCRIPTIONS: dict[str, str] = {
         "Your housing payment relative to your income requires a manual review of your application."
     ),
     "declined_after_review": "After a manual review, we are unable to offer you credit at this time.",
+    # A credit-limit request on an open account (api.applications.credit_limits).
+    "credit_limit_at_tier_maximum": "Your credit limit is already the most we offer at your credit score.",
 }
 _REASON_ORDER = {code: position for position, code in enumerate(REASON_DESCRIPTIONS)}
 

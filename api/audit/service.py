@@ -43,6 +43,7 @@ CLOCK_ADVANCED = "clock.advanced"
 PAYMENT_CREATED = "payment.created"
 CREDIT_BALANCE_REFUNDED = "credit_balance.refunded"
 REPORT_DOWNLOADED = "report.downloaded"
+CREDIT_LIMIT_REQUESTED = "credit_limit.requested"
 
 ACTIONS = (
     LOGIN,
@@ -57,6 +58,7 @@ ACTIONS = (
     PAYMENT_CREATED,
     CREDIT_BALANCE_REFUNDED,
     REPORT_DOWNLOADED,
+    CREDIT_LIMIT_REQUESTED,
 )
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from api.accounts import service as accounts
 from api.auth.models import User
@@ -29,6 +29,7 @@ from api.deps import (
     SettingsDep,
 )
 from api.errors import NotFound, problem_responses
+from api.ids import PathId
 from api.jobs import daily as daily_job
 from api.network.schemas import TransactionOut
 from api.pagination import CursorParam, LimitParam, Page, paginate
@@ -36,7 +37,7 @@ from api.pagination import CursorParam, LimitParam, Page, paginate
 router = APIRouter(tags=["statements"], responses=problem_responses(401, 422))
 clock_router = APIRouter(prefix="/v1/sandbox/clock", tags=["sandbox"], responses=problem_responses(401, 403))
 
-ResourceId = Annotated[str, Path(min_length=1, max_length=64)]
+ResourceId = PathId
 _PDF: dict[int | str, dict[str, Any]] = {
     200: {"content": {"application/pdf": {}}, "description": "The statement as a PDF."}
 }

@@ -25,6 +25,9 @@ class Card(Base):
     exp_month: Mapped[int] = mapped_column(SmallInteger)
     exp_year: Mapped[int] = mapped_column(SmallInteger)
     status: Mapped[str] = mapped_column(String(16), default="active")
+    # Who froze it (a user id and that user's role then): staff's freeze is lifted by staff only.
+    frozen_by: Mapped[str | None] = mapped_column(String(32))
+    frozen_by_role: Mapped[str | None] = mapped_column(String(16))
     controls: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 
 from api.accounts import service as accounts_service
 from api.cards import service
@@ -10,13 +8,13 @@ from api.cards.controls import SpendingControls
 from api.cards.schemas import CardOut
 from api.deps import CurrentPrincipal, OriginDep, SessionDep
 from api.errors import problem_responses
-from api.ids import ID_PATTERN
+from api.ids import PathId
 from api.pagination import Page
 
 router = APIRouter(prefix="/v1", tags=["cards"], responses=problem_responses(401, 422))
 
-ObjectId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
-_NOT_FOUND = problem_responses(404, 409, s404="card_not_found", s409="card_closed")
+ObjectId = PathId
+_NOT_FOUND = problem_responses(404, 409, s404="card_not_found", s409="card_closed, card_frozen_by_issuer")
 
 
 @router.get("/accounts/{id}/cards", responses=problem_responses(404, s404="account_not_found"))

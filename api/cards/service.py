@@ -68,10 +68,27 @@ def _owned_card(session: Session, principal: Principal, card_id: str, *, lock: b
 def set_frozen(
     session: Session, principal: Principal, *, card_id: str, frozen: bool, origin: Origin = NO_ORIGIN
 ) -> Card:
-    """Freeze or unfreeze; doing it twice is harmless. A closed card stays closed. Audited."""
+    """Freeze or unfreeze; doing it twice is harmless. A closed card stays closed. Audited.
+
+    A card frozen by staff (an admin: suspected fraud, a hold) stays frozen until staff lift
+    it: its customer's unfreeze is 409 ``card_frozen_by_issuer``, and a customer's freeze on
+    it changes nothing of who froze it."""
     card = _owned_card(session, principal, card_id, lock=True)
     if card.status == "closed":
         raise Conflict("This card is closed.", code="card_closed")
+    by_staff = card.status == "frozen" and card.frozen_by_role not in (None, "customer")
+    if by_staff and principal.role == "customer":
+        if not frozen:
+            raise Conflict(
+                "The issuer froze this card; contact us to unfreeze it.", code="card_frozen_by_issuer"
+            )
+        return card
+    if frozen and card.status != "frozen":
+        card.frozen_by, card.frozen_by_role = principal.user_id, principal.role
+    elif frozen and principal.role != "customer":  # staff take over a customer's freeze
+        card.frozen_by, card.frozen_by_role = principal.user_id, principal.role
+    elif not frozen:
+        card.frozen_by = card.frozen_by_role = None
     previous, card.status = card.status, "frozen" if frozen else "active"
     audit.record(
         session,

@@ -14,6 +14,7 @@ import json
 import logging
 import re
 import time
+import traceback
 import uuid
 from typing import Any
 
@@ -24,6 +25,30 @@ from api.gateway.access_log import AccessLogWriter
 from api.gateway.ratelimit import RateLimiter
 
 log = logging.getLogger("cardportal.gateway")
+
+
+def log_unhandled(exc: BaseException, method: Any, path: Any) -> None:
+    """Log a crash. A database error is logged by its SQLSTATE, its class and its statement, with
+    the stack but without its message: PostgreSQL's message quotes the value it refused
+    (``invalid input syntax for type integer: "<the value>"``), and a value can be personal
+    data. The engine already hides bound parameters (``api.db.make_engine``)."""
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(exc, DBAPIError):
+        sqlstate = getattr(exc.orig, "sqlstate", None)
+        frames = "".join(traceback.format_tb(exc.__traceback__))
+        log.error(
+            "unhandled database error on %s %s: %s (SQLSTATE %s) in [%s]\n%s",
+            method,
+            path,
+            type(exc.orig).__name__,
+            sqlstate,
+            exc.statement,
+            frames,
+        )
+        return
+    log.exception("unhandled error on %s %s", method, path, exc_info=exc)
+
 
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
@@ -113,8 +138,8 @@ class GatewayMiddleware:
                     return
 
             await self.app(scope, _replay(body, receive), send_wrapper)
-        except Exception:
-            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+        except Exception as exc:
+            log_unhandled(exc, scope.get("method"), scope.get("path"))
             if not outcome["started"]:
                 await self._problem(
                     send_wrapper,

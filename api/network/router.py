@@ -14,9 +14,8 @@ than the work. The dependencies left do no I/O and run on the event loop.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
@@ -24,14 +23,14 @@ from sqlalchemy.orm import Session
 from api.deps import ClockDep, NetworkCaller, NetworkIdempotency, unit_of_work
 from api.errors import problem_responses
 from api.gateway.idempotency import PendingIdempotency
-from api.ids import ID_PATTERN
+from api.ids import PathId
 from api.network import service
 from api.network.schemas import AuthorizationIn, AuthorizationOut, ClearIn, RefundIn, TransactionOut
 from api.responses import model_response
 
 router = APIRouter(prefix="/v1/network", tags=["network"])
 
-AuthorizationId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
+AuthorizationId = PathId
 _ERRORS = problem_responses(
     401, 404, 422, s401="invalid_network_key", s404="card_not_found or authorization_not_found"
 )

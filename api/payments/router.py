@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import stripe
-from fastapi import APIRouter, Depends, Header, Path, Request
+from fastapi import APIRouter, Depends, Header, Request
 
 from api.accounts import service as accounts_service
 from api.deps import (
@@ -18,6 +18,7 @@ from api.deps import (
     UserIdempotency,
 )
 from api.errors import problem_responses
+from api.ids import PathId
 from api.pagination import CursorParam, LimitParam, Page, paginate
 from api.payments import credit_balances, repository, service, webhooks
 from api.payments.models import CreditBalanceRefund, Payment, PaymentException
@@ -33,7 +34,7 @@ from api.payments.schemas import (
 
 router = APIRouter(tags=["payments"], responses=problem_responses(401, 404, 422))
 
-AccountId = Annotated[str, Path(min_length=1, max_length=64)]
+AccountId = PathId
 _ERRORS = problem_responses(
     404,
     422,

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import OriginDep, ReportsPrincipal, SessionDep
 from api.errors import AppError, problem_responses
+from api.ids import PathId
 from api.pagination import CursorParam, LimitParam, Page
 from api.reports import service
 from api.reports.schemas import ReportOut
@@ -56,7 +57,7 @@ def list_reports(
     responses={200: {"content": {media: {} for media in service.CONTENT_TYPES.values()}}},
 )
 def download_report(
-    id: str,
+    id: PathId,
     request: Request,
     principal: ReportsPrincipal,
     session: WarehouseSession,

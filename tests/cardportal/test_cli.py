@@ -97,3 +97,33 @@ def test_a_configuration_error_is_a_clean_exit(
 def test_db_current_names_the_head(cli_env: None, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["db", "current"]) == 0
     assert "(head)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv", [["api", "--host", "0.0.0.0"], ["up", "--host", "10.1.2.3"], ["dashboards", "--host", "::"]]
+)
+def test_sandbox_refuses_to_listen_beyond_loopback(
+    cli_env: None, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    """Issue 21, finding 10: a forgotten CARDPORTAL_ENV served the sandbox's public secrets and
+    movable clock on any address. It starts nothing, and says why and what to set."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "loopback" in err
+    assert "SANDBOX_LISTEN_PUBLIC" in err
+    assert "CARDPORTAL_ENV=production" in err
+
+
+def test_sandbox_listens_on_loopback_or_when_told(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from cardportal.cli import sandbox_listen_refusal
+
+    for field in Settings.model_fields.values():
+        if field.alias:
+            monkeypatch.delenv(field.alias, raising=False)
+    sandbox = Settings(CARDPORTAL_HOME=str(tmp_path))  # type: ignore[call-arg]
+    for host in ("127.0.0.1", "127.0.0.2", "::1", "[::1]", "localhost", None):
+        assert sandbox_listen_refusal(sandbox, host) is None, host
+    for host in ("0.0.0.0", "::", "192.168.1.10", "api.example.com"):
+        assert sandbox_listen_refusal(sandbox, host), host
+    shared = Settings(CARDPORTAL_HOME=str(tmp_path), SANDBOX_LISTEN_PUBLIC="1")  # type: ignore[call-arg]
+    assert sandbox_listen_refusal(shared, "0.0.0.0") is None

@@ -17,11 +17,14 @@ from cardportal.settings import (
 
 REAL = {
     "JWT_SECRET": "j" * 48,
-    "NETWORK_API_KEY": "network-key-from-the-vault",
+    "NETWORK_API_KEY": "network-key-from-the-vault-0123456789",
     "CARD_DATA_KEY": "c" * 64,
     "STRIPE_API_KEY": "sk_live_realkey",
-    "STRIPE_WEBHOOK_SECRET": "whsec_realsecret",
+    "STRIPE_WEBHOOK_SECRET": "whsec_realsecret0123456789abcdefghij",
+    "PII_HASH_SALT": "s" * 40,
 }
+# Production settings that are not secrets but have no safe sandbox default.
+REAL_SETTINGS = {"CREDIT_COUNSELING_PHONE": "1-800-388-2227"}
 
 
 @pytest.fixture(autouse=True)
@@ -32,7 +35,7 @@ def _no_settings_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _production(home: Path, **values: str | None) -> Settings:
-    merged = {**REAL, **values}
+    merged = {**REAL, **REAL_SETTINGS, **values}
     return Settings(
         CARDPORTAL_ENV="production",
         CARDPORTAL_HOME=str(home),
@@ -156,3 +159,33 @@ def test_list_settings_from_the_environment(
 def test_an_unknown_environment_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="CARDPORTAL_ENV"):
         Settings(CARDPORTAL_ENV="staging", CARDPORTAL_HOME=str(tmp_path))  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("NETWORK_API_KEY", "k"),
+        ("STRIPE_WEBHOOK_SECRET", "whsec_1"),
+        ("PII_HASH_SALT", "salt"),
+        ("LOGIN_MAX_FAILURES", "1000"),
+        ("LOGIN_LOCKOUT_SECONDS", "1"),
+        ("CREDIT_COUNSELING_PHONE", None),  # the fictional sandbox number
+    ],
+)
+def test_production_refuses_weak_settings_and_names_them(
+    tmp_path: Path, name: str, value: str | None
+) -> None:
+    """Issue 21, finding 9: each of these was accepted in production. PCI DSS 8.3.4 asks for a
+    lockout after at most 10 invalid attempts, for at least 30 minutes."""
+    with pytest.raises(ConfigurationError, match=name):
+        _production(tmp_path, **{name: value})
+
+
+def test_production_accepts_the_strict_lockout(tmp_path: Path) -> None:
+    settings = _production(tmp_path, LOGIN_MAX_FAILURES="10", LOGIN_LOCKOUT_SECONDS="1800")
+    assert (settings.login_max_failures, settings.login_lockout_seconds) == (10, 1800)
+
+
+def test_a_first_admin_password_is_long_enough_in_production(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="FIRST_ADMIN_PASSWORD"):
+        _production(tmp_path, FIRST_ADMIN_EMAIL="ops@example.com", FIRST_ADMIN_PASSWORD="Sh0rt!")

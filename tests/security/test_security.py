@@ -11,8 +11,10 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -252,3 +254,65 @@ def test_production_refuses_to_start_with_default_secrets(tmp_path: Path) -> Non
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
     assert "NETWORK_API_KEY holds a sandbox default" in done.stderr
+
+
+_JUNK_IDS = ("acct\x00evil", "a" * 65, "stmt_1'; drop table statements; --", "../../etc/passwd", "caf\u00e9")
+
+
+def test_a_junk_id_is_a_422_problem_on_every_path(api: TestClient, session: Session, app: FastAPI) -> None:
+    """Issue 21, finding 5: a NUL byte (which PostgreSQL refuses in text) or any other junk in a
+    path id was a 500 or 503 on the statement, payment, autopay and report paths. Every path id
+    is validated before any query: 422 problem+json, for the caller allowed there (an admin,
+    the network), so that the check is not the role's refusal."""
+    admin = user_with_role(api, session, "admin")
+    paths = [
+        (method.upper(), path)
+        for path, operations in app.openapi()["paths"].items()
+        if "{" in path
+        for method in operations
+    ]
+    assert len(paths) >= 20, paths
+    for method, template in paths:
+        for junk in _JUNK_IDS:
+            path = template.replace("{id}", quote(junk, safe=""))
+            headers = {**admin.headers, **NETWORK_HEADERS, "Idempotency-Key": f"junk-{method}-{path}"[:255]}
+            body = _BODIES.get((method, template), {})
+            answer = api.request(method, path, headers=headers, json=body)
+            assert answer.status_code in (404, 422), (method, template, repr(junk), answer.status_code)
+            assert answer.headers["content-type"].startswith("application/problem+json"), (method, path)
+
+
+def test_a_database_error_never_logs_the_values_it_was_given(
+    app: FastAPI, api: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Finding 5's second half: an unexpected database error (here a cast that fails on a value
+    that is personal data) is a 500 problem, and neither the log nor the answer holds the value:
+    the engine hides bound parameters, and the gateway logs the error without PostgreSQL's
+    message, which quotes the value."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    secret = "ada.lovelace+private@example.com"
+
+    def crash() -> None:
+        with app.state.engine.connect() as conn:
+            conn.execute(text("select cast(:email as integer)"), {"email": secret})
+
+    app.add_api_route("/v1/_test/database-error", crash, methods=["GET"])
+    try:
+        with caplog.at_level("ERROR", logger="cardportal"):
+            answer = api.get("/v1/_test/database-error")
+        assert answer.status_code == 500
+        assert secret not in answer.text
+        assert "database error" in caplog.text
+        assert "InvalidTextRepresentation" in caplog.text
+        assert secret not in caplog.text
+    finally:
+        app.router.routes[:] = [
+            r for r in app.router.routes if getattr(r, "path", "") != "/v1/_test/database-error"
+        ]
+    # The engines themselves never echo the values either.
+    for engine in (app.state.engine, app.state.warehouse_engine):
+        with engine.connect() as conn, pytest.raises(DBAPIError) as raised:
+            conn.execute(text("select cast(:email as integer) + 1"), {"email": secret})
+        assert "[SQL parameters hidden due to hide_parameters=True]" in str(raised.value)

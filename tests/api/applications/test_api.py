@@ -110,7 +110,7 @@ def test_middle_band_goes_to_manual_review_and_blocks_a_second_application(
     again = apply(api, user)
     assert again.status_code == 409
     assert again.headers["content-type"] == "application/problem+json"
-    assert again.json()["code"] == "application_open"
+    assert again.json()["code"] == "application_pending"
     assert counts(session) == (1, 0, 0)
 
 
@@ -145,8 +145,12 @@ def test_admin_approval_opens_the_account_at_the_rules_limit(api: TestClient, se
     assert twice.status_code == 409
     assert twice.json()["code"] == "application_already_decided"
     assert counts(session) == (1, 1, 1)
-    # Decided, so no longer open: the customer may apply again.
-    assert apply(api, user).status_code == 201
+    # Decided, so no longer pending; but approved, so the customer holds an open account and
+    # a second one is refused (issue 21: no stacked credit lines).
+    again = apply(api, user)
+    assert again.status_code == 409
+    assert again.json()["code"] == "account_exists"
+    assert counts(session) == (1, 1, 1)
 
 
 def test_admin_approval_with_a_limit_and_above_the_cap(api: TestClient, session: Session) -> None:

@@ -191,7 +191,10 @@ def test_production_refuses_to_move_the_clock(session: Session, database_url: st
         JWT_SECRET="p" * 40,
         CARD_DATA_KEY="ab" * 32,
         STRIPE_API_KEY="sk_live_real_enough",
-        STRIPE_WEBHOOK_SECRET="whsec_real_enough",
+        STRIPE_WEBHOOK_SECRET="whsec_real_enough_0123456789abcdef",
+        NETWORK_API_KEY="network-key-long-enough-0123456789",
+        PII_HASH_SALT="s" * 40,
+        CREDIT_COUNSELING_PHONE="1-800-388-2227",
         FIRST_ADMIN_EMAIL="",
     )
     production = create_app(settings, database_url=database_url)

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from api.cards.models import Card
 from api.cards.numbers import SANDBOX_BIN, CardDataError, luhn_valid
-from tests.factories import GROCER, NETWORK_HEADERS, approved_customer, customer
+from tests.conftest import problem
+from tests.factories import GROCER, NETWORK_HEADERS, approved_customer, customer, user_with_role
 
 CAFE = {"name": "Corner Cafe", "mcc": "5812", "country": "US"}
 NO_CONTROLS = {
@@ -89,6 +90,32 @@ def test_freeze_declines_and_unfreeze_approves_again(api: TestClient) -> None:
     assert authorize(api, card_id, 10_00)["approved"] is True
     account = api.get(f"/v1/accounts/{account_id}", headers=user.headers).json()
     assert account["pending_amount"] == 20_00
+
+
+def test_a_card_the_issuer_froze_stays_frozen_until_staff_unfreeze_it(
+    api: TestClient, session: Session
+) -> None:
+    """Issue 21, finding 11: a card an admin froze (suspected fraud) could be unfrozen by its
+    customer. Who froze it is kept; the customer's unfreeze is 409 and changes nothing."""
+    user, _, card_id = approved_customer(api)
+    admin = user_with_role(api, session, "admin")
+    assert api.post(f"/v1/cards/{card_id}/freeze", headers=admin.headers).json()["status"] == "frozen"
+
+    refused = problem(api.post(f"/v1/cards/{card_id}/unfreeze", headers=user.headers), 409)
+    assert refused["code"] == "card_frozen_by_issuer"
+    assert authorize(api, card_id, 10_00)["decline_code"] == "card_frozen"
+    # Freezing it again as the customer is harmless, and does not make the freeze theirs.
+    assert api.post(f"/v1/cards/{card_id}/freeze", headers=user.headers).status_code == 200
+    problem(api.post(f"/v1/cards/{card_id}/unfreeze", headers=user.headers), 409)
+
+    assert api.post(f"/v1/cards/{card_id}/unfreeze", headers=admin.headers).json()["status"] == "active"
+    assert authorize(api, card_id, 10_00)["approved"] is True
+    # A customer's own freeze is still theirs to lift; staff taking it over make it staff's.
+    api.post(f"/v1/cards/{card_id}/freeze", headers=user.headers)
+    assert api.post(f"/v1/cards/{card_id}/unfreeze", headers=user.headers).json()["status"] == "active"
+    api.post(f"/v1/cards/{card_id}/freeze", headers=user.headers)
+    api.post(f"/v1/cards/{card_id}/freeze", headers=admin.headers)
+    problem(api.post(f"/v1/cards/{card_id}/unfreeze", headers=user.headers), 409)
 
 
 def test_another_customers_card_is_a_404(api: TestClient) -> None:
