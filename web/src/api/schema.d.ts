@@ -146,6 +146,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/accounts/{id}/credit-limit-requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Request Credit Limit
+         * @description Ask for a higher limit: decided at once by the application's underwriting (ability to
+         *     pay, 12 CFR 1026.51); approved raises the account's limit, declined lists the reasons.
+         */
+        post: operations["request_credit_limit_v1_accounts__id__credit_limit_requests_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/accounts/{id}/payments": {
         parameters: {
             query?: never;
@@ -1117,6 +1138,47 @@ export interface components {
             status: "succeeded" | "pending";
             /** Stripe Refunds */
             stripe_refunds: components["schemas"]["StripeRefundOut"][];
+        };
+        /** CreditLimitRequestIn */
+        CreditLimitRequestIn: {
+            /**
+             * Requested Credit Limit
+             * @description The limit asked for, in cents.
+             */
+            requested_credit_limit: number;
+        };
+        /** CreditLimitRequestOut */
+        CreditLimitRequestOut: {
+            /** Account Id */
+            account_id: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Credit Limit
+             * @description The account's limit after the decision.
+             */
+            credit_limit: number;
+            /** Id */
+            id: string;
+            /** Previous Credit Limit */
+            previous_credit_limit: number;
+            /** Reason Details */
+            reason_details: components["schemas"]["ReasonOut"][];
+            /**
+             * Reasons
+             * @description Reason codes of a decline, most important first.
+             */
+            reasons: string[];
+            /** Requested Credit Limit */
+            requested_credit_limit: number;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "approved" | "declined";
         };
         /** DecisionIn */
         DecisionIn: {
@@ -3055,6 +3117,191 @@ export interface operations {
             };
         };
     };
+    request_credit_limit_v1_accounts__id__credit_limit_requests_post: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Replays the first answer for the same key and body (24 hours); 1 to 255 printable characters, scoped to the caller. */
+                "Idempotency-Key": string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreditLimitRequestIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreditLimitRequestOut"];
+                };
+            };
+            /** @description Bad input (`malformed_json`, `invalid_cursor`, `invalid_idempotency_key`, ...) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No or bad credentials (`not_authenticated`, `invalid_token`, `token_expired`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description account_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description account_closed, no_application_on_file */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The body is over the limit (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Invalid fields (`validation_error`, `idempotency_key_reused`, ...) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Rate limited (`rate_limited`, `login_locked`); retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
     list_payments_v1_accounts__id__payments_get: {
         parameters: {
             query?: {
@@ -4886,7 +5133,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description application_open */
+            /** @description account_exists, application_pending */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5833,7 +6080,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description card_closed */
+            /** @description card_closed, card_frozen_by_issuer */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6015,7 +6262,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description card_closed */
+            /** @description card_closed, card_frozen_by_issuer */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6193,7 +6440,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description card_closed */
+            /** @description card_closed, card_frozen_by_issuer */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6371,7 +6618,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description card_closed */
+            /** @description card_closed, card_frozen_by_issuer */
             409: {
                 headers: {
                     [name: string]: unknown;
