@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from api.audit.service import Origin
 from api.auth.security import Principal, decode_access_token
+from api.auth.versions import TokenVersions
 from api.clock import Clock
 from api.errors import AppError, Forbidden, Unauthorized
 from cardportal.settings import Settings
@@ -89,6 +90,13 @@ async def current_principal(request: Request, token: Annotated[str | None, Depen
     if not token:
         raise Unauthorized("Send a bearer access token.", code="not_authenticated")
     principal = decode_access_token(request.app.state.token_settings, token)
+    # A role change or a deactivation revokes tokens already issued (api.auth.versions): from
+    # this process's memory, a database read only the first time a user is seen.
+    versions: TokenVersions = request.app.state.token_versions
+    known = versions.cached(principal.user_id)
+    if known is None:
+        known = await run_in_threadpool(versions.read, principal.user_id)
+    versions.verify(known, version=principal.version)
     request.state.user_id = principal.user_id
     request.state.role = principal.role
     limiter = request.app.state.rate_limiter

@@ -19,6 +19,7 @@ from api.audit.router import router as audit_router
 from api.auth.router import router as auth_router
 from api.auth.security import TokenSettings
 from api.auth.service import LoginPolicy
+from api.auth.versions import TokenVersions
 from api.billing.router import clock_router as sandbox_clock_router
 from api.billing.router import router as billing_router
 from api.cards.numbers import CardVault
@@ -63,11 +64,14 @@ def create_app(
             warehouse_url = settings.warehouse_url or database_on_same_server(database_url, WAREHOUSE_DB)
 
     engine = make_engine(database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
+    token_versions = TokenVersions(engine)
     access_log = AccessLogWriter(settings.log_dir / "api")
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        token_versions.start()
         yield
+        token_versions.stop()
         access_log.close()
         engine.dispose()
         app.state.warehouse_engine.dispose()
@@ -86,6 +90,7 @@ def create_app(
     app.state.clock = Clock(
         movable=settings.env == "sandbox", engine=engine, cache_seconds=settings.clock_cache_seconds
     )
+    app.state.token_versions = token_versions
     app.state.token_settings = TokenSettings(
         secret=settings.secret("jwt_secret"),
         algorithm=settings.jwt_algorithm,

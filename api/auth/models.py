@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, func
+from sqlalchemy import ForeignKey, Index, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.db import Base, CreatedAtMixin
@@ -20,6 +20,9 @@ class User(CreatedAtMixin, Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16), default="customer")
     is_active: Mapped[bool] = mapped_column(default=True)
+    # In every access token (claim ``ver``); bumped when the role or the status changes, so
+    # that tokens already issued stop working at once (api.auth.versions).
+    token_version: Mapped[int] = mapped_column(server_default=text("0"), default=0)
 
     __table_args__ = (Index("ix_users_created_at_id", "created_at", "id"),)
 

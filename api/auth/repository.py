@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -30,6 +30,16 @@ def revoke_family(session: Session, family_id: str, now: datetime) -> None:
         update(RefreshToken)
         .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=now)
+    )
+
+
+def revoke_user_tokens(session: Session, user_id: str) -> None:
+    """Revoke every refresh token of the user (a role or status change), as of the database's
+    clock: the moment of the change, not a business day."""
+    session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=func.now())
     )
 
 

@@ -49,14 +49,19 @@ class Principal:
     user_id: str
     role: str
     token_id: str
+    # The user's token version when the token was issued (api.auth.versions).
+    version: int = 0
 
 
-def issue_access_token(config: TokenSettings, *, user_id: str, role: str, now: datetime) -> str:
+def issue_access_token(
+    config: TokenSettings, *, user_id: str, role: str, now: datetime, version: int = 0
+) -> str:
     claims = {
         "iss": config.issuer,
         "aud": config.audience,
         "sub": user_id,
         "role": role,
+        "ver": version,
         "iat": int(now.timestamp()),
         "exp": int((now + config.access_ttl).timestamp()),
         "jti": new_id("jti"),
@@ -79,9 +84,16 @@ def decode_access_token(config: TokenSettings, token: str) -> Principal:
     except jwt.PyJWTError as exc:
         raise Unauthorized("The access token is invalid.", code="invalid_token") from exc
     sub, role, jti = claims.get("sub"), claims.get("role"), claims.get("jti")
-    if not isinstance(sub, str) or not isinstance(role, str) or not isinstance(jti, str):
+    version = claims.get("ver", 0)  # tokens issued before versions were version 0
+    if (
+        not isinstance(sub, str)
+        or not isinstance(role, str)
+        or not isinstance(jti, str)
+        or not isinstance(version, int)
+        or isinstance(version, bool)
+    ):
         raise Unauthorized("The access token is invalid.", code="invalid_token")
-    return Principal(user_id=sub, role=role, token_id=jti)
+    return Principal(user_id=sub, role=role, token_id=jti, version=version)
 
 
 def new_refresh_token() -> str:

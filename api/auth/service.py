@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from api.audit import service as audit
 from api.audit.service import NO_ORIGIN, Origin
-from api.auth import repository
+from api.auth import repository, versions
 from api.auth.models import ROLES, RefreshToken, User
 from api.auth.schemas import MIN_PASSWORD_LENGTH
 from api.auth.security import (
@@ -117,7 +117,9 @@ def _issue_pair(
     )
     session.flush()
     return TokenPair(
-        access_token=issue_access_token(tokens, user_id=user.id, role=user.role, now=now),
+        access_token=issue_access_token(
+            tokens, user_id=user.id, role=user.role, now=now, version=user.token_version
+        ),
         expires_in=int(tokens.access_ttl.total_seconds()),
         refresh_token=refresh,
     )
@@ -246,6 +248,12 @@ def set_role(
         raise UnprocessableEntity(f"Unknown role {role!r}.", code="invalid_role")
     user = get_user(session, user_id=user_id)
     previous, user.role = user.role, role
+    if previous != role:
+        # Tokens already issued stop working at once: the access tokens by their version, the
+        # refresh tokens revoked (the next sign-in issues tokens of the new role).
+        user.token_version += 1
+        repository.revoke_user_tokens(session, user.id)
+        versions.notify_changed(session, user.id)
     audit.record(
         session,
         action=audit.ROLE_CHANGED,

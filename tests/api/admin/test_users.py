@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from cardportal.settings import Settings
 from tests.conftest import problem
-from tests.factories import customer, register, user_with_role
+from tests.factories import PASSWORD, customer, register, user_with_role
 
 
 def test_customers_and_strangers_may_not_list_users(api: TestClient, session: Session) -> None:
@@ -106,8 +106,15 @@ def test_an_admin_sets_a_role_and_the_next_token_carries_it(
     assert response.json()["role"] == "analyst"
     assert response.json()["id"] == user.user_id
 
-    refreshed = api.post(
+    # The change revokes the user's tokens (issue 21, finding 4): the refresh token is spent, and
+    # the next sign-in's token carries the new role.
+    stale = api.post(
         "/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": user.refresh_token}
+    )
+    problem(stale, 400, "invalid_grant")
+    problem(api.get("/v1/me", headers=user.headers), 401, "token_revoked")
+    refreshed = api.post(
+        "/v1/auth/token", data={"grant_type": "password", "username": user.email, "password": PASSWORD}
     ).json()
     claims = jwt.decode(
         refreshed["access_token"],
@@ -128,7 +135,8 @@ def test_role_changes_need_an_admin_a_user_and_a_role(api: TestClient, session: 
     problem(api.post(url, json={"role": "admin"}, headers=user.headers), 403, "insufficient_role")
     problem(api.post(url, json={"role": "admin"}), 401)
     problem(api.post("/v1/admin/users/usr_nobody/role", json={"role": "finance"}, headers=admin.headers), 404)
-    problem(api.post("/v1/admin/users/usr_%00/role", json={"role": "finance"}, headers=admin.headers), 404)
+    # Junk in a path id is bad input on every path (issue 21, finding 5): 422 before any query.
+    problem(api.post("/v1/admin/users/usr_%00/role", json={"role": "finance"}, headers=admin.headers), 422)
     for bad in ({"role": "root"}, {"role": None}, {}, {"role": "admin", "extra": 1}, {"role": "ADMIN"}):
         problem(api.post(url, json=bad, headers=admin.headers), 422, "validation_error")
     assert api.get("/v1/me", headers=user.headers).json()["role"] == "customer"

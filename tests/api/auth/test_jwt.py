@@ -38,7 +38,7 @@ def test_access_token_claims(api: TestClient, settings: Settings) -> None:
     before = int(time.time())
     user = customer(api)
     claims = _claims(user, settings)
-    assert set(claims) == {"iss", "aud", "exp", "iat", "jti", "sub", "role"}
+    assert set(claims) == {"iss", "aud", "exp", "iat", "jti", "sub", "role", "ver"}
     assert claims["iss"] == "cardportal"
     assert claims["aud"] == "cardportal-api"
     assert claims["sub"] == user.user_id
