@@ -10,7 +10,8 @@ from fastapi.concurrency import run_in_threadpool
 from api.accounts import repository, service
 from api.accounts.models import Account
 from api.accounts.schemas import AccountOut
-from api.deps import CurrentPrincipal, SessionDep, unit_of_work
+from api.audit import service as audit
+from api.deps import CurrentPrincipal, OriginDep, SessionDep, unit_of_work
 from api.errors import BadRequest, problem_responses
 from api.ids import PathId
 from api.network.schemas import TransactionOut
@@ -38,8 +39,19 @@ def list_accounts(
 
 
 @router.get("/{id}", responses=problem_responses(404, s404="account_not_found"))
-def get_account(id: AccountId, principal: CurrentPrincipal, session: SessionDep) -> AccountOut:
+def get_account(
+    id: AccountId, principal: CurrentPrincipal, session: SessionDep, origin: OriginDep
+) -> AccountOut:
     account = service.visible_account(session, principal, id)
+    audit.staff_read(
+        session,
+        reader_id=principal.user_id,
+        reader_role=principal.role,
+        owner_id=account.user_id,
+        target=account.id,
+        what="account",
+        origin=origin,
+    )
     return service.describe(session, [account])[0]
 
 
@@ -52,6 +64,7 @@ async def list_transactions(
     id: AccountId,
     principal: CurrentPrincipal,
     request: Request,
+    origin: OriginDep,
     limit: LimitParam = 50,
     cursor: CursorParam = None,
     status: service.HistoryStatus | None = None,
@@ -66,6 +79,15 @@ async def list_transactions(
     def page() -> bytes:
         with unit_of_work(request) as session:
             account = service.history_account(session, principal, id)
+            audit.staff_read(  # writes only when staff read a customer's history
+                session,
+                reader_id=principal.user_id,
+                reader_role=principal.role,
+                owner_id=account.owner_id,
+                target=account.id,
+                what="transactions",
+                origin=origin,
+            )
             for value in (created_from, created_to):
                 if value is not None and value.tzinfo is None:
                     raise BadRequest("Times need a UTC offset (RFC 3339).", code="invalid_time")

@@ -125,6 +125,7 @@ class HistoryAccount:
     id: str
     charge_off_transfer_id: str | None
     charged_off_amount: int | None
+    owner_id: str | None = None
 
 
 def history_account(session: Session, principal: Principal, account_id: str) -> HistoryAccount:
@@ -132,7 +133,7 @@ def history_account(session: Session, principal: Principal, account_id: str) -> 
     row = repository.history_account_row(session, account_id)
     _require_visible(principal, row.user_id if row else None)
     assert row is not None
-    return HistoryAccount(account_id, row.charge_off_transfer_id, row.charged_off_amount)
+    return HistoryAccount(account_id, row.charge_off_transfer_id, row.charged_off_amount, row.user_id)
 
 
 def _charge_off_entry(session: Session, account: HistoryAccount) -> TransactionOut | None:

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 from sqlalchemy import select
 
+from api.audit import service as audit
 from api.auth import service as auth_service
 from api.auth.models import User
 from api.auth.schemas import RoleIn, UserOut
@@ -20,8 +21,20 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"], responses=problem_respons
 
 @router.get("/users")
 def list_users(
-    _: AdminPrincipal, session: SessionDep, limit: LimitParam = 50, cursor: CursorParam = None
+    principal: AdminPrincipal,
+    session: SessionDep,
+    origin: OriginDep,
+    limit: LimitParam = 50,
+    cursor: CursorParam = None,
 ) -> Page[UserOut]:
+    audit.record(
+        session,
+        action=audit.USERS_READ,
+        actor_id=principal.user_id,
+        target="users",
+        origin=origin,
+        detail={"limit": limit, "cursor": cursor is not None},
+    )
     rows, next_cursor = paginate(
         session, select(User), created_at=User.created_at, row_id=User.id, limit=limit, cursor=cursor
     )

@@ -14,6 +14,16 @@ Actions (stable names; the warehouse reads them):
 | clock.advanced            | the admin        | ``platform_clock``      |
 | payment.created           | the payer        | the payment             |
 | report.downloaded         | the reader       | the report              |
+| auth.registered           | the new user     | the user                |
+| auth.logout               | the token's user | the token family        |
+| autopay.changed           | the caller       | the account             |
+| admin.users_read          | the admin        | ``users``               |
+| admin.audit_read          | the admin        | ``audit_events``        |
+| staff.customer_data_read  | the staff member | the account, statement  |
+
+Reads are audited where PCI DSS 10.2 asks: an administrator's reads of users and of the
+audit trail itself, and staff reading a customer's account, history, statements or PDFs
+(``staff_read``); a customer reading their own data is not an event.
 
 ``detail`` never holds a password, token, card number or secret.
 """
@@ -43,6 +53,12 @@ CLOCK_ADVANCED = "clock.advanced"
 PAYMENT_CREATED = "payment.created"
 CREDIT_BALANCE_REFUNDED = "credit_balance.refunded"
 REPORT_DOWNLOADED = "report.downloaded"
+REGISTERED = "auth.registered"
+LOGOUT = "auth.logout"
+AUTOPAY_CHANGED = "autopay.changed"
+USERS_READ = "admin.users_read"
+AUDIT_READ = "admin.audit_read"
+CUSTOMER_DATA_READ = "staff.customer_data_read"
 CREDIT_LIMIT_REQUESTED = "credit_limit.requested"
 
 ACTIONS = (
@@ -58,6 +74,12 @@ ACTIONS = (
     PAYMENT_CREATED,
     CREDIT_BALANCE_REFUNDED,
     REPORT_DOWNLOADED,
+    REGISTERED,
+    LOGOUT,
+    AUTOPAY_CHANGED,
+    USERS_READ,
+    AUDIT_READ,
+    CUSTOMER_DATA_READ,
     CREDIT_LIMIT_REQUESTED,
 )
 
@@ -126,4 +148,28 @@ def record_on(
         insert(AuditEvent).values(
             **_values(action=action, actor_id=actor_id, target=target, origin=origin, detail=detail)
         )
+    )
+
+
+def staff_read(
+    session: Session,
+    *,
+    reader_id: str,
+    reader_role: str,
+    owner_id: str | None,
+    target: str,
+    what: str,
+    origin: Origin,
+) -> None:
+    """Record a staff member's read of a customer's data (PCI DSS 10.2.1.1: all individual
+    user accesses to cardholder data); nothing when customers read their own."""
+    if reader_role == "customer" or reader_id == owner_id:
+        return
+    record(
+        session,
+        action=CUSTOMER_DATA_READ,
+        actor_id=reader_id,
+        target=target,
+        origin=origin,
+        detail={"what": what, "owner_id": owner_id},
     )

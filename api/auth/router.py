@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, Response, status
 from sqlalchemy.orm import Session
 
+from api.audit import service as audit
 from api.auth import cookies, service
 from api.auth.schemas import CookieTokenOut, LogoutIn, RegisterIn, TokenOut, UserOut
 from api.deps import AnonymousIdempotency, ClockDep, CurrentPrincipal, OriginDep, SessionDep, SettingsDep
@@ -19,8 +20,9 @@ router = APIRouter(prefix="/v1", tags=["auth"])
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(409, 422, s409="`email_taken`, or `idempotency_key_in_use`"),
 )
-def register(body: RegisterIn, session: SessionDep, idem: AnonymousIdempotency) -> UserOut:
+def register(body: RegisterIn, session: SessionDep, idem: AnonymousIdempotency, origin: OriginDep) -> UserOut:
     user = service.register(session, email=body.email, password=body.password, full_name=body.full_name)
+    audit.record(session, action=audit.REGISTERED, actor_id=user.id, target=user.id, origin=origin)
     return idem.save(201, UserOut.model_validate(user))
 
 
@@ -152,19 +154,20 @@ def logout(
     session: SessionDep,
     clock: ClockDep,
     settings: SettingsDep,
+    origin: OriginDep,
     body: LogoutIn | None = None,
 ) -> Response:
     """Revoke the refresh token's family: `{refresh_token}` in the body, or, with no body,
     the browser's refresh cookie (CSRF-checked, api/auth/cookies.py), whose cookies the
     answer then clears. Like an unknown token, no cookie at all is a 204 that changes nothing."""
     if body is not None:
-        service.logout(session, refresh_token=body.refresh_token, now=clock.wall_now())
+        service.logout(session, refresh_token=body.refresh_token, now=clock.wall_now(), origin=origin)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
     refresh_token = cookies.cookie_refresh_token(
         request, secret=request.app.state.token_settings.secret, allowed=settings.cors_origins
     )
     if refresh_token:
-        service.logout(session, refresh_token=refresh_token, now=clock.wall_now())
+        service.logout(session, refresh_token=refresh_token, now=clock.wall_now(), origin=origin)
     answer = Response(status_code=status.HTTP_204_NO_CONTENT)
     cookies.clear_session_cookies(answer, secure=settings.env != "sandbox")
     return answer

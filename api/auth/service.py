@@ -221,10 +221,19 @@ def refresh(
     )
 
 
-def logout(session: Session, *, refresh_token: str, now: datetime) -> None:
+def logout(session: Session, *, refresh_token: str, now: datetime, origin: Origin = NO_ORIGIN) -> None:
+    """Revoke the token's family (audited: whose, which family)."""
     stored = repository.lock_refresh_token(session, hash_refresh_token(refresh_token))
     if stored is not None:
         repository.revoke_family(session, stored.family_id, now)
+        audit.record(
+            session,
+            action=audit.LOGOUT,
+            actor_id=stored.user_id,
+            target=stored.family_id,
+            origin=origin,
+            detail={"family_revoked": True},
+        )
         session.flush()
 
 

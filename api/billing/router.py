@@ -7,6 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from api.accounts import service as accounts
+from api.audit import service as audit
+from api.audit.service import Origin
 from api.auth.models import User
 from api.billing import repository, service
 from api.billing.models import Statement
@@ -50,11 +52,13 @@ def list_statements(
     principal: CurrentPrincipal,
     session: SessionDep,
     settings: SettingsDep,
+    origin: OriginDep,
     limit: LimitParam = 50,
     cursor: CursorParam = None,
 ) -> Page[StatementOut]:
     """The account's statements, newest first."""
     account = accounts.visible_account(session, principal, id)
+    _staff_read(session, principal, account.user_id, account.id, "statements", origin)
     rows, next_cursor = paginate(
         session,
         repository.statements_for_accounts(account.id),
@@ -69,13 +73,32 @@ def list_statements(
     )
 
 
-def _visible_statement(session: SessionDep, principal: CurrentPrincipal, statement_id: str) -> Statement:
+def _staff_read(
+    session: SessionDep, principal: CurrentPrincipal, owner_id: str, target: str, what: str, origin: Origin
+) -> None:
+    audit.staff_read(
+        session,
+        reader_id=principal.user_id,
+        reader_role=principal.role,
+        owner_id=owner_id,
+        target=target,
+        what=what,
+        origin=origin,
+    )
+
+
+def _visible_statement(
+    session: SessionDep, principal: CurrentPrincipal, statement_id: str, *, what: str, origin: Origin
+) -> Statement:
+    """The statement when its account is the caller's (or an admin's to see: audited)."""
     statement = session.get(Statement, statement_id)
     if statement is not None:
         try:
-            accounts.visible_account(session, principal, statement.account_id)
+            account = accounts.visible_account(session, principal, statement.account_id)
         except NotFound:
             statement = None
+        else:
+            _staff_read(session, principal, account.user_id, statement.id, what, origin)
     if statement is None:
         raise NotFound("No statement with this id.", code="statement_not_found")
     return statement
@@ -83,10 +106,10 @@ def _visible_statement(session: SessionDep, principal: CurrentPrincipal, stateme
 
 @router.get("/v1/statements/{id}", responses=_NOT_FOUND)
 def get_statement(
-    id: ResourceId, principal: CurrentPrincipal, session: SessionDep, settings: SettingsDep
+    id: ResourceId, principal: CurrentPrincipal, session: SessionDep, settings: SettingsDep, origin: OriginDep
 ) -> StatementDetailOut:
     """One statement with the transactions of its period."""
-    statement = _visible_statement(session, principal, id)
+    statement = _visible_statement(session, principal, id, what="statement", origin=origin)
     transactions = service.statement_transactions(session, statement)
     return StatementDetailOut(
         **StatementOut.of(statement, credit_counseling_phone=settings.credit_counseling_phone).model_dump(),
@@ -100,10 +123,10 @@ def get_statement(
     response_class=Response,
 )
 def get_statement_pdf(
-    id: ResourceId, principal: CurrentPrincipal, session: SessionDep, settings: SettingsDep
+    id: ResourceId, principal: CurrentPrincipal, session: SessionDep, settings: SettingsDep, origin: OriginDep
 ) -> Response:
     """The statement as a PDF, as the customer receives it."""
-    statement = _visible_statement(session, principal, id)
+    statement = _visible_statement(session, principal, id, what="statement_pdf", origin=origin)
     transactions = service.statement_transactions(session, statement)
     account = accounts.visible_account(session, principal, statement.account_id)
     holder = session.get(User, account.user_id)

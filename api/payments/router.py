@@ -8,6 +8,7 @@ import stripe
 from fastapi import APIRouter, Depends, Header, Request
 
 from api.accounts import service as accounts_service
+from api.audit import service as audit
 from api.deps import (
     AdminPrincipal,
     ClockDep,
@@ -185,10 +186,19 @@ def put_autopay(
     principal: CurrentPrincipal,
     session: SessionDep,
     clock: ClockDep,
+    origin: OriginDep,
 ) -> AutopayOut:
     """Turn autopay on (for the minimum or the statement balance, with a PaymentMethod that is
-    saved to the owner's Stripe customer) or off. Paid on the due date minus 2 days."""
+    saved to the owner's Stripe customer) or off. Paid on the due date minus 2 days. Audited."""
     account = accounts_service.visible_account(session, principal, id)
+    audit.record(
+        session,
+        action=audit.AUTOPAY_CHANGED,
+        actor_id=principal.user_id,
+        target=account.id,
+        origin=origin,
+        detail={"enabled": body.enabled, "amount": body.amount},
+    )
     setting = service.set_autopay(
         session,
         account=account,
