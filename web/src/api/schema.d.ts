@@ -93,7 +93,7 @@ export interface paths {
         /**
          * Put Autopay
          * @description Turn autopay on (for the minimum or the statement balance, with a PaymentMethod that is
-         *     saved to the owner's Stripe customer) or off. Paid on the due date minus 2 days.
+         *     saved to the owner's Stripe customer) or off. Paid on the due date minus 2 days. Audited.
          */
         put: operations["put_autopay_v1_accounts__id__autopay_put"];
         post?: never;
