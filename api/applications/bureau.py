@@ -31,7 +31,8 @@ review of an open account). Answer ``200``::
     {"score": 742, "reference": "rpt_8f2c1e"}
 
 ``score`` is an integer from 300 to 850; ``reference`` is the bureau's id of
-the report (1 to 128 characters), kept for disputes and adverse-action notices.
+the report (1 to 128 characters), logged (``cardportal.bureau``) so that a
+decision can be traced to its report; no table stores it yet.
 Any other outcome is :class:`BureauUnavailable` and the request creates
 nothing: no answer within ``BUREAU_TIMEOUT_SECONDS`` (connect, read, write and
 pool each), a connection error, any status but 200 (redirects are not
@@ -164,6 +165,7 @@ class HttpBureau:
         if not underwriting.MIN_SCORE <= answer.score <= underwriting.MAX_SCORE:
             log.warning("credit bureau score %s outside 300..850 (report %s)", answer.score, answer.reference)
             raise BureauUnavailable("The credit bureau's score is outside 300..850; nothing was decided.")
+        log.info("credit bureau report %s (%s)", answer.reference, purpose)
         return BureauReport(score=answer.score, reference=answer.reference)
 
     def close(self) -> None:
