@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, text
 
 from api.accounts.router import router as accounts_router
 from api.admin.router import router as admin_router
+from api.applications.bureau import build_bureau
 from api.applications.router import limits_router as credit_limits_router
 from api.applications.router import router as applications_router
 from api.audit.router import router as audit_router
@@ -72,6 +73,7 @@ def create_app(
         token_versions.start()
         yield
         token_versions.stop()
+        app.state.credit_bureau.close()
         access_log.close()
         engine.dispose()
         app.state.warehouse_engine.dispose()
@@ -107,6 +109,9 @@ def create_app(
     )
     app.state.access_log = access_log
     app.state.card_vault = CardVault(settings.secret("card_data_key"))
+    # Underwriting's scores: the sandbox bureau, or the configured one (never the sandbox's
+    # in production: the settings refuse it).
+    app.state.credit_bureau = build_bureau(settings)
     app.state.stripe = stripe_gateway.build_client(settings)
     stripe_gateway.configure(app.state.stripe)
     # The warehouse, read as the read-only reporting role (report files; issue 8).

@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SANDBOX_NETWORK_API_KEY = "sandbox-network-key-4242"
@@ -37,6 +37,8 @@ _PLACEHOLDERS = {
     "secret",
     "password",
 }
+# Where a production BUREAU_URL may be plain http: this host only.
+_LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
 
 
 class ConfigurationError(RuntimeError):
@@ -103,6 +105,15 @@ class Settings(BaseSettings):
     # cardholder reaches the issuer for credit counseling information (12 CFR 1026.7(b)(12)(iv)).
     credit_counseling_phone: str = Field(SANDBOX_CREDIT_COUNSELING_PHONE, alias="CREDIT_COUNSELING_PHONE")
 
+    # Where underwriting gets its scores (api/applications/bureau.py, docs/credit-bureau.md):
+    # `sandbox` (from the applicant's identity, `+score<NNN>` emails choose; refused in
+    # production) or `http` (a bureau at BUREAU_URL, with the bearer BUREAU_API_KEY).
+    credit_bureau: Literal["sandbox", "http"] = Field("sandbox", alias="CREDIT_BUREAU")
+    bureau_url: AnyHttpUrl | None = Field(None, alias="BUREAU_URL")
+    bureau_api_key: SecretStr | None = Field(None, alias="BUREAU_API_KEY")
+    # Each of connect, read, write and pool; the applicant waits this long at most, for each.
+    bureau_timeout_seconds: float = Field(5.0, alias="BUREAU_TIMEOUT_SECONDS", gt=0, le=60)
+
     api_host: str = Field("127.0.0.1", alias="API_HOST")
     # Sandbox mode serves fixed, public secrets and a movable clock: it listens on loopback
     # only, unless this says otherwise (a sandbox shared on a private network, on purpose).
@@ -134,7 +145,37 @@ class Settings(BaseSettings):
             self._refuse_unsafe_secrets()
         else:
             self._fill_sandbox_defaults()
+        self._refuse_incomplete_bureau()
         return self
+
+    def _refuse_incomplete_bureau(self) -> None:
+        # Issue 21, finding 1: production scored applicants with the sandbox bureau, so an
+        # applicant chose their score with a `+score850` email.
+        if self.env == "production" and self.credit_bureau != "http":
+            raise ConfigurationError(
+                "CREDIT_BUREAU must be 'http' (a real bureau at BUREAU_URL) when "
+                "CARDPORTAL_ENV=production; the sandbox bureau lets applicants choose their score"
+            )
+        if self.credit_bureau != "http":
+            return
+        if self.bureau_url is None:
+            raise ConfigurationError("BUREAU_URL must be set when CREDIT_BUREAU=http")
+        if self.bureau_api_key is None or not self.bureau_api_key.get_secret_value().strip():
+            raise ConfigurationError("BUREAU_API_KEY must be set when CREDIT_BUREAU=http")
+        if self.env == "production" and self.bureau_api_key.get_secret_value() in _PLACEHOLDERS:
+            raise ConfigurationError(
+                "BUREAU_API_KEY holds a placeholder; set the bureau's key when CARDPORTAL_ENV=production"
+            )
+        # The applicant's name, birth date and email, and the key, never cross a network in
+        # clear text.
+        if (
+            self.env == "production"
+            and self.bureau_url.scheme != "https"
+            and self.bureau_url.host not in _LOOPBACK_HOSTS
+        ):
+            raise ConfigurationError(
+                "BUREAU_URL must be https:// when CARDPORTAL_ENV=production (http only on loopback)"
+            )
 
     def _refuse_unsafe_secrets(self) -> None:
         required: dict[str, SecretStr | None] = {

@@ -73,6 +73,7 @@ class BulkSimulation(Simulation):
             raise ValueError("customers and days must be at least 1")
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
+        from api.applications.bureau import SandboxBureau
         from api.auth.security import hash_password
         from api.cards.numbers import CardVault
         from api.clock import Clock
@@ -90,6 +91,9 @@ class BulkSimulation(Simulation):
         self._job_processes: ProcessPoolExecutor | None = None
         self.clock = Clock(movable=True, engine=self.engine)
         self.vault = CardVault(card_data_key)
+        # A sandbox world (a movable clock): scored by the sandbox bureau, as the HTTP mode's
+        # sandbox API scores it, so both modes decide alike.
+        self.bureau = SandboxBureau()
         self.stripe = InProcessStripe(self.clock.now)
         self._local = threading.local()
         self.admin_id = ""
@@ -310,6 +314,7 @@ class BulkSimulation(Simulation):
             employment_status=profile.employment_status,
             date_of_birth=profile.date_of_birth,
             requested_credit_limit=profile.requested_credit_limit,
+            bureau=self.bureau,
             vault=self.vault,
             now=self.clock.now(),
         )

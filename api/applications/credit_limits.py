@@ -5,7 +5,8 @@ such account, unless the card issuer considers the consumer's ability to make th
 minimum periodic payments under the terms of the account based on the consumer's income or
 assets and the consumer's current obligations". A request is decided at once by
 ``underwriting.decide`` on the facts of the application that opened the account (income,
-housing, employment, age today) and the bureau's score today, with the requested limit:
+housing, employment, age today) and the bureau's score today (``bureau.CreditBureau``), with
+the requested limit:
 
 - approved, and the rules' limit (at most the one requested) is above the current one: the
   account's limit becomes it;
@@ -27,6 +28,7 @@ from sqlalchemy.orm import Session
 from api.accounts import service as accounts_service
 from api.accounts.models import Account
 from api.applications import underwriting
+from api.applications.bureau import Applicant, CreditBureau
 from api.applications.models import Application, CreditLimitRequest
 from api.audit import service as audit
 from api.audit.service import NO_ORIGIN, Origin
@@ -42,6 +44,7 @@ def request_credit_limit(
     *,
     account_id: str,
     requested_credit_limit: int,
+    bureau: CreditBureau,
     now: datetime,
     origin: Origin = NO_ORIGIN,
 ) -> CreditLimitRequest:
@@ -68,14 +71,18 @@ def request_credit_limit(
             code="no_application_on_file",
         )
     user = session.get_one(User, account.user_id)
+    # The bureau's score today (BureauUnavailable, 503, before anything is written).
+    report = bureau.score(
+        Applicant(full_name=user.full_name, email=user.email, date_of_birth=application.date_of_birth),
+        purpose="credit_limit_increase",
+    )
     facts = underwriting.ApplicationFacts(
         annual_income=application.annual_income,
         monthly_housing_payment=application.monthly_housing_payment,
         employment_status=application.employment_status,  # type: ignore[arg-type]
         date_of_birth=application.date_of_birth,
         requested_credit_limit=requested_credit_limit,
-        # The sandbox bureau, as for applications; a production deployment calls a real one.
-        credit_score=underwriting.sandbox_credit_score(user.email, user.full_name),
+        credit_score=report.score,
         today=now.date(),
     )
     decision = underwriting.decide(facts)

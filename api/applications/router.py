@@ -34,7 +34,9 @@ ApplicationId = PathId
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(409, s409="account_exists, application_pending"),
+    responses=problem_responses(
+        409, 503, s409="account_exists, application_pending", s503="bureau_unavailable"
+    ),
 )
 def apply(
     request: Request,
@@ -54,6 +56,7 @@ def apply(
         employment_status=body.employment_status,
         date_of_birth=body.date_of_birth,
         requested_credit_limit=body.requested_credit_limit,
+        bureau=request.app.state.credit_bureau,
         vault=request.app.state.card_vault,
         now=clock.now(),
     )
@@ -134,10 +137,16 @@ def _limit_request_out(request: CreditLimitRequest) -> CreditLimitRequestOut:
     "/{id}/credit-limit-requests",
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(
-        404, 409, s404="account_not_found", s409="account_closed, no_application_on_file"
+        404,
+        409,
+        503,
+        s404="account_not_found",
+        s409="account_closed, no_application_on_file",
+        s503="bureau_unavailable",
     ),
 )
 def request_credit_limit(
+    request: Request,
     id: PathId,
     body: CreditLimitRequestIn,
     principal: CurrentPrincipal,
@@ -153,6 +162,7 @@ def request_credit_limit(
         principal,
         account_id=id,
         requested_credit_limit=body.requested_credit_limit,
+        bureau=request.app.state.credit_bureau,
         now=clock.now(),
         origin=origin,
     )

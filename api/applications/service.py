@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from api.accounts import service as accounts_service
 from api.accounts.models import Account
 from api.applications import underwriting
+from api.applications.bureau import Applicant, CreditBureau
 from api.applications.models import Application
 from api.applications.schemas import ApplicationOut, ReasonOut
 from api.audit import service as audit
@@ -74,6 +75,7 @@ def apply(
     employment_status: str,
     date_of_birth: date,
     requested_credit_limit: int | None,
+    bureau: CreditBureau,
     vault: CardVault,
     now: datetime,
 ) -> Application:
@@ -103,6 +105,12 @@ def apply(
             code="application_pending",
             application_id=open_application[0],
         )
+    # Asked only once the customer may apply (an inquiry is not free, and a bureau records it).
+    # A bureau that fails raises BureauUnavailable (503) before anything is written.
+    report = bureau.score(
+        Applicant(full_name=user.full_name, email=user.email, date_of_birth=date_of_birth),
+        purpose="application",
+    )
     application = Application(
         id=new_id("app"),
         user_id=user.id,
@@ -112,8 +120,7 @@ def apply(
         employment_status=employment_status,
         date_of_birth=date_of_birth,
         requested_credit_limit=requested_credit_limit,
-        # The sandbox bureau; a production deployment calls a real one here.
-        credit_score=underwriting.sandbox_credit_score(user.email, user.full_name),
+        credit_score=report.score,
         dti_bps=0,
         reasons=[],
         created_at=now,

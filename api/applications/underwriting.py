@@ -17,7 +17,9 @@ quarter 760 or more, much like a real bureau's population.
 Tests and demos choose a score the way Stripe's test card numbers choose an
 outcome: an email whose local part ends in ``+score<NNN>`` gets that score,
 clamped to 300..850 (``ada+score780@example.com`` scores 780,
-``bob+score999@example.com`` 850). Production must call a real bureau instead.
+``bob+score999@example.com`` 850). Only in sandbox mode: underwriting takes its
+score from the configured bureau (``api.applications.bureau``), and production
+refuses this one.
 
 The decision
 ------------

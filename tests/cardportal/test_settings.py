@@ -22,9 +22,14 @@ REAL = {
     "STRIPE_API_KEY": "sk_live_realkey",
     "STRIPE_WEBHOOK_SECRET": "whsec_realsecret0123456789abcdefghij",
     "PII_HASH_SALT": "s" * 40,
+    "BUREAU_API_KEY": "bureau-key-from-the-vault-0123456789",
 }
 # Production settings that are not secrets but have no safe sandbox default.
-REAL_SETTINGS = {"CREDIT_COUNSELING_PHONE": "1-800-388-2227"}
+REAL_SETTINGS = {
+    "CREDIT_COUNSELING_PHONE": "1-800-388-2227",
+    "CREDIT_BUREAU": "http",
+    "BUREAU_URL": "https://bureau.example.com/api",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -189,3 +194,43 @@ def test_production_accepts_the_strict_lockout(tmp_path: Path) -> None:
 def test_a_first_admin_password_is_long_enough_in_production(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="FIRST_ADMIN_PASSWORD"):
         _production(tmp_path, FIRST_ADMIN_EMAIL="ops@example.com", FIRST_ADMIN_PASSWORD="Sh0rt!")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("CREDIT_BUREAU", None),  # the default: the sandbox bureau
+        ("CREDIT_BUREAU", "sandbox"),
+        ("BUREAU_URL", None),
+        ("BUREAU_URL", "http://bureau.example.com/api"),  # names, dates of birth in clear text
+        ("BUREAU_API_KEY", "changeme"),
+    ],
+)
+def test_production_refuses_to_start_without_a_real_bureau_and_names_the_setting(
+    tmp_path: Path, name: str, value: str | None
+) -> None:
+    """Issue 21, finding 1: production scored applicants with the sandbox bureau, where a
+    ``+score850`` email chose the score. It refuses the sandbox bureau, and an incomplete one."""
+    with pytest.raises(ConfigurationError, match=name):
+        _production(tmp_path, **{name: value})
+
+
+def test_production_with_nothing_of_a_bureau_names_credit_bureau(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="CREDIT_BUREAU must be 'http'"):
+        _production(tmp_path, CREDIT_BUREAU=None, BUREAU_URL=None, BUREAU_API_KEY=None)
+
+
+def test_the_bureau_settings(tmp_path: Path) -> None:
+    settings = _production(tmp_path, BUREAU_URL="http://127.0.0.1:9099")  # loopback: plain http
+    assert (settings.credit_bureau, str(settings.bureau_url)) == ("http", "http://127.0.0.1:9099/")
+    assert settings.secret("bureau_api_key") == REAL["BUREAU_API_KEY"]
+    assert settings.bureau_timeout_seconds == 5.0
+    sandbox = Settings(CARDPORTAL_HOME=str(tmp_path))  # type: ignore[call-arg]
+    assert (sandbox.credit_bureau, sandbox.bureau_url) == ("sandbox", None)
+    # A sandbox may use an HTTP bureau (a bureau's test environment), but a whole one.
+    with pytest.raises(ConfigurationError, match="BUREAU_URL"):
+        Settings(CARDPORTAL_HOME=str(tmp_path), CREDIT_BUREAU="http")  # type: ignore[call-arg]
+    with pytest.raises(ConfigurationError, match="BUREAU_API_KEY"):
+        Settings(  # type: ignore[call-arg]
+            CARDPORTAL_HOME=str(tmp_path), CREDIT_BUREAU="http", BUREAU_URL="https://bureau.example.com"
+        )

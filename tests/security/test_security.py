@@ -250,6 +250,9 @@ def test_production_refuses_to_start_with_default_secrets(tmp_path: Path) -> Non
         "CARD_DATA_KEY": "y" * 44,
         "STRIPE_API_KEY": "sk_live_real",
         "STRIPE_WEBHOOK_SECRET": "whsec_real",
+        "CREDIT_BUREAU": "http",
+        "BUREAU_URL": "https://bureau.example.com",
+        "BUREAU_API_KEY": "bureau-key-long-enough-0123456789",
     }
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode != 0

@@ -196,6 +196,9 @@ def test_production_refuses_to_move_the_clock(session: Session, database_url: st
         PII_HASH_SALT="s" * 40,
         CREDIT_COUNSELING_PHONE="1-800-388-2227",
         FIRST_ADMIN_EMAIL="",
+        CREDIT_BUREAU="http",
+        BUREAU_URL="https://bureau.example.com",
+        BUREAU_API_KEY="bureau-key-long-enough-0123456789",
     )
     production = create_app(settings, database_url=database_url)
     with TestClient(production) as client:
