@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
+import subprocess
 from collections import defaultdict
 from datetime import date, timedelta
 from decimal import Decimal
@@ -503,3 +505,102 @@ def test_audit_events_are_minimised(pipeline: Pipeline) -> None:
     assert not any(u in dump for u in pipeline.world.customers)
     roles = {"customer", "analyst", "finance", "admin", "network", "system", "anonymous"}
     assert {r[1] for r in rows} <= roles
+
+
+# The dbt step: views replaced in place (no deadlock), transient database errors retried ------
+
+VIEWS = (
+    "select n.nspname || '.' || c.relname, c.oid from pg_class c "
+    "join pg_namespace n on n.oid = c.relnamespace "
+    "where c.relkind = 'v' and n.nspname in ('staging', 'intermediate') order by 1"
+)
+LEFTOVERS = "select relname from pg_class where relname like '%%__dbt_backup' or relname like '%%__dbt_tmp'"
+
+
+def run_dbt(pipeline: Pipeline, *args: str) -> subprocess.CompletedProcess[str]:
+    from pipelines.assets_dbt import DBT_DIR, dbt_environment
+    from pipelines.definitions import dbt_executable
+
+    return subprocess.run(
+        [dbt_executable(), *args, "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR)],
+        env={**os.environ, **dbt_environment(pipeline.warehouse_url)},
+        cwd=DBT_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_rebuilding_the_staging_views_keeps_the_views_built_on_them(pipeline: Pipeline) -> None:
+    """dbt's default view swap drops its old view with ``cascade``, and every view built on it with
+    it: two threads doing so for two inputs of int_calendar_days deadlocked the daily job."""
+    with pipeline.warehouse() as conn:
+        before = dict(conn.execute(VIEWS).fetchall())
+    assert "intermediate.int_calendar_days" in before
+    for _ in range(2):
+        done = run_dbt(pipeline, "run", "--select", "staging", "--threads", "4")
+        assert done.returncode == 0, done.stdout
+    with pipeline.warehouse() as conn:
+        after = dict(conn.execute(VIEWS).fetchall())
+        leftovers = conn.execute(LEFTOVERS).fetchall()
+    assert after == before  # every view still there, the same one: nothing was dropped
+    assert leftovers == []
+
+
+def test_a_view_whose_columns_changed_is_created_afresh(pipeline: Pipeline) -> None:
+    """PostgreSQL replaces a view only when its columns stay: else dropped (with its dependents)
+    and created again, and dbt builds the dependents again later in the run."""
+    with pipeline.warehouse() as conn:
+        model = [r[0] for r in conn.execute(COLUMNS, ("stg_cardportal__applications",))]
+        # A column renamed (the views built on it follow): `create or replace` cannot undo that.
+        conn.execute(
+            f"alter view staging.stg_cardportal__applications rename column {model[0]} to an_old_column"
+        )
+        conn.commit()
+    done = run_dbt(
+        pipeline,
+        "run",
+        "--select",
+        "stg_cardportal__applications+,config.materialized:view",
+        "--threads",
+        "4",
+    )
+    assert done.returncode == 0, done.stdout
+    with pipeline.warehouse() as conn:
+        assert [r[0] for r in conn.execute(COLUMNS, ("stg_cardportal__applications",))] == model
+        views = dict(conn.execute(VIEWS).fetchall())
+    assert {"intermediate.int_calendar_days", "intermediate.int_receivable_balances_daily"} <= set(views)
+
+
+COLUMNS = (
+    "select column_name from information_schema.columns where table_schema = 'staging' "
+    "and table_name = %s order by ordinal_position"
+)
+
+
+def test_the_daily_job_passes_run_after_run(pipeline: Pipeline) -> None:
+    """The daily job's assets for the world's last days, one run after another, each a success,
+    and the published marts the same after each. From dbt on: the extracts would read the
+    operational tables, which the tests before emptied."""
+    from dagster import DagsterInstance, materialize
+
+    from tests.pipelines.conftest import daily_selection, raw_fingerprint
+
+    def published() -> dict[str, tuple[int, str]]:
+        with pipeline.warehouse() as conn:
+            return raw_fingerprint(conn, "marts")
+
+    before = published()
+    outcomes = []
+    with DagsterInstance.ephemeral() as instance:
+        for day in pipeline.world.all_days[-2:]:
+            result = materialize(
+                daily_selection()[len(daily_selection()) - 5 :],
+                resources=pipeline.resources,
+                partition_key=day.isoformat(),
+                instance=instance,
+                raise_on_error=False,
+            )
+            outcomes.append((day, result.success))
+            assert published() == before, day
+    assert all(ok for _, ok in outcomes), outcomes
