@@ -7,14 +7,21 @@ import hashlib
 import io
 import os
 import subprocess
+import threading
+import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from cardportal.database import libpq_conninfo
 from tests.factories import customer, user_with_role
 from tests.pipelines.conftest import SALT, Pipeline
 
@@ -604,3 +611,111 @@ def test_the_daily_job_passes_run_after_run(pipeline: Pipeline) -> None:
             outcomes.append((day, result.success))
             assert published() == before, day
     assert all(ok for _, ok in outcomes), outcomes
+
+
+def _step_retries(result: Any) -> int:
+    from dagster import DagsterEventType
+
+    return sum(1 for e in result.all_events if e.event_type == DagsterEventType.STEP_UP_FOR_RETRY)
+
+
+@contextmanager
+def _interrupt_dbt_on(pipeline: Pipeline, table: str, action: str) -> Iterator[None]:
+    """Hold a lock on ``raw.<table>`` until dbt's connection waits on it, then ``action`` it
+    (``pg_terminate_backend``: the connection is lost; ``pg_cancel_backend``: the query fails)."""
+    holder = psycopg.connect(libpq_conninfo(pipeline.warehouse_url))
+    holder.execute(f"lock table raw.{table} in access exclusive mode")  # type: ignore[arg-type]
+    acted: list[int] = []
+
+    def act() -> None:
+        with psycopg.connect(libpq_conninfo(pipeline.warehouse_url), autocommit=True) as watcher:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and not acted:
+                row = watcher.execute(
+                    "select a.pid from pg_locks l join pg_stat_activity a on a.pid = l.pid "
+                    "where not l.granted and l.relation = %s::regclass and a.pid <> pg_backend_pid()",
+                    (f"raw.{table}",),
+                ).fetchone()
+                if row:
+                    watcher.execute(f"select {action}(%s)", (row[0],))  # type: ignore[arg-type]
+                    acted.append(row[0])
+                else:
+                    time.sleep(0.1)
+        holder.rollback()  # the lock goes: a retried attempt finds the table free
+        holder.close()
+
+    thread = threading.Thread(target=act, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join(timeout=130)
+    assert acted, f"dbt never waited on raw.{table}"
+
+
+def test_a_failed_query_in_dbt_is_not_retried(pipeline: Pipeline) -> None:
+    """A statement cancelled (not a transient error) fails the step once, without a retry."""
+    from dagster import AssetSelection, DagsterInstance, materialize
+
+    from pipelines.assets_dbt import cardportal_dbt_assets
+
+    day = pipeline.world.all_days[-1].isoformat()
+    with _interrupt_dbt_on(pipeline, "applications", "pg_cancel_backend"):
+        with DagsterInstance.ephemeral() as instance:
+            result = materialize(
+                [cardportal_dbt_assets],
+                selection=AssetSelection.groups("staging"),  # dbt build --select of those only
+                resources=pipeline.resources,
+                partition_key=day,
+                instance=instance,
+                raise_on_error=False,
+            )
+    assert not result.success
+    assert _step_retries(result) == 0
+
+
+def test_a_connection_lost_in_dbt_is_retried(pipeline: Pipeline) -> None:
+    """dbt's connection is terminated while it waits on a lock another connection holds: the
+    step fails with a transient error, Dagster runs it again, and the second attempt succeeds."""
+    from dagster import AssetSelection, DagsterInstance, materialize
+
+    from pipelines.assets_dbt import cardportal_dbt_assets
+
+    day = pipeline.world.all_days[-1].isoformat()
+    with _interrupt_dbt_on(pipeline, "applications", "pg_terminate_backend"):
+        with DagsterInstance.ephemeral() as instance:
+            result = materialize(
+                [cardportal_dbt_assets],
+                selection=AssetSelection.groups("staging"),  # dbt build --select of those only
+                resources=pipeline.resources,
+                partition_key=day,
+                instance=instance,
+                raise_on_error=False,
+            )
+    assert result.success
+    assert _step_retries(result) == 1
+
+
+@pytest.mark.parametrize(
+    ("message", "transient"),
+    [
+        ("Database Error in model x\n  deadlock detected\n  DETAIL:  Process 1 waits", "deadlock detected"),
+        ("could not serialize access due to concurrent update", "could not serialize access"),
+        (
+            "server closed the connection unexpectedly\n\tThis probably means",
+            "server closed the connection unexpectedly",
+        ),
+        (
+            "FATAL:  terminating connection due to administrator command",
+            "terminating connection due to administrator command",
+        ),
+        ("Connection reset by peer", "connection reset by peer"),
+        ("Database Error in model x\n  canceling statement due to user request", None),
+        ('Database Error in model x\n  column "amount" does not exist', None),
+        ("Failure in test unique_fct_payments_payment_id", None),
+    ],
+)
+def test_which_dbt_errors_are_transient(message: str, transient: str | None) -> None:
+    from pipelines.assets_dbt import transient_database_error
+
+    assert transient_database_error(message) == transient
