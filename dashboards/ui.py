@@ -82,6 +82,24 @@ def period_end(grain: str, start: date) -> date:
     return start
 
 
+class MetricRow:
+    """Metric tiles side by side, each as wide as its label and value, wrapping to a new line when
+    the page is too narrow for them all. (``st.columns(n)`` gives each tile 1/n of the width and cuts
+    whatever does not fit: "Outstanding recei…", "$64,83…".)"""
+
+    def __init__(self) -> None:
+        self._row = st.container(horizontal=True, wrap=True, gap="small")
+
+    def metric(self, *args: Any, **kwargs: Any) -> Any:
+        return self._row.metric(*args, width="content", **kwargs)
+
+
+def metric_row(count: int) -> list[MetricRow]:
+    """``count`` places for metric tiles in one wrapping row (used as ``st.columns(count)`` was)."""
+    row = MetricRow()
+    return [row] * count
+
+
 def empty_state(what: str = "") -> None:
     st.info((f"{what} " if what else "") + EMPTY_HINT)
 

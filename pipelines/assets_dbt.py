@@ -6,8 +6,23 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, AssetSpec, BackfillPolicy
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    BackfillPolicy,
+    Backoff,
+    Failure,
+    Jitter,
+    RetryPolicy,
+)
+from dagster_dbt import (
+    DagsterDbtCliRuntimeError,
+    DagsterDbtTranslator,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
 
 from cardportal.database import parse_url
 from pipelines.partitions import daily_partitions
@@ -50,20 +65,53 @@ def dbt_environment(warehouse_url: str) -> dict[str, str]:
     }
 
 
+# PostgreSQL's messages for errors that a second attempt may not meet: a deadlock, a
+# serialization failure, a connection lost or reset (a restart, a failover, a terminated backend).
+TRANSIENT_DATABASE_ERRORS = (
+    "deadlock detected",
+    "could not serialize access",
+    "server closed the connection unexpectedly",
+    "terminating connection due to administrator command",
+    "connection reset by peer",
+    "connection already closed",
+    "connection to server was lost",
+    "ssl syscall error: eof detected",
+)
+# Only for the errors above: any other dbt failure (a model's SQL, a failing test) fails the
+# step at once (``Failure(allow_retries=False)``), since running it again gives the same answer.
+DBT_RETRY_POLICY = RetryPolicy(max_retries=3, delay=5, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS)
+
+
+def transient_database_error(message: str) -> str | None:
+    """The transient database error named in a dbt failure's message, if any."""
+    lowered = message.lower()
+    return next((error for error in TRANSIENT_DATABASE_ERRORS if error in lowered), None)
+
+
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
     dagster_dbt_translator=CardportalTranslator(),
     partitions_def=daily_partitions,
     backfill_policy=BackfillPolicy.single_run(),
+    retry_policy=DBT_RETRY_POLICY,
 )
 def cardportal_dbt_assets(
     context: AssetExecutionContext, dbt: DbtCliResource, platform: PlatformResource
 ) -> Iterator[Any]:
-    # The marts are small tables rebuilt whole from staging, so any day's run builds them all.
+    # The marts are small tables rebuilt whole from staging, so any day's run builds them all;
+    # a retried attempt builds them again (views are replaced in place, tables rebuilt whole).
     os.environ.update(dbt_environment(platform.warehouse_conninfo))
-    yield from dbt.cli(["build"], context=context).stream()
-    prune_run_folders(DBT_DIR / "target")
+    try:
+        yield from dbt.cli(["build"], context=context).stream()
+    except DagsterDbtCliRuntimeError as error:
+        transient = transient_database_error(str(error))
+        if transient is None:
+            raise Failure(description=str(error), allow_retries=False) from error
+        context.log.warning(f"dbt build met a transient database error ({transient}): retrying the step")
+        raise
+    finally:
+        prune_run_folders(DBT_DIR / "target")
 
 
 def prune_run_folders(target: Path, keep: int = 5) -> None:

@@ -295,7 +295,13 @@ def _run_suites(conninfo: str, gx_dir: Path, run_id: str) -> dict[str, dict[str,
         }
     results_dir = gx_dir / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
-    (results_dir / f"{run_id}.json").write_text(json.dumps(result.describe_dict(), indent=1, default=str))
+    # GE's description of a suite's result names neither the suite nor the table: add both, so
+    # the dashboards' Data quality page can say which suite on which table passed.
+    described = result.describe_dict()
+    for entry, validation in zip(described["validation_results"], result.run_results.values(), strict=True):
+        entry["suite_name"] = validation.suite_name
+        entry["asset_name"] = validation.meta["active_batch_definition"]["data_asset_name"]
+    (results_dir / f"{run_id}.json").write_text(json.dumps(described, indent=1, default=str))
     return outcome
 
 

@@ -24,13 +24,17 @@ CONTENT_TYPES = {
 def list_reports(
     session: Session, *, limit: int, cursor: str | None
 ) -> tuple[Sequence[ReportFile], str | None]:
+    """A page of report files, newest first. A warehouse the pipelines never prepared (a fresh
+    platform) has no registry yet: no reports, not an outage."""
+    if not repository.registry_exists(session):
+        return [], None
     return repository.select_page(session, limit=limit, cursor=cursor)
 
 
 def report_file(session: Session, *, report_id: str, reports_dir: Path) -> tuple[ReportFile, Path]:
     """The report and its file. A registered path that leaves the reports folder
     (``..``, an absolute path, a symlink out) is treated as missing, never served."""
-    report = repository.select_one(session, report_id)
+    report = repository.select_one(session, report_id) if repository.registry_exists(session) else None
     if report is None:
         raise NotFound("No report with this id.", code="report_not_found")
     root = reports_dir.resolve()

@@ -18,7 +18,7 @@ today = usage[usage["request_date"] == day].copy()
 requests = int(today["requests_count"].sum())
 server_errors = int(today["server_error_count"].sum())
 client_errors = int(today["client_error_count"].sum())
-cols = st.columns(4)
+cols = ui.metric_row(4)
 cols[0].metric("Requests", ui.count(requests), border=True)
 cols[1].metric("Routes called", ui.count(len(today)), border=True)
 cols[2].metric(

@@ -20,7 +20,7 @@ st.caption(
     f"Applications from {funnel['application_date'].min():%d %b %Y} to "
     f"{funnel['application_date'].max():%d %b %Y} (UTC days), from `rpt_application_funnel`."
 )
-cols = st.columns(4)
+cols = ui.metric_row(4)
 cols[0].metric("Applications", ui.count(applied), border=True)
 cols[1].metric("Approved", ui.count(approved), border=True)
 cols[2].metric("Approval rate", ui.percent(approved / applied if applied else None), border=True)

@@ -19,7 +19,7 @@ if history.empty:
 latest = history.iloc[-1]
 before = history.iloc[-2] if len(history) > 1 else None
 st.caption(f"At the end of **{latest['balance_date']:%a %d %b %Y}** (UTC); money in US dollars.")
-cols = st.columns(4)
+cols = ui.metric_row(4)
 cols[0].metric(
     "Outstanding receivables",
     ui.dollars(latest["outstanding_balance_cents"]),
@@ -93,7 +93,7 @@ if data.mart_exists("rpt_delinquency"):
         ui.empty_state("Delinquency:")
     else:
         today = delinquency.iloc[-1]
-        cols = st.columns(4)
+        cols = ui.metric_row(4)
         past_due = today["accounts_count"] - today["current_count"]
         cols[0].metric(
             "Past due accounts",

@@ -57,7 +57,7 @@ for grain, heading in GRAINS:
     balance_before = balances[ui.period_end(grain, prior)]
 
     st.subheader(f"{heading}: {ui.period_label(grain, start)}")
-    columns = st.columns(5)
+    columns = ui.metric_row(5)
     columns[0].metric(
         "Purchase volume",
         ui.dollars(value(current, "purchase_volume_cents")),

@@ -20,7 +20,7 @@ st.caption(
     f"From **{payments['payment_date'].iloc[0]:%d %b %Y}** to **{latest['payment_date']:%d %b %Y}** "
     "(UTC business days, by the day a payment was asked for); money in US dollars."
 )
-cols = st.columns(5)
+cols = ui.metric_row(5)
 cols[0].metric("Payments received", ui.dollars(payments["succeeded_cents"].sum()), border=True)
 cols[1].metric(
     "Payment rate (latest day)",

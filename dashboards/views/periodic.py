@@ -47,7 +47,7 @@ def render(grain: str) -> None:
     st.caption(
         f"Prior period: {ui.period_label(grain, prior)}" + ("" if before is not None else " (no activity)")
     )
-    cols = st.columns(5)
+    cols = ui.metric_row(5)
     cols[0].metric(
         "Purchase volume",
         ui.dollars(current["purchase_volume_cents"]),

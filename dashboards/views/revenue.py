@@ -21,7 +21,7 @@ st.caption(
     f"Calendar months, the latest **{latest['period_start']:%B %Y}** (to date); interest and fees as "
     "posted to the accounts; money in US dollars."
 )
-cols = st.columns(4)
+cols = ui.metric_row(4)
 cols[0].metric(
     "Interest income",
     ui.dollars(latest["interest_income_cents"]),

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 from streamlit.testing.v1 import AppTest
 
+from dashboards import ui
 from tests.factories import PASSWORD, LoggedIn, user_with_role
 from tests.pipelines.conftest import Pipeline, dbt_manifest, pipeline
 
@@ -47,15 +47,16 @@ def dashboards(pipeline: Pipeline, live_server: str) -> Iterator[Dashboards]:
     from cardportal.settings import get_settings
     from pipelines.assets_reports import monthly_finance_pack, weekly_activity_report
 
-    first = pipeline.world.days[0]
+    # Every week and month with card activity (the periods the pages offer, closed by the
+    # world's last day): which ones depends on the weekday the world started on.
+    world = pipeline.world
     with DagsterInstance.ephemeral() as instance:
-        for asset, key in (
-            (weekly_activity_report, first - timedelta(days=first.weekday())),
-            (monthly_finance_pack, first.replace(day=1)),
-        ):
-            assert materialize(
-                [asset], resources=pipeline.resources, partition_key=key.isoformat(), instance=instance
-            ).success
+        for asset, grain in ((weekly_activity_report, "weekly"), (monthly_finance_pack, "monthly")):
+            for key in world.activity_periods(grain):
+                assert ui.period_end(grain, key) < world.all_days[-1], (grain, key, world.all_days[-1])
+                assert materialize(
+                    [asset], resources=pipeline.resources, partition_key=key.isoformat(), instance=instance
+                ).success
     env = {
         "WAREHOUSE_URL": pipeline.warehouse_url,
         "CARDPORTAL_HOME": str(pipeline.home),

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from streamlit.testing.v1 import AppTest
@@ -53,13 +54,18 @@ def check_overview(at: AppTest, d: Dashboards) -> None:
 
 def check_periodic(grain: str) -> Callable[[AppTest, Dashboards], None]:
     def check(at: AppTest, d: Dashboards) -> None:
+        # The latest period with card activity is shown first: derived from the world's dates.
+        shown = d.pipeline.world.activity_periods(grain)[-1]
+        assert at.selectbox(key=f"{grain}_period").value == shown
         volume = d.scalar(
             f"select purchase_volume_cents from marts.rpt_card_activity_{grain} "
-            "where mcc_group = 'all' order by period_start desc limit 1"
+            "where mcc_group = 'all' and period_start = %s",
+            shown,
         )
         rate = d.scalar(
             f"select approval_rate from marts.rpt_card_activity_{grain} "
-            "where mcc_group = 'all' order by period_start desc limit 1"
+            "where mcc_group = 'all' and period_start = %s",
+            shown,
         )
         assert metric(at, "Purchase volume") == dollars(volume)
         assert metric(at, "Approval rate") == percent(rate)
@@ -145,6 +151,18 @@ def check_data_quality(at: AppTest, d: Dashboards) -> None:
     assert "reconcile to the cent" in shown
     assert "suites passed" in shown  # the pipeline's Great Expectations results
     assert "No Dagster runs readable" in shown
+    _, suites, fresh = (frame.value for frame in at.dataframe[:3])
+    # Each suite named, with its table.
+    assert suites["suite"].notna().all(), suites
+    assert suites["table"].notna().all(), suites
+    assert set(suites["table"]) >= {"fct_transactions", "rpt_ledger_reconciliation", "fct_payments"}
+    assert all(suites["suite"] == suites["table"] + "_suite")
+    # Every mart with rows shows some rows and its latest business day.
+    for mart, estimated, latest in fresh[["mart", "estimated_rows", "latest_day"]].itertuples(index=False):
+        rows = int(d.scalar(f"select count(*) from marts.{mart}"))  # type: ignore[call-overload]
+        assert (estimated > 0) == (rows > 0), (mart, estimated, rows)
+        if rows:
+            assert not pd.isna(latest), mart
 
 
 def check_report_files(at: AppTest, d: Dashboards) -> None:
@@ -304,3 +322,46 @@ def test_an_analyst_signs_in_and_out(dashboards: Dashboards, analyst: LoggedIn, 
         "/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": principal.refresh_token}
     )
     assert refreshed.status_code == 400, refreshed.text
+
+
+# Every metric tile's label and value, cut short (an ellipsis: the text is wider than its box).
+CUT_TILES = """() => [...document.querySelectorAll(
+    '[data-testid="stMetricLabel"], [data-testid="stMetricValue"]')]
+  .flatMap((el) => [el, ...el.querySelectorAll('*')])
+  .filter((el) => el.scrollWidth > el.clientWidth + 1)
+  .map((el) => el.textContent.trim())"""
+
+
+def test_metric_tiles_are_never_cut_at_common_widths(
+    streamlit_server: str, dashboards: Dashboards, analyst: LoggedIn
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=["--disable-dev-shm-usage"]
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1200})
+            page.goto(streamlit_server)
+            app = page.get_by_test_id("stApp")
+            expect(page.get_by_role("heading", name="Sign in")).to_be_visible(timeout=30_000)
+            page.get_by_label("Email").fill(analyst.email)
+            page.get_by_label("Password", exact=True).fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            cut: dict[str, list[str]] = {}
+            for label, path in [("Overview", ""), ("Daily", "daily"), ("Payments", "payments")]:
+                if path:
+                    page.get_by_test_id("stSidebarNavLink").filter(has_text=label).first.click()
+                    page.wait_for_url(f"{streamlit_server}/{path}", timeout=30_000)
+                expect(app).to_have_attribute("data-test-script-state", "notRunning", timeout=30_000)
+                expect(page.get_by_test_id("stMetricValue").first).to_be_visible(timeout=30_000)
+                for width in (1024, 1280, 1366, 1440, 1920):
+                    page.set_viewport_size({"width": width, "height": 1200})
+                    page.wait_for_timeout(300)  # the layout settles
+                    shown = page.evaluate(CUT_TILES)
+                    if shown:
+                        cut[f"{label}@{width}"] = shown
+        finally:
+            browser.close()
+    assert cut == {}

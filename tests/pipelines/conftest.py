@@ -2,6 +2,13 @@
 
 The world is built once per run on the worker of the ``pipeline`` xdist
 group; its ground truth (what the test sent the network) is kept beside it.
+
+It starts today (real time: the gateway dates its request logs and the database its audit
+rows by the wall clock, so the world's first day must be the real one for the pipelines to find
+them in the world's partitions; the sandbox clock cannot go back to a fixed date either). So
+every expectation about its weeks and months is derived from its own dates
+(``World.activity_periods``), and ``tests/pipelines/test_world_calendar.py`` checks that calendar
+for a world started on each weekday and across month and year ends.
 """
 
 from __future__ import annotations
@@ -33,6 +40,29 @@ REPO = Path(__file__).resolve().parents[2]
 DBT_DIR = REPO / "dbt"
 NET = {"X-Network-Key": NETWORK_KEY}
 SALT = "test-pii-salt"
+CARD_DAYS = 3
+
+
+def period_start(grain: str, day: date) -> date:
+    """The period holding ``day``: itself, its ISO week's Monday or its month's first day (date_trunc)."""
+    if grain == "weekly":
+        return day - timedelta(days=day.weekday())
+    if grain == "monthly":
+        return day.replace(day=1)
+    return day
+
+
+def billing_calendar(first: date) -> tuple[date, date, date]:
+    """``bill_world``'s days for a world starting on ``first``: the first statements' close, the
+    second's, and the world's last day (the day after the second close, when the daily job stops).
+
+    The cycle day is three days after the world opened, moved past the 28th to the 1st.
+    """
+    close = first + timedelta(days=3)
+    while close.day > 28:
+        close += timedelta(days=1)
+    second_close = (close.replace(day=1) + timedelta(days=32)).replace(day=close.day)
+    return close, second_close, second_close + timedelta(days=1)
 
 
 def ensure_dbt_manifest() -> Path:
@@ -85,6 +115,18 @@ class World:
         last = self.last_day or self.days[-1]
         return [self.days[0] + timedelta(days=n) for n in range((last - self.days[0]).days + 1)]
 
+    def activity_periods(self, grain: str) -> list[date]:
+        """The periods with card activity, oldest first: the weeks or months the pages offer, the
+        last one shown first, and the ones whose report files the pipelines write."""
+        return sorted({period_start(grain, day) for day in self.days})
+
+    @classmethod
+    def planned(cls, first: date) -> World:
+        """The calendar of a world started on ``first`` (dates only): what ``build_world`` lives."""
+        return cls(
+            days=[first + timedelta(days=n) for n in range(CARD_DAYS)], last_day=billing_calendar(first)[2]
+        )
+
 
 MERCHANTS = [
     {"name": "Corner Cafe", "mcc": "5812", "country": "US"},
@@ -128,6 +170,7 @@ def build_world(api: TestClient, app: FastAPI, engine: Engine | None = None) -> 
     With ``engine`` (and the Stripe emulator), about a month of billing follows: see ``bill_world``.
     """
     clock = app.state.clock
+    first = clock.today()
     world = World(days=[])
     cards: list[str] = []
     holders: list[dict[str, str]] = []
@@ -149,7 +192,7 @@ def build_world(api: TestClient, app: FastAPI, engine: Engine | None = None) -> 
     world.customers.append(declined_user.user_id)
 
     open_holds: list[tuple[str, int, dict[str, str]]] = []
-    for index in range(3):
+    for index in range(CARD_DAYS):
         today = clock.now().date()
         world.days.append(today)
         # Clear yesterday's holds today (a purchase held one day and posted the next), one for more.
@@ -202,6 +245,7 @@ def build_world(api: TestClient, app: FastAPI, engine: Engine | None = None) -> 
         clock.advance(timedelta(days=1))
     if engine is not None:
         bill_world(api, app, engine, world, holders)
+        assert world.last_day == World.planned(first).last_day  # the calendar the tests derive
     return world
 
 
@@ -243,10 +287,7 @@ def bill_world(
 
     from api.payments import service as payments
 
-    first = world.days[0]
-    close = first + timedelta(days=3)
-    while close.day > 28:
-        close += timedelta(days=1)
+    close, _second_close, last_day = billing_calendar(world.days[0])
     with engine.begin() as conn:
         conn.execute(
             text("update accounts set billing_cycle_day = :day where id = any(:ids)"),
@@ -307,9 +348,8 @@ def bill_world(
     world.returned[minimum_paid] = returned
 
     # The second statements close (interest on the revolving balances); one day more.
-    second_close = (close.replace(day=1) + timedelta(days=32)).replace(day=close.day)
-    _advance_to(app, engine, second_close + timedelta(days=2))
-    world.last_day = second_close + timedelta(days=1)
+    _advance_to(app, engine, last_day + timedelta(days=1))
+    world.last_day = last_day
 
     for n, account in enumerate(world.accounts):
         listed = api.get(f"/v1/accounts/{account}/payments?limit=100", headers=holders[n]).json()["data"]
@@ -400,16 +440,17 @@ def daily_selection() -> list[Any]:
     ]
 
 
-def raw_fingerprint(conn: psycopg.Connection[Any]) -> dict[str, tuple[int, str]]:
-    """Per raw table: row count and an order-independent digest of its rows."""
+def raw_fingerprint(conn: psycopg.Connection[Any], schema: str = "raw") -> dict[str, tuple[int, str]]:
+    """Per table of ``schema`` (raw unless named): row count and an order-independent digest of its rows."""
     tables = [
-        r[0] for r in conn.execute("select tablename from pg_tables where schemaname = 'raw' order by 1")
+        r[0]
+        for r in conn.execute("select tablename from pg_tables where schemaname = %s order by 1", (schema,))
     ]
     out = {}
     for table in tables:
         row = conn.execute(
             f"select count(*), coalesce(md5(string_agg(md5(t::text), '' order by md5(t::text))), '') "  # type: ignore[arg-type]
-            f"from raw.{table} t"
+            f"from {schema}.{table} t"
         ).fetchone()
         assert row is not None
         out[table] = (int(row[0]), str(row[1]))
