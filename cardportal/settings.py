@@ -84,7 +84,7 @@ class Settings(BaseSettings):
     # Password grants and registrations cost an argon2 hash each: a tight budget per IP,
     # checked by the gateway before any of that work (issue 21, finding 8).
     rate_limit_credentials_per_ip: str = Field("10/minute", alias="RATE_LIMIT_CREDENTIALS_PER_IP")
-    # Callers exempt from the per-IP limit (the card network, trusted proxies).
+    # Callers exempt from the per-IP limits, the credential one too (the card network, trusted proxies).
     rate_limit_exempt_ips: Annotated[list[str], NoDecode] = Field(
         default_factory=list, alias="RATE_LIMIT_EXEMPT_IPS"
     )
