@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: up test lint format typecheck pytest install clean-venv web web-openapi web-check chromium bench dbt-parse
+.PHONY: up test lint format typecheck pytest install clean-venv web web-openapi web-check chromium redis-server bench dbt-parse
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ web-check: $(WEB_NODE)
 chromium:
 	@command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 
+# Debian's Redis for the shared rate-limit tests (each test starts its own on a free loopback port).
+redis-server:
+	@command -v redis-server >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server)
+
 # dagster-dbt reads dbt's manifest when the code location is imported: parse first.
 dbt-parse: $(STAMP)
 	cd dbt && ../$(BIN)/dbt parse --quiet --project-dir . --profiles-dir .
@@ -65,7 +69,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-pytest: $(STAMP) web chromium dbt-parse
+pytest: $(STAMP) web chromium redis-server dbt-parse
 	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
 test: lint web-check pytest

@@ -105,7 +105,11 @@ def create_app(
         lockout=timedelta(seconds=settings.login_lockout_seconds),
     )
     app.state.rate_limiter = RateLimiter(
-        settings.rate_limit_storage_uri, settings.rate_limit_per_ip, settings.rate_limit_per_user
+        settings.rate_limit_storage_uri,
+        settings.rate_limit_per_ip,
+        settings.rate_limit_per_user,
+        settings.rate_limit_credentials_per_ip,
+        engine=engine,
     )
     app.state.access_log = access_log
     app.state.card_vault = CardVault(settings.secret("card_data_key"))

@@ -9,6 +9,7 @@ from api.cards.models import Card
 from api.clock import PlatformClock
 from api.db import Base
 from api.gateway.idempotency import IdempotencyRecord
+from api.gateway.ratelimit import RateLimitCounter
 from api.ledger.models import LedgerAccount, LedgerEntry, LedgerTransfer
 from api.network.models import Transaction
 from api.payments.models import (
@@ -40,6 +41,7 @@ __all__ = [
     "PaymentException",
     "PaymentPosting",
     "PlatformClock",
+    "RateLimitCounter",
     "RefreshToken",
     "Statement",
     "StripeCustomer",

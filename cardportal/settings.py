@@ -77,11 +77,16 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(10, alias="LOGIN_MAX_FAILURES", gt=0)
     login_lockout_seconds: int = Field(30 * 60, alias="LOGIN_LOCKOUT_SECONDS", gt=0)
 
-    # Rate limits in the `limits` library's notation ("100/minute;1000/hour").
-    rate_limit_storage_uri: str = Field("memory://", alias="RATE_LIMIT_STORAGE_URI")
+    # Rate limits in the `limits` library's notation ("100/minute;1000/hour"), counted in the
+    # app's PostgreSQL by default (`database://`, shared by every API process), in Redis with
+    # `redis://host:port/db`, or per process with `memory://` (api/gateway/ratelimit.py).
+    rate_limit_storage_uri: str = Field("database://", alias="RATE_LIMIT_STORAGE_URI")
     rate_limit_per_ip: str = Field("1200/minute", alias="RATE_LIMIT_PER_IP")
     rate_limit_per_user: str = Field("600/minute", alias="RATE_LIMIT_PER_USER")
-    # Callers exempt from the per-IP limit (the card network, trusted proxies).
+    # Password grants and registrations cost an argon2 hash each: a tight budget per IP,
+    # checked by the gateway before any of that work (issue 21, finding 8).
+    rate_limit_credentials_per_ip: str = Field("10/minute", alias="RATE_LIMIT_CREDENTIALS_PER_IP")
+    # Callers exempt from the per-IP limits, the credential one too (the card network, trusted proxies).
     rate_limit_exempt_ips: Annotated[list[str], NoDecode] = Field(
         default_factory=list, alias="RATE_LIMIT_EXEMPT_IPS"
     )

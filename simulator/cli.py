@@ -66,11 +66,16 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def api_in_process(settings: Settings, database_url: str, port: int) -> Iterator[str]:
-    """Serve the API on a loopback port in a thread for the simulation's duration."""
+    """Serve the API on a loopback port in a thread for the simulation's duration.
+
+    Its simulated customers all sign up and sign in from 127.0.0.1, which the per-IP
+    credential limit (10/minute) exists to stop: this private API gives the credential
+    endpoints the general per-IP budget instead."""
     import uvicorn
 
     from api.main import create_app
 
+    settings = settings.model_copy(update={"rate_limit_credentials_per_ip": settings.rate_limit_per_ip})
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(settings, database_url=database_url),

@@ -201,6 +201,7 @@ def make_settings(home: Path, **overrides: object) -> Settings:
         "NETWORK_API_KEY": NETWORK_KEY,
         "RATE_LIMIT_PER_IP": "100000/minute",
         "RATE_LIMIT_PER_USER": "100000/minute",
+        "RATE_LIMIT_CREDENTIALS_PER_IP": "100000/minute",
         # Tables are truncated between tests: read the shared clock afresh every time.
         "CLOCK_CACHE_SECONDS": "0",
     }

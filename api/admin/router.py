@@ -51,6 +51,14 @@ def set_role(
     return UserOut.model_validate(user)
 
 
+@router.post("/users/{id}/unlock", responses=problem_responses(404))
+def unlock_login(id: PathId, principal: AdminPrincipal, session: SessionDep, origin: OriginDep) -> UserOut:
+    """Lift the user's login lock (after failed logins) at once, and forget their failed
+    attempts; audited as `auth.login_unlocked`."""
+    user = auth_service.unlock_login(session, user_id=id, actor_id=principal.user_id, origin=origin)
+    return UserOut.model_validate(user)
+
+
 class TrialBalanceOut(BaseModel):
     balanced: bool
     total_debits: int

@@ -8,6 +8,7 @@ Actions (stable names; the warehouse reads them):
 | auth.login_failed         | the user or null | ``email:<address>``     |
 | auth.refresh_token_reused | the token's user | the token family        |
 | user.role_changed         | the admin        | the user                |
+| auth.login_unlocked       | the admin        | the user                |
 | application.decided       | the admin        | the application         |
 | card.frozen / unfrozen    | the caller       | the card                |
 | card.controls_changed     | the caller       | the card                |
@@ -44,6 +45,7 @@ from api.ids import new_id
 LOGIN = "auth.login"
 LOGIN_FAILED = "auth.login_failed"
 REFRESH_TOKEN_REUSED = "auth.refresh_token_reused"
+LOGIN_UNLOCKED = "auth.login_unlocked"
 ROLE_CHANGED = "user.role_changed"
 APPLICATION_DECIDED = "application.decided"
 CARD_FROZEN = "card.frozen"
@@ -65,6 +67,7 @@ ACTIONS = (
     LOGIN,
     LOGIN_FAILED,
     REFRESH_TOKEN_REUSED,
+    LOGIN_UNLOCKED,
     ROLE_CHANGED,
     APPLICATION_DECIDED,
     CARD_FROZEN,

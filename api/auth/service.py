@@ -137,7 +137,22 @@ def login_with_password(
     origin: Origin = NO_ORIGIN,
 ) -> TokenPair:
     """A token pair for the right password; every attempt, good or bad, is audited
-    (a failure's audit row and throttle count commit although the answer is an error)."""
+    (a failure's audit row and throttle count commit although the answer is an error).
+
+    The lockout (issue 21, finding 8) stays per account, as PCI DSS 8.3.4 asks (the user id
+    is locked after at most ``LOGIN_MAX_FAILURES`` invalid attempts, for at least 30 minutes).
+    Counting per (account, IP) instead would let a botnet try ten guesses per address per
+    half hour against one account. What keeps the lock from being a lever against its owner:
+
+    - a lock does not renew: an attempt while locked is refused before any hash, is not
+      counted and does not move ``locked_until``, so an attacker cannot hold it for ever by
+      guessing on; the lock runs out ``LOGIN_LOCKOUT_SECONDS`` after the tenth failure;
+    - the gateway's per-IP credential limit (``RATE_LIMIT_CREDENTIALS_PER_IP``, 10/minute)
+      bounds how many accounts one address can lock, and its argon2 work, before this runs;
+    - an admin lifts a lock at once (``POST /v1/admin/users/{id}/unlock``, audited), another
+      admin's too; an owner already signed in keeps their session, since the refresh grant
+      does not read the lock.
+    """
     email = normalise_email(email)
     throttle = repository.lock_throttle(session, email)
     if throttle.locked_until is not None and throttle.locked_until > now:
@@ -270,6 +285,29 @@ def set_role(
         target=user.id,
         origin=origin,
         detail={"from": previous, "to": role},
+    )
+    session.flush()
+    return user
+
+
+def unlock_login(
+    session: Session, *, user_id: str, actor_id: str | None = "system", origin: Origin = NO_ORIGIN
+) -> User:
+    """Lift a user's login lock and forget their failed attempts (audited: who, and whether
+    the login was locked)."""
+    user = get_user(session, user_id=user_id)
+    throttle = repository.lock_throttle(session, user.email)
+    was_locked = throttle.locked_until is not None
+    throttle.failed_count = 0
+    throttle.first_failed_at = None
+    throttle.locked_until = None
+    audit.record(
+        session,
+        action=audit.LOGIN_UNLOCKED,
+        actor_id=actor_id,
+        target=user.id,
+        origin=origin,
+        detail={"was_locked": was_locked},
     )
     session.flush()
     return user

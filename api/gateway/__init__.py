@@ -2,7 +2,8 @@
 
 - ``middleware.GatewayMiddleware``: request id, security headers, body size
   limit, per-IP rate limit, the access log, and problem+json for crashes.
-- ``ratelimit.RateLimiter``: per-IP and per-user limits (the ``limits`` library).
+- ``ratelimit.RateLimiter``: per-IP, per-user and per-IP credential limits, shared by every
+  process (PostgreSQL by default, Redis, or one process's memory).
 - ``idempotency``: the ``Idempotency-Key`` mechanism every creating or
   money-moving POST uses.
 - ``access_log.AccessLogWriter``: the JSON-lines request log.

@@ -2,13 +2,16 @@
 
 In order: assign the request id; refuse bodies over the limit (413, also for
 chunked bodies with no length, by reading at most limit+1 bytes before the
-app runs); apply the per-IP rate limit (429 with ``Retry-After``); run the
+app runs); apply the per-IP rate limit, and the tight per-IP limit of the
+endpoints that hash a password (429 with ``Retry-After``, before any argon2
+work); run the
 app; add ``X-Request-ID`` and the security headers; turn an unexpected crash
 into a problem+json 500 without a trace; write one access-log line.
 """
 
 from __future__ import annotations
 
+import functools
 import hmac
 import json
 import logging
@@ -17,7 +20,9 @@ import time
 import traceback
 import uuid
 from typing import Any
+from urllib.parse import parse_qs
 
+import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import PROBLEM_JSON, problem_body
@@ -48,6 +53,26 @@ def log_unhandled(exc: BaseException, method: Any, path: Any) -> None:
         )
         return
     log.exception("unhandled error on %s %s", method, path, exc_info=exc)
+
+
+# The endpoints that hash a password (argon2, ~50 ms of CPU each): their own, tight limit.
+CREDENTIAL_PATHS = frozenset({"/v1/auth/token", "/v1/auth/register"})
+
+
+def _costs_a_password_hash(scope: Scope, headers: dict[str, str], body: bytes) -> bool:
+    """A registration or a token request other than a refresh grant (which costs a SHA-256,
+    and which a web app sends every 15 minutes per user: a shared address must not run out)."""
+    if scope.get("method") != "POST" or scope.get("path") not in CREDENTIAL_PATHS:
+        return False
+    if scope["path"] == "/v1/auth/token" and headers.get("content-type", "").startswith(
+        "application/x-www-form-urlencoded"
+    ):
+        try:
+            fields = parse_qs(body.decode("latin-1"), max_num_fields=16)
+        except ValueError:  # too many fields: the route refuses it, after counting it here
+            return True
+        return fields.get("grant_type") != ["refresh_token"]
+    return True
 
 
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -123,7 +148,15 @@ class GatewayMiddleware:
             bytes_in = len(body)
 
             if client_ip and not self._exempt(client_ip, headers):
-                retry_after = self.rate_limiter.retry_after_ip(client_ip)
+                credentials = _costs_a_password_hash(scope, headers, body)
+                if self.rate_limiter.in_memory:
+                    retry_after = self.rate_limiter.retry_after_ip(client_ip, credentials=credentials)
+                else:  # a round trip to PostgreSQL or Redis: not on the event loop
+                    retry_after = await anyio.to_thread.run_sync(
+                        functools.partial(
+                            self.rate_limiter.retry_after_ip, client_ip, credentials=credentials
+                        )
+                    )
                 if retry_after is not None:
                     await self._problem(
                         send_wrapper,

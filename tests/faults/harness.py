@@ -57,6 +57,7 @@ class ApiProcess:
             "NETWORK_API_KEY": NETWORK_KEY,
             "RATE_LIMIT_PER_IP": "1000000/minute",
             "RATE_LIMIT_PER_USER": "1000000/minute",
+            "RATE_LIMIT_CREDENTIALS_PER_IP": "1000000/minute",
             "CLOCK_CACHE_SECONDS": "0",
             "DB_POOL_SIZE": "8",
         }
