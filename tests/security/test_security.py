@@ -139,6 +139,7 @@ _BODIES: dict[tuple[str, str], Any] = {
     ("PUT", "/v1/cards/{id}/controls"): {},
     ("PUT", "/v1/accounts/{id}/autopay"): {"enabled": False},
     ("POST", "/v1/accounts/{id}/payments"): {"amount": 100, "payment_method": "pm_card_visa"},
+    ("POST", "/v1/accounts/{id}/credit-limit-requests"): {"requested_credit_limit": 9_000_00},
 }
 
 
