@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, status
 from sqlalchemy import select
 
-from api.applications import credit_limits, service, underwriting
+from api.applications import credit_limits, service
 from api.applications.models import Application, CreditLimitRequest
 from api.applications.schemas import (
     ApplicationIn,
@@ -11,7 +11,6 @@ from api.applications.schemas import (
     CreditLimitRequestIn,
     CreditLimitRequestOut,
     DecisionIn,
-    ReasonOut,
 )
 from api.deps import (
     AdminPrincipal,
@@ -125,10 +124,7 @@ def _limit_request_out(request: CreditLimitRequest) -> CreditLimitRequestOut:
         previous_credit_limit=request.previous_credit_limit,
         credit_limit=request.credit_limit,
         reasons=list(request.reasons),
-        reason_details=[
-            ReasonOut(code=code, description=underwriting.REASON_DESCRIPTIONS.get(code, code))
-            for code in request.reasons
-        ],
+        reason_details=service.reason_details(list(request.reasons)),
         created_at=request.created_at,
     )
 

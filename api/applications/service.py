@@ -191,10 +191,7 @@ def describe(application: Application) -> ApplicationOut:
         credit_limit=application.credit_limit,
         apr_bps=application.apr_bps,
         reasons=list(application.reasons),
-        reason_details=[
-            ReasonOut(code=code, description=underwriting.REASON_DESCRIPTIONS.get(code, code))
-            for code in application.reasons
-        ],
+        reason_details=reason_details(application.reasons),
         account_id=application.account_id,
         credit_score=application.credit_score,
         debt_to_income_bps=application.dti_bps,
@@ -202,3 +199,10 @@ def describe(application: Application) -> ApplicationOut:
         created_at=application.created_at,
         decided_at=application.decided_at,
     )
+
+
+def reason_details(codes: list[str]) -> list[ReasonOut]:
+    """Each reason code with its plain sentence (the adverse-action notice's wording)."""
+    return [
+        ReasonOut(code=code, description=underwriting.REASON_DESCRIPTIONS.get(code, code)) for code in codes
+    ]

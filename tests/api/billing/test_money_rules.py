@@ -262,9 +262,12 @@ def _pending_payment(session: Session, user_id: str, account_id: str, amount: in
     return row.id
 
 
-def test_a_payment_made_on_the_due_date_and_confirmed_after_midnight_is_on_time(
+def _paid_at_2350_on_the_due_date(
     app: FastAPI, session: Session, session_factory: sessionmaker[Session]
-) -> None:
+) -> tuple[str, str, date, datetime]:
+    """A $600 statement (minimum $25) whose minimum is paid at 23:50 on the due date and still
+    pending at Stripe when the due date's job runs (00:00 the day after): the fee waits.
+    (account id, payment id, due date, when it was made)."""
     move_clock_to(app, at(2031, 1, 3))
     user_id, account_id, card_id = open_card_account(session, app, credit_limit=2_000_00)
     purchase(session, card_id, 600_00, app.state.clock.now())
@@ -278,7 +281,13 @@ def test_a_payment_made_on_the_due_date_and_confirmed_after_midnight_is_on_time(
     [first] = _statements(session, account_id)
     assert first.late_fee_deferred
     assert first.late_fee_amount == 0
+    return account_id, payment_id, due, made
 
+
+def test_a_payment_made_on_the_due_date_and_confirmed_after_midnight_is_on_time(
+    app: FastAPI, session: Session, session_factory: sessionmaker[Session]
+) -> None:
+    account_id, payment_id, due, made = _paid_at_2350_on_the_due_date(app, session, session_factory)
     # Stripe confirms it ten minutes after midnight (the webhook's path).
     intent = SimpleNamespace(status="succeeded", id=f"pi_{payment_id}", last_payment_error=None)
     payments.apply_intent(session, payment_id=payment_id, intent=intent, now=made + timedelta(minutes=20))
@@ -293,16 +302,7 @@ def test_a_payment_made_on_the_due_date_and_confirmed_after_midnight_is_on_time(
 def test_a_payment_made_on_the_due_date_that_fails_after_midnight_is_late(
     app: FastAPI, session: Session, session_factory: sessionmaker[Session]
 ) -> None:
-    move_clock_to(app, at(2031, 1, 3))
-    user_id, account_id, card_id = open_card_account(session, app, credit_limit=2_000_00)
-    purchase(session, card_id, 600_00, app.state.clock.now())
-    _to_day(app, session_factory, date(2031, 2, 5))
-    [first] = _statements(session, account_id)
-    due = first.due_date
-    _to_day(app, session_factory, due, hour=23)
-    made = app.state.clock.now() + timedelta(minutes=50)
-    payment_id = _pending_payment(session, user_id, account_id, first.minimum_payment, made)
-    _to_day(app, session_factory, due + timedelta(days=1), hour=0)
+    account_id, payment_id, due, made = _paid_at_2350_on_the_due_date(app, session, session_factory)
     intent = SimpleNamespace(
         status="requires_payment_method",
         id=f"pi_{payment_id}",
