@@ -8,7 +8,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pandas as pd
@@ -20,6 +22,9 @@ from dashboards.auth import REFUSED_CUSTOMER, SESSION_KEY, Principal
 from dashboards.ui import dollars, percent
 from tests.dashboards.conftest import APP, REPO, Dashboards, sign_in
 from tests.factories import PASSWORD, LoggedIn, customer
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 pytestmark = pytest.mark.xdist_group("dashboards")
 
@@ -245,44 +250,53 @@ NAV = [
 ]
 
 
-def test_sign_in_then_every_page_in_chromium(
-    streamlit_server: str, dashboards: Dashboards, analyst: LoggedIn, screenshots: Path
-) -> None:
+@contextmanager
+def _signed_in_page(server: str, analyst: LoggedIn, *, width: int, height: int) -> Iterator[Page]:
+    """Debian's Chromium on the dashboards, signed in as ``analyst`` (RECIPES.md, Streamlit tests)."""
     from playwright.sync_api import expect, sync_playwright
 
-    last = dashboards.pipeline.world.days[-1]
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path="/usr/bin/chromium", args=["--disable-dev-shm-usage"]
         )
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1800})
-            page.goto(streamlit_server)
-            app = page.get_by_test_id("stApp")
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.goto(server)
             expect(page.get_by_role("heading", name="Sign in")).to_be_visible(timeout=30_000)
             page.get_by_label("Email").fill(analyst.email)
             page.get_by_label("Password", exact=True).fill(PASSWORD)
             page.get_by_role("button", name="Sign in").click()
-            expect(page.get_by_role("heading", name="Overview")).to_be_visible(timeout=30_000)
-            expect(app).to_have_attribute("data-test-script-state", "notRunning", timeout=30_000)
-            expect(page.get_by_test_id("stMetricValue").first).to_have_text(
-                dollars(dashboards.pipeline.world.purchases[last])
-            )
-            expect(page.get_by_test_id("stSidebar")).to_contain_text(analyst.email)
-            for label, path in NAV:
-                if path:
-                    page.get_by_test_id("stSidebarNavLink").filter(has_text=label).first.click()
-                    page.wait_for_url(f"{streamlit_server}/{path}", timeout=30_000)
-                expect(app).to_have_attribute("data-test-script-state", "notRunning", timeout=30_000)
-                expect(page.get_by_test_id("stSkeleton")).to_have_count(0, timeout=30_000)
-                expect(page.get_by_test_id("stException")).to_have_count(0)
-                if label == "Daily":
-                    expect(page.get_by_test_id("stVegaLiteChart")).to_have_count(2, timeout=30_000)
-                page.screenshot(path=str(screenshots / f"{path or 'overview'}.png"), full_page=True)
-            page.get_by_role("button", name="Sign out").click()
-            expect(page.get_by_role("heading", name="Sign in")).to_be_visible(timeout=30_000)
+            yield page
         finally:
             browser.close()
+
+
+def test_sign_in_then_every_page_in_chromium(
+    streamlit_server: str, dashboards: Dashboards, analyst: LoggedIn, screenshots: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    last = dashboards.pipeline.world.days[-1]
+    with _signed_in_page(streamlit_server, analyst, width=1400, height=1800) as page:
+        app = page.get_by_test_id("stApp")
+        expect(page.get_by_role("heading", name="Overview")).to_be_visible(timeout=30_000)
+        expect(app).to_have_attribute("data-test-script-state", "notRunning", timeout=30_000)
+        expect(page.get_by_test_id("stMetricValue").first).to_have_text(
+            dollars(dashboards.pipeline.world.purchases[last])
+        )
+        expect(page.get_by_test_id("stSidebar")).to_contain_text(analyst.email)
+        for label, path in NAV:
+            if path:
+                page.get_by_test_id("stSidebarNavLink").filter(has_text=label).first.click()
+                page.wait_for_url(f"{streamlit_server}/{path}", timeout=30_000)
+            expect(app).to_have_attribute("data-test-script-state", "notRunning", timeout=30_000)
+            expect(page.get_by_test_id("stSkeleton")).to_have_count(0, timeout=30_000)
+            expect(page.get_by_test_id("stException")).to_have_count(0)
+            if label == "Daily":
+                expect(page.get_by_test_id("stVegaLiteChart")).to_have_count(2, timeout=30_000)
+            page.screenshot(path=str(screenshots / f"{path or 'overview'}.png"), full_page=True)
+        page.get_by_role("button", name="Sign out").click()
+        expect(page.get_by_role("heading", name="Sign in")).to_be_visible(timeout=30_000)
     shots = sorted(p.name for p in screenshots.glob("*.png"))
     assert shots == sorted(f"{path or 'overview'}.png" for _, path in NAV)
     assert all((screenshots / name).stat().st_size > 10_000 for name in shots)
@@ -335,33 +349,21 @@ CUT_TILES = """() => [...document.querySelectorAll(
 def test_metric_tiles_are_never_cut_at_common_widths(
     streamlit_server: str, dashboards: Dashboards, analyst: LoggedIn
 ) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=["--disable-dev-shm-usage"]
-        )
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1200})
-            page.goto(streamlit_server)
-            app = page.get_by_test_id("stApp")
-            expect(page.get_by_role("heading", name="Sign in")).to_be_visible(timeout=30_000)
-            page.get_by_label("Email").fill(analyst.email)
-            page.get_by_label("Password", exact=True).fill(PASSWORD)
-            page.get_by_role("button", name="Sign in").click()
-            cut: dict[str, list[str]] = {}
-            for label, path in [("Overview", ""), ("Daily", "daily"), ("Payments", "payments")]:
-                if path:
-                    page.get_by_test_id("stSidebarNavLink").filter(has_text=label).first.click()
-                    page.wait_for_url(f"{streamlit_server}/{path}", timeout=30_000)
-                expect(app).to_have_attribute("data-test-script-state", "notRunning", timeout=30_000)
-                expect(page.get_by_test_id("stMetricValue").first).to_be_visible(timeout=30_000)
-                for width in (1024, 1280, 1366, 1440, 1920):
-                    page.set_viewport_size({"width": width, "height": 1200})
-                    page.wait_for_timeout(300)  # the layout settles
-                    shown = page.evaluate(CUT_TILES)
-                    if shown:
-                        cut[f"{label}@{width}"] = shown
-        finally:
-            browser.close()
+    cut: dict[str, list[str]] = {}
+    with _signed_in_page(streamlit_server, analyst, width=1280, height=1200) as page:
+        app = page.get_by_test_id("stApp")
+        for label, path in [("Overview", ""), ("Daily", "daily"), ("Payments", "payments")]:
+            if path:
+                page.get_by_test_id("stSidebarNavLink").filter(has_text=label).first.click()
+                page.wait_for_url(f"{streamlit_server}/{path}", timeout=30_000)
+            expect(app).to_have_attribute("data-test-script-state", "notRunning", timeout=30_000)
+            expect(page.get_by_test_id("stMetricValue").first).to_be_visible(timeout=30_000)
+            for width in (1024, 1280, 1366, 1440, 1920):
+                page.set_viewport_size({"width": width, "height": 1200})
+                page.wait_for_timeout(300)  # the layout settles
+                shown = page.evaluate(CUT_TILES)
+                if shown:
+                    cut[f"{label}@{width}"] = shown
     assert cut == {}
