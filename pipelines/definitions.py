@@ -10,10 +10,11 @@ import shutil
 import sys
 from pathlib import Path
 
-from dagster import Definitions
+from dagster import AssetsDefinition, AssetSpec, Definitions
 from dagster_dbt import DbtCliResource
 
 from pipelines.assets_dbt import cardportal_dbt_assets, dbt_project
+from pipelines.assets_exposures import dashboard_pages
 from pipelines.assets_extract import api_requests, extract_assets
 from pipelines.assets_publish import published_marts
 from pipelines.assets_reports import daily_activity_report, monthly_finance_pack, weekly_activity_report
@@ -21,7 +22,7 @@ from pipelines.automation import closed_days_sensor, daily_job, monthly_job, sch
 from pipelines.checks import great_expectations_marts
 from pipelines.resources import PlatformResource
 
-ASSETS = [
+ASSETS: list[AssetsDefinition | AssetSpec] = [
     *extract_assets,
     api_requests,
     cardportal_dbt_assets,
@@ -29,6 +30,7 @@ ASSETS = [
     daily_activity_report,
     weekly_activity_report,
     monthly_finance_pack,
+    *dashboard_pages,
 ]
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -10,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pandas as pd
@@ -367,3 +369,91 @@ def test_metric_tiles_are_never_cut_at_common_widths(
                 if shown:
                     cut[f"{label}@{width}"] = shown
     assert cut == {}
+
+
+# Lineage (issue 22, finding 8): dbt's exposures say which marts each page and each report file
+# reads; here each list is held to the queries the page or the report really runs.
+
+
+def _exposures() -> dict[str, dict[str, Any]]:
+    manifest = json.loads((REPO / "dbt" / "target" / "manifest.json").read_text())
+    return {e["name"]: e for e in manifest["exposures"].values()}
+
+
+def _declared_marts(exposure: dict[str, Any]) -> set[str]:
+    return {node.split(".")[-1] for node in exposure["depends_on"]["nodes"]}
+
+
+def _marts_named(sql: str) -> set[str]:
+    return set(re.findall(r"\bmarts\.(\w+)", sql))
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if p != "report_files"])
+def test_each_page_reads_exactly_the_marts_its_exposure_declares(
+    dashboards: Dashboards, analyst: LoggedIn, page: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import streamlit as st
+
+    from dashboards import data
+
+    read: set[str] = set()
+    run = data._read
+
+    def recording(url: str, sql: str, params: dict[str, Any]) -> pd.DataFrame:
+        read.update(_marts_named(sql))
+        return run(url, sql, params)
+
+    monkeypatch.setattr(data, "_read", recording)
+    st.cache_data.clear()  # a cached query would not be seen
+    at = sign_in(AppTest.from_file(str(APP), default_timeout=30), analyst.email)  # on the overview
+    if page != "overview":
+        read.clear()
+        st.cache_data.clear()
+        at.switch_page(f"views/{page}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    pages = {e["meta"]["page"]: e for e in _exposures().values() if e["type"] == "dashboard"}
+    assert read, page
+    assert _declared_marts(pages[page]) == read
+
+
+def test_the_report_files_page_reads_no_mart() -> None:
+    pages = {e["meta"]["page"] for e in _exposures().values() if e["type"] == "dashboard"}
+    assert "report_files" not in pages  # it lists the registry (reporting.report_files)
+    assert pages == {p for p in PAGES if p != "report_files"}
+
+
+def test_each_report_reads_exactly_the_marts_its_exposure_declares(
+    dashboards: Dashboards, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dagster import DagsterInstance, materialize
+
+    from pipelines import assets_reports
+
+    world = dashboards.pipeline.world
+    partitions = {
+        "daily_activity_report": world.all_days[-1],
+        "weekly_activity_report": world.activity_periods("weekly")[-1],
+        "monthly_finance_pack": world.activity_periods("monthly")[-1],
+    }
+    reports = {e["meta"]["dagster_asset"]: e for e in _exposures().values() if e["type"] != "dashboard"}
+    assert set(reports) == set(partitions)
+    run = assets_reports.query_frame
+    for name, day in partitions.items():
+        read: set[str] = set()
+
+        def recording(conn: Any, sql: str, params: tuple[Any, ...] = (), read: set[str] = read) -> Any:
+            read.update(_marts_named(sql))
+            return run(conn, sql, params)
+
+        monkeypatch.setattr(assets_reports, "query_frame", recording)
+        with DagsterInstance.ephemeral() as instance:
+            asset = getattr(assets_reports, name)
+            run_report = materialize(
+                [asset],
+                resources=dashboards.pipeline.resources,
+                partition_key=day.isoformat(),
+                instance=instance,
+            )
+            assert run_report.success
+        assert read, name
+        assert _declared_marts(reports[name]) == read, name
