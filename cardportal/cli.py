@@ -150,6 +150,11 @@ def cmd_up(args: argparse.Namespace) -> int:
             extra.append(
                 f"  Dashboards    {dashboards_url}   (reports; sign in as an analyst, finance or admin)"
             )
+        if not args.no_dagster:
+            from cardportal import docs
+
+            docs_url = docs.start(supervisor, settings, resolve_databases(settings).warehouse, host=args.host)
+            extra.append(f"  Data docs     {docs_url}   (dbt docs and Great Expectations Data Docs)")
         _banner(settings, args.host, args.port, extra)
         if seed_demo or resume:
             local_dagster = dagster_url and f"http://127.0.0.1:{settings.dagster_port}"

@@ -46,6 +46,7 @@ def environment(settings: Settings, urls: DatabaseUrls, *, api: str | None = Non
         "DAGSTER_DATABASE_URL": urls.dagster,
         "CARDPORTAL_HOME": str(settings.home),
         "DAGSTER_UI_URL": f"http://localhost:{settings.dagster_port}",
+        "CARDPORTAL_DOCS_URL": f"http://localhost:{settings.docs_port}",
         # Sign-in goes through the API (POST /v1/auth/token).
         "CARDPORTAL_API_URL": api or os.environ.get("CARDPORTAL_API_URL") or api_url(settings),
     }

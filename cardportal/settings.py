@@ -105,6 +105,8 @@ class Settings(BaseSettings):
     pipelines_sandbox_days_ahead: int = Field(400, alias="PIPELINES_SANDBOX_DAYS_AHEAD", ge=0)
     dagster_port: int = Field(3000, alias="DAGSTER_PORT")
     dashboards_port: int = Field(8501, alias="DASHBOARDS_PORT")
+    # dbt's docs and Great Expectations' Data Docs, served by `cardportal up` (cardportal/docs.py).
+    docs_port: int = Field(8503, alias="DOCS_PORT")
 
     # The toll-free number printed in the statement's minimum payment warning, where the
     # cardholder reaches the issuer for credit counseling information (12 CFR 1026.7(b)(12)(iv)).

@@ -354,6 +354,68 @@ def delinquency_daily() -> pd.DataFrame:
     )
 
 
+# The monthly finance pack's roll-forward and month-end delinquency (rpt_finance_monthly) ---------
+
+ROLL_FORWARD_LINES = (
+    # (label, column, sign in the roll-forward)
+    ("Opening receivables", "opening_receivables_cents", 1),
+    ("Purchases", "purchases_cents", 1),
+    ("Refunds", "refunds_cents", -1),
+    ("Payments", "payments_cents", -1),
+    ("Returned payments", "returned_payments_cents", 1),
+    ("Interest", "interest_cents", 1),
+    ("Fees", "fees_cents", 1),
+    ("Charge-offs", "charge_offs_cents", -1),
+    ("Recoveries", "recoveries_cents", 1),
+    ("Recoveries returned", "recoveries_returned_cents", -1),
+    ("Closing receivables", "closing_receivables_cents", 1),
+)
+
+
+def finance_months(months: Sequence[Any]) -> pd.DataFrame:
+    """rpt_finance_monthly's rows of the months asked for (first days), with the sum of its
+    differences with the ledger (``ledger_differences_cents``, 0 when every line ties)."""
+    unique, values, params = _asked_dates(months, "m")
+    if not unique:
+        return pd.DataFrame()
+    return query(
+        f"""
+        select f.*,
+               abs(f.roll_forward_difference_cents) + abs(f.purchases_difference_cents)
+               + abs(f.refunds_difference_cents) + abs(f.payments_difference_cents)
+               + abs(f.returned_payments_difference_cents) + abs(f.interest_difference_cents)
+               + abs(f.fees_difference_cents) + abs(f.charge_offs_difference_cents)
+               + abs(f.recoveries_difference_cents) + abs(f.recoveries_returned_difference_cents)
+               + abs(f.unmatched_ledger_cents) as ledger_differences_cents
+        from (values {values}) as asked(month)
+        join {MARTS}.rpt_finance_monthly f on f.period_start = asked.month
+        order by f.period_start
+        """,
+        params,
+    )
+
+
+def delinquency_month_ends(months: Sequence[Any]) -> pd.DataFrame:
+    """rpt_delinquency's last day in each month asked for (its end, once the month closed)."""
+    unique, values, params = _asked_dates(months, "m")
+    if not unique:
+        return pd.DataFrame()
+    return query(
+        f"""
+        select asked.month, d.date_day, d.current_count, d.dpd_1_29_count, d.dpd_30_59_count,
+               d.dpd_60_89_count, d.dpd_90_plus_count
+        from (values {values}) as asked(month)
+        join lateral (
+            select * from {MARTS}.rpt_delinquency
+            where date_day >= asked.month and date_day < asked.month + interval '1 month'
+            order by date_day desc limit 1
+        ) as d on true
+        order by asked.month
+        """,
+        params,
+    )
+
+
 # Freshness: each mart's latest day (from its own date column) and its size estimate.
 FRESHNESS_COLUMNS = {
     "rpt_card_activity_daily": "period_start",
@@ -366,6 +428,7 @@ FRESHNESS_COLUMNS = {
     "rpt_payments": "payment_date",
     "rpt_delinquency": "date_day",
     "rpt_revenue_monthly": "period_start",
+    "rpt_finance_monthly": "period_start",
     "dim_date": "date_day",
     "dim_accounts": "opened_date",
     "dim_customers": "signed_up_date",
@@ -426,6 +489,16 @@ def report_bytes(path: str) -> bytes | None:
 
 
 # Data quality: Great Expectations results and Dagster runs, outside the marts ------------
+
+
+def docs_url() -> str:
+    """Where ``cardportal up`` serves dbt's docs and the Data Docs (``cardportal/docs.py``)."""
+    explicit = os.environ.get("CARDPORTAL_DOCS_URL")
+    if explicit:
+        return explicit.rstrip("/")
+    from cardportal.settings import get_settings
+
+    return f"http://localhost:{get_settings().docs_port}"
 
 
 def latest_ge_results() -> tuple[str, list[dict[str, Any]]] | None:

@@ -30,6 +30,7 @@ MART_TABLES = (
     "rpt_delinquency",
     "rpt_payments",
     "rpt_revenue_monthly",
+    "rpt_finance_monthly",
 )
 
 

@@ -5,16 +5,15 @@ a period whose checks failed is never reported.
 """
 
 from datetime import date, timedelta
-from decimal import Decimal
 
 from dagster import AssetExecutionContext, AssetKey, BackfillPolicy, MaterializeResult, asset
 
+from pipelines import finance_pack
 from pipelines.assets_extract import partition_days
 from pipelines.partitions import daily_partitions, monthly_partitions, weekly_partitions
 from pipelines.reports import (
     csv_bytes,
     dollars,
-    pdf_summary,
     period_end_stamp,
     query_frame,
     write_files,
@@ -131,25 +130,13 @@ _MONTH_DAYS = """
 """
 
 
-_MONTH_REVENUE = """
-    select period_start, interest_income_cents, late_fee_income_cents, other_fee_income_cents,
-           fee_income_cents, total_income_cents, interest_charges_count, fees_count, charged_off_cents,
-           recoveries_cents, net_charge_offs_cents, income_less_charge_offs_cents
-    from marts.rpt_revenue_monthly where period_start = %s
-"""
-
-
-def usd(cents: int) -> str:
-    return f"${Decimal(cents) / 100:,.2f}"
-
-
 @asset(
     key="monthly_finance_pack",
     deps=PUBLISHED,
     description=(
-        "The month for finance: activity by MCC group, daily figures (receivables, payments, interest, "
-        "fees, delinquency, the ledger reconciliation), revenue: CSV (daily figures), XLSX (all sheets) "
-        "and a PDF summary with a chart."
+        "The month a controller signs (pipelines/finance_pack.py): the receivables roll-forward tied to "
+        "the ledger, income, payments and delinquency, each beside the prior month. XLSX (a sheet per "
+        "section, the daily schedule, activity by category), CSV (the sections) and PDF (with charts)."
     ),
     partitions_def=monthly_partitions,
     group_name="reports",
@@ -162,45 +149,29 @@ def monthly_finance_pack(
     window = context.partition_time_window
     start, end = window.start.date(), window.end.date() - timedelta(days=1)
     with platform.warehouse() as conn:
-        summary_cents = query_frame(conn, _ACTIVITY.format(table="rpt_card_activity_monthly"), (start,))
+        sections = finance_pack.build(conn, start)
+        activity = query_frame(conn, _ACTIVITY.format(table="rpt_card_activity_monthly"), (start,))
         daily_cents = query_frame(conn, _MONTH_DAYS, (start, end))
-        revenue_cents = query_frame(conn, _MONTH_REVENUE, (start,))
-    summary, daily, revenue = dollars(summary_cents), dollars(daily_cents), dollars(revenue_cents)
-    income = int(revenue_cents["total_income_cents"][0]) if revenue_cents.height else 0
-    payments_received = int(daily_cents["payments_received_cents"].sum() or 0) if daily_cents.height else 0
-    past_due_30 = int(daily_cents["past_due_30_plus_accounts"][-1]) if daily_cents.height else 0
-    total_row = summary_cents.filter(summary_cents["mcc_group"] == "all")
-    volume = int(total_row["purchase_volume_cents"][0]) if total_row.height else 0
-    count = int(total_row["purchase_count"][0]) if total_row.height else 0
-    differences = int(daily_cents["ledger_difference_cents"].abs().sum() or 0) if daily_cents.height else 0
-    closing = daily_cents.filter(daily_cents["outstanding_balance_cents"].is_not_null())
-    outstanding = int(closing["outstanding_balance_cents"][-1]) if closing.height else 0
     stamp = period_end_stamp(end)
-    pdf = pdf_summary(
+    prior = finance_pack.prior_month(start)
+    pdf = finance_pack.pdf_bytes(
+        sections,
         title=f"Finance pack, {start:%B %Y}",
         stamp=stamp,
-        figures=[
-            ("Purchase volume", usd(volume)),
-            ("Purchases", f"{count:,}"),
-            ("Outstanding receivables at month end", usd(outstanding)),
-            ("Payments received", usd(payments_received)),
-            ("Interest and fee income", usd(income)),
-            ("Accounts 30+ days past due at month end", f"{past_due_30:,}"),
-            ("Ledger reconciliation difference", usd(differences)),
-        ],
-        bars=[
-            (f"{row['day']:%d}", int(row["purchase_volume_cents"]))
-            for row in daily_cents.iter_rows(named=True)
+        months=(f"{start:%b %Y}", f"{prior:%b %Y}"),
+        daily_volume=[
+            (row["day"].day, int(row["purchase_volume_cents"])) for row in daily_cents.iter_rows(named=True)
         ],
         note=(
-            "Figures from the published marts, checked by Great Expectations before publication. "
-            "The reconciliation compares the marts' money movements with the ledger's, per day, to the cent."
+            "Figures from the published marts, checked by Great Expectations before publication. Money in "
+            "US dollars; roll-forward lines that lower the receivables are negative, so the opening plus "
+            "the lines is the closing. Each line's difference with the ledger (XLSX) is zero to the cent."
         ),
     )
     files = {
-        "csv": csv_bytes(daily),
+        "csv": finance_pack.csv_bytes(sections),
         "xlsx": xlsx_bytes(
-            {"Summary": summary, "Daily": daily, "Revenue": revenue},
+            {**sections, "Daily schedule": dollars(daily_cents), "Activity by category": dollars(activity)},
             title=f"Finance pack {start:%Y-%m}",
             stamp=stamp,
         ),
@@ -214,6 +185,8 @@ def monthly_finance_pack(
         files=files,
         run_id=context.run.run_id,
     )
+    closing = finance_pack.figure(sections, "Roll-forward", "Closing receivables")
+    income = finance_pack.figure(sections, "Income", "Total income")
     return MaterializeResult(
-        metadata={"files": len(written), "purchase_volume_cents": volume, "income_cents": income}
+        metadata={"files": len(written), "closing_receivables_usd": closing, "total_income_usd": income}
     )

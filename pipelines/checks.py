@@ -207,6 +207,41 @@ def _suites() -> dict[str, list[Any]]:
                 ),
             ),
         ],
+        "rpt_finance_monthly": [
+            gxe.ExpectColumnValuesToBeUnique(column="period_start"),
+            gxe.ExpectColumnValuesToNotBeNull(column="period_start"),
+            gxe.UnexpectedRowsExpectation(
+                description="each roll-forward line equals the ledger's, the lines carry the opening "
+                "to the closing, and no receivable movement is left unexplained, to the cent",
+                unexpected_rows_query=(
+                    "select * from {batch} where "
+                    + " or ".join(
+                        f"{column} <> 0"
+                        for column in (
+                            "roll_forward_difference_cents",
+                            "purchases_difference_cents",
+                            "refunds_difference_cents",
+                            "payments_difference_cents",
+                            "returned_payments_difference_cents",
+                            "interest_difference_cents",
+                            "fees_difference_cents",
+                            "charge_offs_difference_cents",
+                            "recoveries_difference_cents",
+                            "recoveries_returned_difference_cents",
+                            "unmatched_ledger_cents",
+                        )
+                    )
+                ),
+            ),
+            gxe.UnexpectedRowsExpectation(
+                description="each month opens at the previous month's closing",
+                unexpected_rows_query=(
+                    "select * from (select period_start, opening_receivables_cents, "
+                    "lag(closing_receivables_cents, 1, 0::bigint) over (order by period_start) as previous "
+                    "from {batch}) as months where opening_receivables_cents <> previous"
+                ),
+            ),
+        ],
     }
 
 
@@ -221,6 +256,7 @@ CHECKED_TABLES = (
     "rpt_delinquency",
     "rpt_payments",
     "rpt_revenue_monthly",
+    "rpt_finance_monthly",
 )
 
 

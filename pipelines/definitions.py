@@ -20,6 +20,7 @@ from pipelines.assets_publish import published_marts
 from pipelines.assets_reports import daily_activity_report, monthly_finance_pack, weekly_activity_report
 from pipelines.automation import closed_days_sensor, daily_job, monthly_job, schedules, weekly_job
 from pipelines.checks import great_expectations_marts
+from pipelines.docs import dbt_docs, docs_after_daily_run, docs_job
 from pipelines.resources import PlatformResource
 
 ASSETS: list[AssetsDefinition | AssetSpec] = [
@@ -31,6 +32,7 @@ ASSETS: list[AssetsDefinition | AssetSpec] = [
     weekly_activity_report,
     monthly_finance_pack,
     *dashboard_pages,
+    dbt_docs,
 ]
 
 
@@ -44,9 +46,9 @@ def build_definitions(platform: PlatformResource | None = None) -> Definitions:
     return Definitions(
         assets=ASSETS,
         asset_checks=[great_expectations_marts],
-        jobs=[daily_job, weekly_job, monthly_job],
+        jobs=[daily_job, weekly_job, monthly_job, docs_job],
         schedules=schedules,
-        sensors=[closed_days_sensor],
+        sensors=[closed_days_sensor, docs_after_daily_run],
         resources={
             "platform": platform or PlatformResource(),
             "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),

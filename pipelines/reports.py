@@ -1,4 +1,4 @@
-"""Report files: CSV, XLSX and a PDF summary, with deterministic bytes, registered in the warehouse.
+"""Report files: CSV, XLSX and PDF, with deterministic bytes, registered in the warehouse.
 
 Money is in cents in the marts and in dollars here (exact decimals, never
 floats). Re-running a period writes the same bytes: rows are ordered, the
@@ -103,45 +103,6 @@ def _is_decimal(text: str) -> bool:
     except ArithmeticError:
         return False
     return text.replace(".", "", 1).lstrip("-").isdigit()
-
-
-def pdf_summary(
-    *, title: str, stamp: datetime, figures: list[tuple[str, str]], bars: list[tuple[str, int]], note: str
-) -> bytes:
-    """A one-page summary: key figures and a bar chart of daily purchase volume."""
-    from fpdf import FPDF
-
-    pdf = FPDF(format="A4")
-    pdf.set_creation_date(stamp)
-    pdf.set_title(title)
-    pdf.set_author("cardportal")
-    pdf.add_page()
-    pdf.set_font("Helvetica", "B", 16)
-    pdf.cell(0, 10, title, new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", "", 11)
-    for label, value in figures:
-        pdf.cell(90, 7, label)
-        pdf.cell(0, 7, value, new_x="LMARGIN", new_y="NEXT", align="R")
-    pdf.ln(4)
-    pdf.set_font("Helvetica", "B", 12)
-    pdf.cell(0, 8, "Daily purchase volume (USD)", new_x="LMARGIN", new_y="NEXT")
-    left, top, width, height = 15.0, pdf.get_y() + 2, 180.0, 70.0
-    pdf.set_draw_color(120, 120, 120)
-    pdf.line(left, top + height, left + width, top + height)
-    peak = max((v for _, v in bars), default=0) or 1
-    slot = width / max(len(bars), 1)
-    pdf.set_fill_color(46, 110, 180)
-    pdf.set_font("Helvetica", "", 6)
-    for index, (label, cents) in enumerate(bars):
-        bar_height = height * cents / peak
-        x = left + index * slot + slot * 0.15
-        if bar_height > 0:
-            pdf.rect(x, top + height - bar_height, slot * 0.7, bar_height, style="F")
-        pdf.text(x, top + height + 4, label)
-    pdf.set_y(top + height + 10)
-    pdf.set_font("Helvetica", "I", 9)
-    pdf.multi_cell(0, 5, note)
-    return bytes(pdf.output())
 
 
 def report_id(name: str, period_start: date, fmt: str) -> str:

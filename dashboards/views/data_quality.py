@@ -8,9 +8,11 @@ from dashboards import data, ui
 
 st.title("Data quality")
 cfg = data.config()
+docs = data.docs_url()
 st.markdown(
-    f"Pipelines, asset checks and runs: [Dagster UI]({cfg.dagster_ui_url}). Great Expectations Data Docs "
-    f"are written to `{cfg.home / 'gx' / 'data_docs' / 'index.html'}`."
+    f"Pipelines, asset checks and runs: [Dagster UI]({cfg.dagster_ui_url}). "
+    f"[dbt docs]({docs}/dbt/) (every model and column, the lineage to these pages and the report "
+    f"files) and [Great Expectations Data Docs]({docs}/gx/) (the blocking checks and their results)."
 )
 if not data.existing_marts():
     ui.empty_state()

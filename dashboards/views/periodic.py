@@ -143,6 +143,9 @@ def render(grain: str) -> None:
     st.subheader("This period against the prior one")
     st.dataframe(comparison, hide_index=True, key=f"{grain}_comparison")
 
+    if grain == "monthly":
+        _finance_pack(start, prior)
+
     st.subheader("Report file")
     files = data.report_files(grain, start)
     if files.empty:
@@ -164,3 +167,79 @@ def render(grain: str) -> None:
             key=f"{grain}_file_{index}",
             on_click="ignore",
         )
+
+
+BUCKETS = (
+    ("Current", "current_count"),
+    ("1-29", "dpd_1_29_count"),
+    ("30-59", "dpd_30_59_count"),
+    ("60-89", "dpd_60_89_count"),
+    ("90+", "dpd_90_plus_count"),
+)
+
+
+def _finance_pack(start: Any, prior: Any) -> None:
+    """The finance pack's roll-forward beside the prior month, and month-end delinquency."""
+    if not data.mart_exists("rpt_finance_monthly"):
+        ui.not_built("The receivables roll-forward", "rpt_finance_monthly")
+        return
+    months = data.finance_months([start, prior]).set_index("period_start")
+    if start not in months.index:
+        return
+    now = months.loc[start]
+    before = months.loc[prior] if prior in months.index else None
+    st.subheader("Receivables roll-forward")
+    st.caption(
+        "Lines that lower the receivables are negative: the opening plus the lines is the closing. "
+        "Opening and closing are the ledger's posted customer receivables."
+    )
+    table = pd.DataFrame(
+        {
+            "line": [label for label, _, _ in data.ROLL_FORWARD_LINES],
+            "this month": [ui.dollars(sign * now[column]) for _, column, sign in data.ROLL_FORWARD_LINES],
+            "prior month": [
+                ui.dollars(None if before is None else sign * before[column])
+                for _, column, sign in data.ROLL_FORWARD_LINES
+            ],
+        }
+    )
+    st.dataframe(table, hide_index=True, key="monthly_roll_forward")
+    if int(now["ledger_differences_cents"]) == 0:
+        st.success("Every line equals the ledger's, to the cent.", icon=":material/check_circle:")
+    else:
+        st.error(
+            f"The roll-forward differs from the ledger by {ui.dollars(now['ledger_differences_cents'])}.",
+            icon=":material/error:",
+        )
+    ends = data.delinquency_month_ends([start, prior])
+    if ends.empty:
+        return
+    ends["month"] = ends["month"].map(lambda m: ui.period_label("monthly", m))
+    frame = pd.DataFrame(
+        [
+            {"bucket": bucket, "month": row["month"], "accounts": int(row[column])}
+            for _, row in ends.iterrows()
+            for bucket, column in BUCKETS
+        ]
+    )
+    st.subheader("Delinquency at the month's end")
+    st.dataframe(
+        frame.pivot(index="bucket", columns="month", values="accounts")
+        .reindex([bucket for bucket, _ in BUCKETS])
+        .reset_index(),
+        hide_index=True,
+        key="monthly_delinquency_table",
+    )
+    ui.chart(
+        frame[frame["month"] == ui.period_label("monthly", start)],
+        x="bucket",
+        y="accounts",
+        x_type="N",
+        kind="bar",
+        sort=[bucket for bucket, _ in BUCKETS],
+        title="Accounts by delinquency bucket at the month's end",
+        x_title="Days past due",
+        y_title="Accounts (count)",
+        y_format=",d",
+        key="monthly_delinquency_buckets",
+    )

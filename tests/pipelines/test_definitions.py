@@ -65,7 +65,7 @@ def test_asset_graph_jobs_schedules_and_sensor(dbt_manifest: Path) -> None:
     }
     # Daily at 02:00 UTC for the previous day, weekly on Monday, monthly on the 1st.
     assert crons == {"daily_job": "0 2 * * *", "weekly_job": "0 3 * * 1", "monthly_job": "0 4 1 * *"}
-    assert [s.name for s in defs.sensors or []] == ["closed_days_sensor"]
+    assert [s.name for s in defs.sensors or []] == ["closed_days_sensor", "docs_after_daily_run"]
     graph = defs.resolve_asset_graph()
     checks = {k.name: graph.get_check_spec(k) for k in graph.asset_check_keys}
     gate = checks["great_expectations_rpt_ledger_reconciliation"]
@@ -141,3 +141,14 @@ def _alive(pid: int) -> bool:
     # A zombie (exited, not yet reaped by its parent) counts as gone.
     stat = Path(f"/proc/{pid}/stat")
     return stat.exists() and stat.read_text().split()[2] != "Z"
+
+
+def test_dbt_docs_follow_each_successful_daily_run(dbt_manifest: Path) -> None:
+    from dagster import AssetKey, DefaultSensorStatus
+
+    from pipelines.definitions import defs
+
+    sensor = defs.resolve_sensor_def("docs_after_daily_run")
+    assert sensor.default_status == DefaultSensorStatus.RUNNING
+    assert sensor.job_name == "docs_job"
+    assert defs.resolve_job_def("docs_job").asset_layer.executable_asset_keys == {AssetKey("dbt_docs")}

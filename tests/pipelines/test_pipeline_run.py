@@ -220,17 +220,17 @@ def test_weekly_report_and_monthly_finance_pack(pipeline: Pipeline) -> None:
     files = {r[3]: pipeline.home / "reports" / r[4] for r in digests[0] if r[0] == "finance_pack_monthly"}
     assert files["pdf"].read_bytes().startswith(b"%PDF-")
     assert files["xlsx"].read_bytes().startswith(b"PK")
-    daily = list(csv.DictReader(io.StringIO(files["csv"].read_text())))
+    pack = list(csv.DictReader(io.StringIO(files["csv"].read_text())))
     assert monthly_volume is not None
-    assert sum(Decimal(r["purchase_volume_usd"]) for r in daily) * 100 == monthly_volume[0]
-    # The card days may run into the next month (a world started on the 30th): this month's only.
+    purchases = next(r for r in pack if r["section"] == "Roll-forward" and r["line"] == "Purchases")
+    # Posted purchases in the roll-forward, and the month's authorized volume, both in cents.
+    assert Decimal(purchases["this_month"]) * 100 <= monthly_volume[0]
     assert (
         sum(c for d, c in pipeline.world.purchases.items() if d.replace(day=1) == month) <= monthly_volume[0]
     )
-    # Payments and income in the pack: the daily CSV and the XLSX's Revenue sheet come from the marts.
     assert month_payments is not None
-    assert sum(Decimal(r["payments_received_usd"]) for r in daily) * 100 == month_payments[0]
-    assert {"interest_usd", "fees_usd", "past_due_accounts", "charged_off_usd"} <= set(daily[0])
+    received = next(r for r in pack if r["section"] == "Payments" and r["line"] == "Amount received")
+    assert Decimal(received["this_month"]) * 100 == month_payments[0]
 
 
 def test_reports_api_lists_and_downloads_for_finance_and_refuses_a_customer(
@@ -719,3 +719,136 @@ def test_which_dbt_errors_are_transient(message: str, transient: str | None) -> 
     from pipelines.assets_dbt import transient_database_error
 
     assert transient_database_error(message) == transient
+
+
+def _month_after(month: date) -> date:
+    return (month + timedelta(days=32)).replace(day=1)
+
+
+def test_the_finance_pack_rolls_the_ledger_forward_to_the_cent(pipeline: Pipeline) -> None:
+    """Issue 22, finding 11: the pack's figures against the operational ledger and the world.
+
+    Expected figures are not read from the marts: the opening and closing receivables are the sum of
+    the ledger's posted entries on customer receivables before each month's start and end; each
+    line is the transactions of its type posted in the month; both from the raw copies of the
+    operational tables (the extract, before dbt; the operational tables are emptied between
+    tests); interest and fees are also what the world was charged, day by day. The pack's CSV must
+    show them, each beside the prior month, and the lines must carry the opening to the closing.
+    """
+    import zipfile
+
+    from dagster import DagsterInstance, materialize
+    from pypdf import PdfReader
+
+    from pipelines.assets_reports import monthly_finance_pack
+
+    world = pipeline.world
+    months = sorted({day.replace(day=1) for day in world.all_days})
+    packs: dict[date, dict[tuple[str, str], dict[str, str]]] = {}
+    with DagsterInstance.ephemeral() as instance:
+        for month in months:
+            assert materialize(
+                [monthly_finance_pack],
+                resources=pipeline.resources,
+                partition_key=month.isoformat(),
+                instance=instance,
+            ).success
+            with pipeline.warehouse() as conn:
+                found = conn.execute(
+                    "select format, path from reporting.report_files "
+                    "where name = 'finance_pack_monthly' and period_start = %s",
+                    (month,),
+                ).fetchall()
+            paths = {fmt: pipeline.home / "reports" / path for fmt, path in found}
+            rows = csv.DictReader(io.StringIO(paths["csv"].read_text()))
+            packs[month] = {(r["section"], r["line"]): r for r in rows}
+    # The last month's other files: a sheet per section, charts with labelled axes.
+    with zipfile.ZipFile(paths["xlsx"]) as workbook:
+        sheets = workbook.read("xl/workbook.xml").decode()
+    sections = ("Roll-forward", "Income", "Payments", "Delinquency")
+    for sheet in (*sections, "Daily schedule", "Activity by category"):
+        assert f'name="{sheet}"' in sheets
+    text = "".join(page.extract_text() for page in PdfReader(paths["pdf"]).pages)
+    for label in ("Day of the month", "Purchase volume (USD)", "Days past due", "Accounts (count)"):
+        assert label in text
+
+    def cents(month: date, line: str, column: str = "this_month", section: str = "Roll-forward") -> int:
+        return int(Decimal(packs[month][(section, line)][column]) * 100)
+
+    with pipeline.warehouse() as conn:
+        for month in months:
+            opening, closing = (
+                conn.execute(
+                    "select coalesce(sum(amount), 0) "
+                    "from (select distinct on (id) * from raw.ledger_entries) as e "
+                    "where layer = 'posted' "
+                    "and ledger_account_id like '%%:receivable' "
+                    "and created_at < %s::date::timestamp at time zone 'utc'",
+                    (day,),
+                ).fetchone()[0]
+                for day in (month, _month_after(month))
+            )
+            by_type = dict(
+                conn.execute(
+                    "select type, sum(amount) from (select distinct on (id) * from raw.transactions "
+                    "order by id, _partition_date desc) as t where status = 'posted' "
+                    "and posted_at >= %s::date::timestamp at time zone 'utc' "
+                    "and posted_at < %s::date::timestamp at time zone 'utc' group by type",
+                    (month, _month_after(month)),
+                ).fetchall()
+            )
+            assert cents(month, "Opening receivables") == opening, month
+            assert cents(month, "Closing receivables") == closing, month
+            signs = {
+                "Purchases": ("purchase", 1),
+                "Refunds": ("refund", -1),
+                "Payments": ("payment", -1),
+                "Returned payments": ("reversal", 1),
+                "Interest": ("interest", 1),
+                "Fees": ("fee", 1),
+                "Recoveries": ("recovery", 1),
+                "Recoveries returned": ("recovery_return", -1),
+            }
+            for line, (kind, sign) in signs.items():
+                assert cents(month, line) == sign * by_type.get(kind, 0), (month, line)
+                assert packs[month][("Roll-forward", line)]["unit"] == "USD"
+            assert cents(month, "Charge-offs") == 0  # no account reaches 180 days past due here
+            lines = sum(cents(month, line) for line in (*signs, "Charge-offs"))
+            assert opening + lines == closing, month
+            # What the world was charged, day by day.
+            charged = {
+                "Interest": sum(c for d, c in world.interest.items() if d.replace(day=1) == month),
+                "Fees": sum(c for d, c in world.fees.items() if d.replace(day=1) == month),
+            }
+            assert {line: cents(month, line) for line in charged} == charged, month
+            assert cents(month, "Interest income", section="Income") == cents(month, "Interest")
+            # Beside the prior month: the previous pack's own figure.
+            before = months.index(month) - 1
+            for key, row in packs[month].items():
+                if before >= 0 and key in packs[months[before]]:
+                    assert row["prior_month"] == packs[months[before]][key]["this_month"], (month, key)
+    assert any(cents(m, "Purchases") > 0 for m in months)
+    assert any(cents(m, "Interest") > 0 for m in months)
+    assert any(cents(m, "Fees") > 0 for m in months)
+
+
+def test_dbt_docs_are_generated_from_the_published_warehouse(pipeline: Pipeline) -> None:
+    """Issue 22, finding 5: the ``dbt_docs`` asset writes one page with the models, their column
+    descriptions, the exposures and the catalog of the warehouse as published."""
+    from dagster import DagsterInstance, materialize
+
+    from cardportal.docs import dbt_docs_index
+    from pipelines.docs import dbt_docs
+
+    with DagsterInstance.ephemeral() as instance:
+        assert materialize([dbt_docs], resources=pipeline.resources, instance=instance).success
+    page = dbt_docs_index(pipeline.home).read_text()
+    assert len(page) > 100_000  # the app, the manifest and the catalog inlined
+    for expected in (
+        "rpt_finance_monthly",
+        "The ledger's posted customer receivables at the month's end",  # a column's description
+        "dashboard_credit_risk",  # an exposure
+        "report_monthly_finance_pack",
+        "closing_receivables_cents",
+    ):
+        assert expected in page, expected
