@@ -245,6 +245,7 @@ def make_settings(home: Path, **overrides: object) -> Settings:
         kept = folder / f"{login}_password"
         if not kept.exists():
             kept.write_text(login_password())
+            kept.chmod(0o600)
     values: dict[str, object] = {
         "CARDPORTAL_ENV": "sandbox",
         "CARDPORTAL_HOME": str(home),
