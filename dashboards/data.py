@@ -478,5 +478,7 @@ def dagster_runs(limit: int = 15) -> pd.DataFrame | None:
             )
         eng.dispose()
         return frame
-    except sa.exc.SQLAlchemyError:
+    except (sa.exc.SQLAlchemyError, pd.errors.DatabaseError):
+        # No server, no table yet, or not granted yet (Dagster makes `runs` as it first starts;
+        # the platform grants the dashboards' login its columns then): pandas wraps the last two.
         return None
