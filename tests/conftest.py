@@ -235,8 +235,13 @@ def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
-def make_settings(home: Path, **overrides: object) -> Settings:
-    # The home keeps the reading logins' passwords (as a sandbox's does): the tests' one.
+def keep_login_passwords(home: Path) -> Path:
+    """Give a home the tests' password of the reading logins, where a sandbox keeps its own.
+
+    A sandbox's start (``cardportal.cli._prepare``) sets the logins' passwords to its home's,
+    and the roles are server-wide: a home of a test that runs the CLI on the shared test server
+    must hold the same password, or the other workers' reads are refused from then on.
+    """
     from cardportal.warehouse import LOGINS
 
     folder = home / "secrets"
@@ -246,6 +251,11 @@ def make_settings(home: Path, **overrides: object) -> Settings:
         if not kept.exists():
             kept.write_text(login_password())
             kept.chmod(0o600)
+    return home
+
+
+def make_settings(home: Path, **overrides: object) -> Settings:
+    keep_login_passwords(home)
     values: dict[str, object] = {
         "CARDPORTAL_ENV": "sandbox",
         "CARDPORTAL_HOME": str(home),
