@@ -40,7 +40,7 @@ from api.reports.router import router as reports_router
 from api.webapp import mount_webapp
 from cardportal.database import WAREHOUSE_DB, database_on_same_server, with_driver
 from cardportal.settings import Settings, get_settings
-from cardportal.warehouse import reader_connect_args
+from cardportal.warehouse import REPORTS_LOGIN, reader_connect_args, reader_url
 
 API_DESCRIPTION = """
 The operational API of cardportal: auth, applications, accounts, cards, the
@@ -51,7 +51,11 @@ POSTs that create or move money take an `Idempotency-Key`.
 
 
 def create_app(
-    settings: Settings | None = None, *, database_url: str | None = None, warehouse_url: str | None = None
+    settings: Settings | None = None,
+    *,
+    database_url: str | None = None,
+    warehouse_url: str | None = None,
+    warehouse_reader_url: str | None = None,
 ) -> FastAPI:
     settings = settings or get_settings()
     if database_url is None or warehouse_url is None:
@@ -63,6 +67,12 @@ def create_app(
             warehouse_url = warehouse_url or urls.warehouse
         else:
             warehouse_url = settings.warehouse_url or database_on_same_server(database_url, WAREHOUSE_DB)
+    # The report endpoints read the warehouse as a login of their own, never as its owner
+    # (issue 21, finding 3): WAREHOUSE_READER_URL, else the sandbox's cardportal_reports.
+    assert warehouse_url is not None
+    warehouse_reader_url = warehouse_reader_url or reader_url(
+        settings, settings.warehouse_reader_url, owner_url=warehouse_url, login=REPORTS_LOGIN
+    )
 
     engine = make_engine(database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
     token_versions = TokenVersions(engine)
@@ -118,9 +128,9 @@ def create_app(
     app.state.credit_bureau = build_bureau(settings)
     app.state.stripe = stripe_gateway.build_client(settings)
     stripe_gateway.configure(app.state.stripe)
-    # The warehouse, read as the read-only reporting role (report files; issue 8).
+    # The warehouse, read by the reports' own login, in read-only transactions (report files).
     app.state.warehouse_engine = create_engine(
-        with_driver(warehouse_url, "psycopg"),
+        with_driver(warehouse_reader_url, "psycopg"),
         pool_size=2,
         max_overflow=2,
         pool_pre_ping=True,

@@ -34,16 +34,20 @@ def _settings() -> Settings:
 
 def _prepare(settings: Settings) -> str:
     """Database up, migrations applied, first admin present, the warehouse's fixed parts (the
-    reader role the API reads report files as, the empty registry); the operational URL."""
+    reader role, the empty registry) and, in sandbox, the reading logins the API and the
+    dashboards read it as; the operational URL."""
     from cardportal import migrate
     from cardportal.bootstrap import ensure_first_admin
     from cardportal.database import resolve_databases
-    from cardportal.warehouse import ensure_warehouse
+    from cardportal.warehouse import ensure_reader_logins, ensure_warehouse
 
     urls = resolve_databases(settings)
     migrate.upgrade(urls.operational)
     ensure_first_admin(settings, urls.operational)
     ensure_warehouse(urls.warehouse)
+    ensure_reader_logins(
+        settings, warehouse=urls.warehouse, dagster=urls.dagster, operational=urls.operational
+    )
     return urls.operational
 
 

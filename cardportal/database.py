@@ -109,7 +109,43 @@ def start_embedded(pgdata: Path, *, keep_running: bool = False) -> str:
         if pgdata.exists():
             _prune_dead_handles(pgdata)
     server = get_server(pgdata, cleanup_mode=None if keep_running else "stop")
-    return str(server.get_uri("postgres"))
+    url = str(server.get_uri("postgres"))
+    with PostgresServer._lock:
+        if require_passwords(pgdata / "pg_hba.conf"):
+            with psycopg.connect(libpq_conninfo(url), autocommit=True) as conn:
+                conn.execute("select pg_reload_conf()")
+    return url
+
+
+_HBA_MARKER = "# cardportal: the reading logins must prove their password"
+
+
+def require_passwords(hba: Path) -> bool:
+    """Put lines first in the embedded server's ``pg_hba.conf`` (initdb made it trust every
+    local login) that make the reading logins prove their password; True when it changed.
+
+    pg_hba.conf is first-match: these lines come before initdb's ``trust`` ones. The
+    superuser stays trusted on the socket (a development server: see docs/security.md).
+    """
+    from cardportal.warehouse import LOGINS
+
+    text = hba.read_text()
+    if _HBA_MARKER in text:
+        return False
+    roles = ",".join(LOGINS)
+    block = (
+        f"{_HBA_MARKER} (issue 21, finding 3)\n"
+        f"local   all   {roles}                  scram-sha-256\n"
+        f"host    all   {roles}   127.0.0.1/32   scram-sha-256\n"
+        f"host    all   {roles}   ::1/128        scram-sha-256\n"
+    )
+    lines = text.splitlines(keepends=True)
+    first_rule = next(
+        (i for i, line in enumerate(lines) if line.strip() and not line.lstrip().startswith("#")), len(lines)
+    )
+    # Written in place: the file keeps its owner (the server's system user when run as root).
+    hba.write_text("".join([*lines[:first_rule], block, *lines[first_rule:]]))
+    return True
 
 
 def ensure_databases(server_url: str, names: list[str]) -> None:

@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     database_url: str | None = Field(None, alias="DATABASE_URL")
     warehouse_url: str | None = Field(None, alias="WAREHOUSE_URL")
     dagster_database_url: str | None = Field(None, alias="DAGSTER_DATABASE_URL")
+    # The readers' own logins (issue 21, finding 3; cardportal/warehouse.py): the API's report
+    # reads, and the dashboards on the warehouse and on Dagster's storage. Never an owner's
+    # login; in sandbox, made by the platform with passwords kept in CARDPORTAL_HOME.
+    warehouse_reader_url: str | None = Field(None, alias="WAREHOUSE_READER_URL")
+    dashboards_warehouse_url: str | None = Field(None, alias="DASHBOARDS_WAREHOUSE_URL")
+    dashboards_dagster_url: str | None = Field(None, alias="DASHBOARDS_DAGSTER_URL")
     db_pool_size: int = Field(10, alias="DB_POOL_SIZE", ge=1)
     db_max_overflow: int = Field(10, alias="DB_MAX_OVERFLOW", ge=0)
 
@@ -153,6 +159,8 @@ class Settings(BaseSettings):
         else:
             self._fill_sandbox_defaults()
         self._refuse_incomplete_bureau()
+        if self.env == "production":
+            self._refuse_owner_readers()
         return self
 
     def _refuse_incomplete_bureau(self) -> None:
@@ -231,6 +239,36 @@ class Settings(BaseSettings):
                 "(12 CFR 1026.7(b)(12)(iv)); the default is a fictional sandbox number"
             )
 
+    def _refuse_owner_readers(self) -> None:
+        # Issue 21, finding 3: the readers connected as the warehouse's owner and only set a
+        # role, which `SET ROLE NONE` undid. Each reader logs in as a role of its own.
+        readers = {
+            "WAREHOUSE_READER_URL": self.warehouse_reader_url,
+            "DASHBOARDS_WAREHOUSE_URL": self.dashboards_warehouse_url,
+            "DASHBOARDS_DAGSTER_URL": self.dashboards_dagster_url,
+        }
+        owners = {
+            _url_user(url)
+            for url in (self.database_url, self.warehouse_url, self.dagster_database_url)
+            if url
+        } - {None}
+        for name, url in readers.items():
+            if not url or not url.strip():
+                raise ConfigurationError(
+                    f"{name} must be set when CARDPORTAL_ENV=production: a login of its own that "
+                    "may only read (README, production), never the owner's"
+                )
+            user = _url_user(url)
+            if user in owners:
+                raise ConfigurationError(
+                    f"{name} logs in as {user}, an owner's login (DATABASE_URL, WAREHOUSE_URL or "
+                    "DAGSTER_DATABASE_URL); give the readers a login of their own"
+                )
+
+    def sandbox_login_password(self, login: str) -> str:
+        """A reading login's password in sandbox: random, kept in the home (like JWT_SECRET's)."""
+        return _home_secret(self.home, f"{login}_password")
+
     def _fill_sandbox_defaults(self) -> None:
         if self.jwt_secret is None:
             self.jwt_secret = SecretStr(_home_secret(self.home, "jwt_secret"))
@@ -271,6 +309,16 @@ class Settings(BaseSettings):
     @property
     def reports_dir(self) -> Path:
         return self.home / "reports"
+
+
+def _url_user(url: str) -> str | None:
+    """The login a PostgreSQL URL names (None when it names none)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url.replace("postgres://", "postgresql://", 1)).username
+    except Exception:
+        return None
 
 
 def _home_secret(home: Path, name: str) -> str:

@@ -27,13 +27,22 @@ class Supervisor:
         atexit.register(self.stop)
 
     def start(
-        self, name: str, argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, log_file: Path
+        self,
+        name: str,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str],
+        cwd: Path,
+        log_file: Path,
+        inherit: bool = True,
     ) -> subprocess.Popen[bytes]:
+        """Start a child with ``env`` over this process's environment, or (``inherit=False``)
+        with ``env`` alone: a child that must not see this process's credentials."""
         log_file.parent.mkdir(parents=True, exist_ok=True)
         with log_file.open("ab") as output:
             child = subprocess.Popen(
                 list(argv),
-                env={**os.environ, **env},
+                env={**os.environ, **env} if inherit else dict(env),
                 cwd=cwd,
                 stdout=output,
                 stderr=subprocess.STDOUT,

@@ -8,19 +8,44 @@ start:
 - schemas ``raw``, ``reporting`` and ``marts`` (dbt creates the others);
 - ``reporting.report_files``, the registry of report files;
 - the role ``cardportal_reader`` (no login): usage on ``marts`` and
-  ``reporting``, select on their tables. The API and the dashboards connect
-  with ``role=cardportal_reader`` and read-only transactions.
+  ``reporting``, select on their tables.
+
+Who reads it (issue 21, finding 3): the API's report endpoints and the
+dashboards log in as roles of their own, ``cardportal_reports`` and
+``cardportal_dashboards``, members of ``cardportal_reader`` and nothing else,
+with passwords of their own. Their URLs are settings (``WAREHOUSE_READER_URL``,
+``DASHBOARDS_WAREHOUSE_URL``, ``DASHBOARDS_DAGSTER_URL``); in sandbox the
+platform creates the roles with random passwords kept in ``CARDPORTAL_HOME``
+and builds the URLs (:func:`reader_urls`, :func:`ensure_reader_logins`). A
+``SET ROLE NONE`` returns to a role that can only read; the owner's
+credentials never reach a reader.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 
 from cardportal.database import libpq_conninfo, parse_url, with_driver
+from cardportal.settings import Settings
+
+log = logging.getLogger(__name__)
 
 READER_ROLE = "cardportal_reader"
+# The LOGIN roles, members of READER_ROLE only: the API's report reads, and the dashboards
+# (which also read Dagster's `runs`, a few columns of it, on Dagster's database).
+REPORTS_LOGIN = "cardportal_reports"
+DASHBOARDS_LOGIN = "cardportal_dashboards"
+LOGINS = (REPORTS_LOGIN, DASHBOARDS_LOGIN)
+# What the dashboards' run list reads of Dagster's storage, and nothing more (`run_body`
+# holds each run's configuration).
+DAGSTER_RUNS_COLUMNS = ("run_id", "pipeline_name", "status", "create_timestamp", "update_timestamp")
 
 _DDL = f"""
 create schema if not exists raw;
@@ -67,8 +92,157 @@ def ensure_warehouse(url: str) -> None:
 
 
 def reader_connect_args() -> dict[str, str]:
-    """libpq options that make a connection act as the reader role, read-only."""
-    return {"options": f"-c role={READER_ROLE} -c default_transaction_read_only=on"}
+    """Read-only transactions by default: a second guard, the login role being the boundary."""
+    return {"options": "-c default_transaction_read_only=on"}
+
+
+@dataclass(frozen=True)
+class ReaderUrls:
+    """Driver-less URLs of the reading logins (never an owner's)."""
+
+    reports: str  # the warehouse as cardportal_reports: the API's report endpoints
+    dashboards_warehouse: str  # the warehouse as cardportal_dashboards
+    dashboards_dagster: str  # Dagster's storage as cardportal_dashboards (`runs` only)
+
+
+def as_login(owner_url: str, login: str, password: str) -> str:
+    """The owner's URL (server, database, TLS options) with another login and password."""
+    url = parse_url(owner_url).set(username=login, password=password)
+    return url.render_as_string(hide_password=False)
+
+
+def reader_url(settings: Settings, configured: str | None, *, owner_url: str, login: str) -> str:
+    """A reader's URL: the configured one, else (sandbox) ``login`` on the owner's server and
+    database with the home's password. Builds the URL only; :func:`ensure_reader_logins`
+    creates the role. Production settings refuse to start without the URLs: nothing is
+    derived there."""
+    if configured:
+        return libpq_conninfo(configured)
+    if settings.env == "production":  # unreachable past the settings' checks; never derive
+        raise RuntimeError(f"no URL for the reading login {login} in production")
+    return as_login(owner_url, login, settings.sandbox_login_password(login))
+
+
+def reader_urls(settings: Settings, *, warehouse: str, dagster: str) -> ReaderUrls:
+    """The three readers' URLs (see :func:`reader_url`)."""
+    return ReaderUrls(
+        reports=reader_url(settings, settings.warehouse_reader_url, owner_url=warehouse, login=REPORTS_LOGIN),
+        dashboards_warehouse=reader_url(
+            settings, settings.dashboards_warehouse_url, owner_url=warehouse, login=DASHBOARDS_LOGIN
+        ),
+        dashboards_dagster=reader_url(
+            settings, settings.dashboards_dagster_url, owner_url=dagster, login=DASHBOARDS_LOGIN
+        ),
+    )
+
+
+def ensure_login(conn: psycopg.Connection[object], login: str, password: str) -> None:
+    """``login`` exists, can log in with ``password``, is a member of the reader role (INHERIT)
+    and has no attribute beyond LOGIN. Serialised server-wide: concurrent ALTER ROLEs of one
+    role fail with "tuple concurrently updated"."""
+    ensure_reader_role(conn)
+    conn.commit()
+    with conn.transaction():
+        conn.execute("select pg_advisory_xact_lock(7423015)")
+        attributes = sql.SQL(
+            "login inherit nosuperuser nocreatedb nocreaterole noreplication nobypassrls password {}"
+        ).format(sql.Literal(password))
+        exists = conn.execute("select 1 from pg_roles where rolname = %s", (login,)).fetchone()
+        verb = "alter" if exists else "create"
+        conn.execute(sql.SQL(verb + " role {} with ").format(sql.Identifier(login)) + attributes)
+        conn.execute(sql.SQL("grant {} to {}").format(sql.Identifier(READER_ROLE), sql.Identifier(login)))
+
+
+def ensure_reader_logins(
+    settings: Settings, *, warehouse: str, dagster: str, operational: str | None = None
+) -> ReaderUrls:
+    """Sandbox: the reading logins on the owners' servers, with the home's passwords; their URLs.
+
+    Production (and any URL configured) is left to the operator: the roles are theirs to make
+    (README, production). Also takes PUBLIC's CONNECT on the operational database, so a
+    reader cannot even list its tables, and grants the dashboards' few columns of Dagster's
+    ``runs`` once Dagster has made the table (:func:`grant_dagster_runs`).
+    """
+    urls = reader_urls(settings, warehouse=warehouse, dagster=dagster)
+    if settings.env == "production":
+        return urls
+    made: set[tuple[str, str]] = set()
+    for login, owner_url, configured in (
+        (REPORTS_LOGIN, warehouse, settings.warehouse_reader_url),
+        (DASHBOARDS_LOGIN, warehouse, settings.dashboards_warehouse_url),
+        # Dagster's storage may be a server of its own: the login is made there too.
+        (DASHBOARDS_LOGIN, dagster, settings.dashboards_dagster_url),
+    ):
+        server = _server_of(owner_url)
+        if configured or (login, server) in made:
+            continue
+        with psycopg.connect(libpq_conninfo(owner_url)) as conn:
+            ensure_login(conn, login, settings.sandbox_login_password(login))
+        made.add((login, server))
+    if operational:
+        close_operational_database(operational)
+    if not settings.dashboards_dagster_url:
+        grant_dagster_runs(dagster)
+    return urls
+
+
+def _server_of(url: str) -> str:
+    """Which server a URL names (roles are per server): host, port and socket folder."""
+    parsed = parse_url(url)
+    return f"{parsed.host}:{parsed.port}:{parsed.query.get('host')}"
+
+
+def close_operational_database(operational: str) -> None:
+    """Revoke PUBLIC's CONNECT (and TEMP) on the operational database: only its owner (and
+    superusers) connect, so the reading logins see none of it, not even its catalog."""
+    with psycopg.connect(libpq_conninfo(operational), autocommit=True) as conn:
+        name = conn.execute("select current_database()").fetchone()
+        assert name is not None
+        try:
+            conn.execute(
+                sql.SQL("revoke connect, temporary on database {} from public").format(
+                    sql.Identifier(name[0])
+                )
+            )
+        except psycopg.errors.InsufficientPrivilege:
+            log.warning("not the owner of database %s: PUBLIC keeps CONNECT on it", name[0])
+
+
+def grant_dagster_runs(dagster: str) -> bool:
+    """The dashboards' login may read a few columns of Dagster's ``runs``; False while Dagster
+    has not made the table yet (its webserver makes it on first start)."""
+    with psycopg.connect(libpq_conninfo(dagster), autocommit=True) as conn:
+        row = conn.execute("select to_regclass('public.runs') is not null").fetchone()
+        if not row or not row[0]:
+            return False
+        columns = sql.SQL(", ").join(sql.Identifier(c) for c in DAGSTER_RUNS_COLUMNS)
+        conn.execute(
+            sql.SQL("grant select ({}) on table public.runs to {}").format(
+                columns, sql.Identifier(DASHBOARDS_LOGIN)
+            )
+        )
+    return True
+
+
+def grant_dagster_runs_when_ready(
+    dagster: str, *, timeout: float = 600.0, every: float = 5.0
+) -> threading.Thread:
+    """Grant once Dagster's webserver has made its tables (``cardportal up`` starts both at once)."""
+
+    def wait_and_grant() -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if grant_dagster_runs(dagster):
+                    return
+            except psycopg.Error as exc:
+                log.debug("Dagster's storage not readable yet: %s", exc)
+            time.sleep(every)
+        log.warning("Dagster's runs table never appeared: the dashboards will not list runs")
+
+    thread = threading.Thread(target=wait_and_grant, name="dagster-runs-grant", daemon=True)
+    thread.start()
+    return thread
 
 
 def dagster_storage_url(url: str) -> str:

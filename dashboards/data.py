@@ -1,8 +1,9 @@
 """Every query the dashboards run: the warehouse's marts, read-only, cached.
 
-- One engine per warehouse URL (``st.cache_resource``), connected as the
-  read-only role ``cardportal_reader`` with read-only transactions, so a page
-  can never write.
+- One engine per warehouse URL (``st.cache_resource``), logged in as the
+  dashboards' own role ``cardportal_dashboards`` (``DASHBOARDS_WAREHOUSE_URL``),
+  which may only read the marts and the report registry; transactions are
+  read-only too. The process holds no owner's credentials (issue 21, finding 3).
 - Loaders are ``st.cache_data(ttl=...)`` functions keyed by plain values (SQL
   text, parameter tuples, dates). Pages query the ``rpt_`` and ``dim_`` marts,
   never ``fct_transactions`` whole, and never the operational database.
@@ -25,7 +26,7 @@ import streamlit as st
 from sqlalchemy.engine import Engine
 
 from api.db import ping_when_idle
-from cardportal.database import database_on_same_server, with_driver
+from cardportal.database import with_driver
 from cardportal.warehouse import reader_connect_args
 
 TTL_SECONDS = 300
@@ -44,26 +45,29 @@ class Config:
         return self.home / "reports"
 
 
+class NotConfigured(RuntimeError):
+    """The dashboards were started without their readers' URLs."""
+
+
 @st.cache_resource
 def config() -> Config:
-    """Where the warehouse and the report files are (WAREHOUSE_URL, else the platform's settings)."""
-    from cardportal.settings import get_settings
-
-    settings = get_settings()
-    if os.environ.get("WAREHOUSE_URL"):
-        warehouse = os.environ["WAREHOUSE_URL"]
-    else:
-        from cardportal.database import resolve_databases
-
-        warehouse = resolve_databases(settings, create=False).warehouse
-    dagster = settings.dagster_database_url or database_on_same_server(warehouse, "dagster")
-    ui = os.environ.get("DAGSTER_UI_URL", f"http://localhost:{settings.dagster_port}")
-    return Config(warehouse_url=warehouse, dagster_url=dagster, home=settings.home, dagster_ui_url=ui)
+    """The dashboards' own logins and the home, from their environment (``cardportal dashboards``
+    and ``cardportal up`` set it): never an owner's URL, never the platform's settings."""
+    warehouse = os.environ.get("DASHBOARDS_WAREHOUSE_URL", "").strip()
+    if not warehouse:
+        raise NotConfigured(
+            "DASHBOARDS_WAREHOUSE_URL is not set: start the dashboards with `cardportal dashboards` "
+            "(or `cardportal up`), or set it to the dashboards' own read-only login"
+        )
+    dagster = os.environ.get("DASHBOARDS_DAGSTER_URL", "").strip() or None
+    home = Path(os.environ.get("CARDPORTAL_HOME") or ".cardportal").expanduser().resolve()
+    ui = os.environ.get("DAGSTER_UI_URL") or f"http://localhost:{os.environ.get('DAGSTER_PORT', '3000')}"
+    return Config(warehouse_url=warehouse, dagster_url=dagster, home=home, dagster_ui_url=ui)
 
 
 @st.cache_resource
 def engine(url: str) -> Engine:
-    """The warehouse as the read-only reader role: every transaction is read-only.
+    """The warehouse as the dashboards' login (it can only read); every transaction read-only.
 
     No ``pool_pre_ping``: its ``SELECT 1`` on every checkout was a round trip per page query
     (a page runs several in a row). A connection idle for a second or more is pinged first and
@@ -525,7 +529,8 @@ def latest_ge_results() -> tuple[str, list[dict[str, Any]]] | None:
 
 @st.cache_data(ttl=60, show_spinner=False)
 def dagster_runs(limit: int = 15) -> pd.DataFrame | None:
-    """The last Dagster runs from its storage database (read-only), or None when it is not readable."""
+    """The last Dagster runs from its storage database, as the dashboards' login (a few columns
+    of ``runs``, read-only), or None when it is not readable."""
     url = config().dagster_url
     if not url:
         return None
@@ -533,7 +538,7 @@ def dagster_runs(limit: int = 15) -> pd.DataFrame | None:
         eng = sa.create_engine(
             with_driver(url, "psycopg"),
             poolclass=sa.pool.NullPool,
-            connect_args={"options": "-c default_transaction_read_only=on", "connect_timeout": 3},
+            connect_args={**reader_connect_args(), "connect_timeout": 3},
         )
         with eng.connect() as conn:
             frame = pd.read_sql_query(
@@ -546,5 +551,7 @@ def dagster_runs(limit: int = 15) -> pd.DataFrame | None:
             )
         eng.dispose()
         return frame
-    except sa.exc.SQLAlchemyError:
+    except (sa.exc.SQLAlchemyError, pd.errors.DatabaseError):
+        # No server, no table yet, or not granted yet (Dagster makes `runs` as it first starts;
+        # the platform grants the dashboards' login its columns then): pandas wraps the last two.
         return None

@@ -35,6 +35,9 @@ NETWORK_KEY = "test-network-key"
 
 
 _PGDATA_ENV = "CARDPORTAL_TEST_PGDATA"
+# One password for the reading logins (cardportal_reports, cardportal_dashboards), made by the
+# controlling process: roles are server-wide, and every worker's homes must agree on it.
+_LOGIN_PASSWORD_ENV = "CARDPORTAL_TEST_LOGIN_PASSWORD"
 _embedded: dict[str, object] = {}
 
 
@@ -44,7 +47,12 @@ def pytest_configure(config: pytest.Config) -> None:
     xdist workers inherit the folder through the environment and join the same
     server; the controller stops it and removes its folder when the run ends.
     """
-    if os.environ.get("DATABASE_URL") or os.environ.get("PYTEST_XDIST_WORKER"):
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    import secrets
+
+    os.environ.setdefault(_LOGIN_PASSWORD_ENV, secrets.token_hex(16))
+    if os.environ.get("DATABASE_URL"):
         return
     import tempfile
 
@@ -114,6 +122,35 @@ def server_url() -> str:
     return _server_url()
 
 
+def login_password() -> str:
+    """The tests' password of the reading logins (see ``make_settings``)."""
+    return os.environ[_LOGIN_PASSWORD_ENV]
+
+
+def production_readers(database_url: str) -> dict[str, str]:
+    """The three reader settings production requires: the tests' logins, on the worker's warehouse."""
+    from cardportal.database import parse_url
+    from cardportal.warehouse import DASHBOARDS_LOGIN, REPORTS_LOGIN, as_login
+
+    warehouse = database_on_same_server(database_url, f"{parse_url(database_url).database}_warehouse")
+    return {
+        "WAREHOUSE_READER_URL": as_login(warehouse, REPORTS_LOGIN, login_password()),
+        "DASHBOARDS_WAREHOUSE_URL": as_login(warehouse, DASHBOARDS_LOGIN, login_password()),
+        "DASHBOARDS_DAGSTER_URL": as_login(warehouse, DASHBOARDS_LOGIN, login_password()),
+    }
+
+
+@pytest.fixture(scope="session")
+def reader_logins(server_url: str) -> None:
+    """The reading logins on the test server, with the tests' password (what ``_prepare`` does
+    at a sandbox's start, with the home's)."""
+    from cardportal.warehouse import LOGINS, ensure_login
+
+    with psycopg.connect(libpq_conninfo(database_on_same_server(server_url, "postgres"))) as conn:
+        for login in LOGINS:
+            ensure_login(conn, login, login_password())
+
+
 @pytest.fixture(scope="session")
 def database_url(server_url: str) -> Iterator[str]:
     """A migrated database of this worker's own, cloned from the template."""
@@ -127,13 +164,17 @@ def database_url(server_url: str) -> Iterator[str]:
                 sql.Identifier(name), sql.Identifier(TEMPLATE_DB)
             )
         )
-    yield database_on_same_server(server_url, name)
+    url = database_on_same_server(server_url, name)
+    from cardportal.warehouse import close_operational_database
+
+    close_operational_database(url)  # as a sandbox's start does: no reader connects to it
+    yield url
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
 
 
 @pytest.fixture(scope="session")
-def warehouse_url(server_url: str, database_url: str) -> Iterator[str]:
+def warehouse_url(server_url: str, database_url: str, reader_logins: None) -> Iterator[str]:
     """This worker's own warehouse database, beside its operational one (empty: pipelines fill it)."""
     from cardportal.database import parse_url
 
@@ -194,7 +235,27 @@ def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
+def keep_login_passwords(home: Path) -> Path:
+    """Give a home the tests' password of the reading logins, where a sandbox keeps its own.
+
+    A sandbox's start (``cardportal.cli._prepare``) sets the logins' passwords to its home's,
+    and the roles are server-wide: a home of a test that runs the CLI on the shared test server
+    must hold the same password, or the other workers' reads are refused from then on.
+    """
+    from cardportal.warehouse import LOGINS
+
+    folder = home / "secrets"
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for login in LOGINS:
+        kept = folder / f"{login}_password"
+        if not kept.exists():
+            kept.write_text(login_password())
+            kept.chmod(0o600)
+    return home
+
+
 def make_settings(home: Path, **overrides: object) -> Settings:
+    keep_login_passwords(home)
     values: dict[str, object] = {
         "CARDPORTAL_ENV": "sandbox",
         "CARDPORTAL_HOME": str(home),

@@ -186,11 +186,23 @@ def sequential_scans(warehouse: str, queries: list[tuple[str, dict[str, Any]]], 
 
 def measure(warehouse: str, home: Path, *, repetitions: int, folder: Path) -> dict[str, Any]:
     """Every page's and the baseline's render times, and the queries that scan the facts whole."""
-    os.environ.update({"WAREHOUSE_URL": warehouse, "CARDPORTAL_HOME": str(home)})
     from cardportal.database import database_on_same_server
-    from cardportal.settings import get_settings
+    from cardportal.settings import Settings, get_settings
+    from cardportal.warehouse import DASHBOARDS_LOGIN, as_login, ensure_reader_logins
 
-    os.environ["DAGSTER_DATABASE_URL"] = database_on_same_server(warehouse, "bench_no_dagster")
+    # The dashboards read as their own login, as under `cardportal up` (issue 21, finding 3).
+    settings = Settings(CARDPORTAL_ENV="sandbox", CARDPORTAL_HOME=str(home))
+    readers = ensure_reader_logins(settings, warehouse=warehouse, dagster=warehouse)
+    no_dagster = database_on_same_server(warehouse, "bench_no_dagster")
+    os.environ.update(
+        {
+            "DASHBOARDS_WAREHOUSE_URL": readers.dashboards_warehouse,
+            "DASHBOARDS_DAGSTER_URL": as_login(
+                no_dagster, DASHBOARDS_LOGIN, settings.sandbox_login_password(DASHBOARDS_LOGIN)
+            ),
+            "CARDPORTAL_HOME": str(home),
+        }
+    )
 
     get_settings.cache_clear()
 

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 
 from cardportal.cli import main
 from cardportal.settings import Settings, get_settings
+from tests.conftest import keep_login_passwords
 
 
 @pytest.fixture
@@ -21,7 +22,7 @@ def cli_env(
         if field.alias:
             monkeypatch.delenv(field.alias, raising=False)
     monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("CARDPORTAL_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("CARDPORTAL_HOME", str(keep_login_passwords(tmp_path / "home")))
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()

@@ -29,6 +29,10 @@ REAL_SETTINGS = {
     "CREDIT_COUNSELING_PHONE": "1-800-388-2227",
     "CREDIT_BUREAU": "http",
     "BUREAU_URL": "https://bureau.example.com/api",
+    "WAREHOUSE_URL": "postgresql://cardportal_owner:owner-secret@db.example.com/warehouse",
+    "WAREHOUSE_READER_URL": "postgresql://cardportal_reports:reports-secret@db.example.com/warehouse",
+    "DASHBOARDS_WAREHOUSE_URL": "postgresql://cardportal_dashboards:dash-secret@db.example.com/warehouse",
+    "DASHBOARDS_DAGSTER_URL": "postgresql://cardportal_dashboards:dash-secret@db.example.com/dagster",
 }
 
 
@@ -234,3 +238,41 @@ def test_the_bureau_settings(tmp_path: Path) -> None:
         Settings(  # type: ignore[call-arg]
             CARDPORTAL_HOME=str(tmp_path), CREDIT_BUREAU="http", BUREAU_URL="https://bureau.example.com"
         )
+
+
+@pytest.mark.parametrize(
+    "name", ["WAREHOUSE_READER_URL", "DASHBOARDS_WAREHOUSE_URL", "DASHBOARDS_DAGSTER_URL"]
+)
+def test_production_refuses_to_start_without_the_readers_logins_and_names_them(
+    tmp_path: Path, name: str
+) -> None:
+    """Issue 21, finding 3: the API's report reads and the dashboards connected as the
+    warehouse's owner. Production needs each reader's own login, and says which is missing."""
+    with pytest.raises(ConfigurationError, match=f"{name} must be set"):
+        _production(tmp_path, **{name: None})
+    with pytest.raises(ConfigurationError, match=f"{name} must be set"):
+        _production(tmp_path, **{name: "  "})
+
+
+@pytest.mark.parametrize(
+    "name", ["WAREHOUSE_READER_URL", "DASHBOARDS_WAREHOUSE_URL", "DASHBOARDS_DAGSTER_URL"]
+)
+@pytest.mark.parametrize("owner", ["DATABASE_URL", "WAREHOUSE_URL", "DAGSTER_DATABASE_URL"])
+def test_production_refuses_a_reader_that_logs_in_as_an_owner(tmp_path: Path, name: str, owner: str) -> None:
+    owners = {owner: "postgresql://platform_owner:owner-secret@db.example.com/anything"}
+    if owner != "WAREHOUSE_URL":
+        owners["WAREHOUSE_URL"] = None  # type: ignore[assignment]
+    with pytest.raises(ConfigurationError, match=f"{name} logs in as platform_owner"):
+        _production(
+            tmp_path,
+            **owners,
+            **{name: "postgresql://platform_owner:owner-secret@db.example.com/warehouse"},
+        )
+
+
+def test_production_takes_the_readers_logins(tmp_path: Path) -> None:
+    settings = _production(tmp_path)
+    assert settings.warehouse_reader_url == REAL_SETTINGS["WAREHOUSE_READER_URL"]
+    assert settings.dashboards_warehouse_url == REAL_SETTINGS["DASHBOARDS_WAREHOUSE_URL"]
+    assert settings.dashboards_dagster_url == REAL_SETTINGS["DASHBOARDS_DAGSTER_URL"]
+    assert not (tmp_path / "secrets").exists()  # no sandbox password made in production

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from streamlit.testing.v1 import AppTest
 
 from dashboards import ui
+from tests.conftest import login_password
 from tests.factories import PASSWORD, LoggedIn, user_with_role
 from tests.pipelines.conftest import Pipeline, dbt_manifest, pipeline
 
@@ -57,11 +58,17 @@ def dashboards(pipeline: Pipeline, live_server: str) -> Iterator[Dashboards]:
                 assert materialize(
                     [asset], resources=pipeline.resources, partition_key=key.isoformat(), instance=instance
                 ).success
+    # Only what `cardportal up` gives the dashboards' process: their own login (never the
+    # warehouse owner's URL), the home, the API (issue 21, finding 3).
+    from cardportal.warehouse import DASHBOARDS_LOGIN, as_login
+
     env = {
-        "WAREHOUSE_URL": pipeline.warehouse_url,
+        "DASHBOARDS_WAREHOUSE_URL": as_login(pipeline.warehouse_url, DASHBOARDS_LOGIN, login_password()),
         "CARDPORTAL_HOME": str(pipeline.home),
         # No Dagster storage in the tests: the page must say so rather than fail.
-        "DAGSTER_DATABASE_URL": pipeline.warehouse_url.replace("_warehouse", "_no_dagster"),
+        "DASHBOARDS_DAGSTER_URL": as_login(
+            pipeline.warehouse_url.replace("_warehouse", "_no_dagster"), DASHBOARDS_LOGIN, login_password()
+        ),
         # Sign-in goes through the real API (uvicorn on a loopback port).
         "CARDPORTAL_API_URL": live_server,
     }

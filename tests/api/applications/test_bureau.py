@@ -26,7 +26,7 @@ from api.accounts.models import Account
 from api.applications.models import Application, CreditLimitRequest
 from api.cards.models import Card
 from cardportal.stripe_emulator import free_port
-from tests.conftest import make_settings, problem
+from tests.conftest import make_settings, problem, production_readers
 from tests.factories import application_body, customer, scored_email
 
 BUREAU_KEY = "bureau-key-from-the-vault-0123456789"
@@ -121,6 +121,7 @@ def production_app(
         BUREAU_URL=f"http://127.0.0.1:{bureau_port}",
         BUREAU_API_KEY=BUREAU_KEY,
         BUREAU_TIMEOUT_SECONDS=str(TIMEOUT_SECONDS),
+        **production_readers(database_url),
     )
     return create_app(settings, database_url=database_url, warehouse_url=warehouse_url)
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from api.billing.models import BillingRun, Statement
 from api.clock import PlatformClock
-from tests.conftest import NETWORK_KEY, make_settings
+from tests.conftest import NETWORK_KEY, make_settings, production_readers
 from tests.factories import customer, login, open_card_account, unique_email, user_with_role
 
 NET = {"X-Network-Key": NETWORK_KEY}
@@ -199,6 +199,7 @@ def test_production_refuses_to_move_the_clock(session: Session, database_url: st
         CREDIT_BUREAU="http",
         BUREAU_URL="https://bureau.example.com",
         BUREAU_API_KEY="bureau-key-long-enough-0123456789",
+        **production_readers(database_url),
     )
     production = create_app(settings, database_url=database_url)
     with TestClient(production) as client:

@@ -15,13 +15,14 @@ from api.billing.models import BillingRun, Statement
 from cardportal import cli
 from cardportal.settings import get_settings
 from tests.api.billing.helpers import at, move_clock_to, purchase
+from tests.conftest import keep_login_passwords
 from tests.factories import open_card_account
 
 
 @pytest.fixture
 def cli_env(monkeypatch: pytest.MonkeyPatch, database_url: str, tmp_path: Path) -> Iterator[None]:
     monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("CARDPORTAL_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("CARDPORTAL_HOME", str(keep_login_passwords(tmp_path / "home")))
     monkeypatch.setenv("CARDPORTAL_ENV", "sandbox")
     get_settings.cache_clear()
     yield

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from psycopg import sql
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from cardportal.database import database_on_same_server, libpq_conninfo, parse_url
@@ -93,3 +95,20 @@ def test_a_fresh_platform_lists_no_reports_to_its_admin(fresh_home: Settings) ->
         listed = client.get("/v1/reports", headers=admin.headers)
         assert listed.status_code == 200, listed.text
         assert listed.json() == {"data": [], "next_cursor": None}
+
+
+def test_the_report_endpoints_read_as_their_own_login(app: FastAPI) -> None:
+    """Issue 21, finding 3: the report endpoints' warehouse sessions log in as
+    ``cardportal_reports`` (a member of the reader role, nothing more), not as the owner with
+    a role set on top; read-only transactions stay a second guard."""
+    from cardportal.warehouse import READER_ROLE, REPORTS_LOGIN
+
+    with app.state.warehouse_sessionmaker() as warehouse:
+        row = warehouse.execute(
+            text(
+                "select current_user, session_user, current_setting('transaction_read_only'), "
+                "pg_has_role(current_user, :reader, 'usage')"
+            ),
+            {"reader": READER_ROLE},
+        ).one()
+    assert tuple(row) == (REPORTS_LOGIN, REPORTS_LOGIN, "on", True)
