@@ -6,7 +6,8 @@ places they write to and the read-only role exist, so the API (which reads
 start:
 
 - schemas ``raw``, ``reporting`` and ``marts`` (dbt creates the others);
-- ``reporting.report_files``, the registry of report files;
+- ``reporting.report_files``, the registry of report files, and
+  ``reporting.dbt_test_results``, the tests of each dbt build;
 - the role ``cardportal_reader`` (no login): usage on ``marts`` and
   ``reporting``, select on their tables.
 
@@ -64,6 +65,22 @@ create table if not exists reporting.report_files (
     created_at timestamptz not null default now(),
     unique (name, period_start, format)
 );
+-- dbt's data and unit tests of each daily build (pipelines/dbt_results.py).
+create table if not exists reporting.dbt_test_results (
+    run_id text not null,
+    invocation_id text,
+    test_id text not null,
+    test_name text not null,
+    kind text not null check (kind in ('data_test', 'unit_test')),
+    model text,
+    status text not null,
+    failures bigint,
+    message text,
+    executed_at timestamptz,
+    recorded_at timestamptz not null default now(),
+    primary key (run_id, test_id)
+);
+create index if not exists dbt_test_results_recorded on reporting.dbt_test_results (recorded_at);
 grant usage on schema reporting, marts to {READER_ROLE};
 grant select on all tables in schema reporting to {READER_ROLE};
 grant select on all tables in schema marts to {READER_ROLE};

@@ -505,6 +505,19 @@ def docs_url() -> str:
     return f"http://localhost:{get_settings().docs_port}"
 
 
+def latest_dbt_tests() -> pd.DataFrame:
+    """The data and unit tests of the latest recorded dbt build (reporting.dbt_test_results):
+    one row per test, failures first; empty before the first build."""
+    return query(
+        """
+        select test_name, kind, model, status, failures, message, executed_at, run_id
+        from reporting.dbt_test_results
+        where run_id = (select run_id from reporting.dbt_test_results order by recorded_at desc limit 1)
+        order by status = 'pass', model nulls last, test_name
+        """
+    )
+
+
 def latest_ge_results() -> tuple[str, list[dict[str, Any]]] | None:
     """The newest Great Expectations checkpoint result written by the pipelines: (file, per-suite rows)."""
     folder = config().home / "gx" / "results"

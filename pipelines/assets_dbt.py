@@ -6,6 +6,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from dagster import (
     AssetExecutionContext,
     AssetKey,
@@ -25,6 +26,7 @@ from dagster_dbt import (
 )
 
 from cardportal.database import parse_url
+from pipelines import dbt_results
 from pipelines.partitions import daily_partitions
 from pipelines.resources import PlatformResource
 
@@ -102,8 +104,11 @@ def cardportal_dbt_assets(
     # The marts are small tables rebuilt whole from staging, so any day's run builds them all;
     # a retried attempt builds them again (views are replaced in place, tables rebuilt whole).
     os.environ.update(dbt_environment(platform.warehouse_conninfo))
+    invocation = None
     try:
-        yield from dbt.cli(["build"], context=context).stream()
+        invocation = dbt.cli(["build"], context=context)
+        # Row counts and column types of what was built, as the assets' metadata in Dagster.
+        yield from invocation.stream().fetch_row_counts().fetch_column_metadata()
     except DagsterDbtCliRuntimeError as error:
         transient = transient_database_error(str(error))
         if transient is None:
@@ -111,7 +116,20 @@ def cardportal_dbt_assets(
         context.log.warning(f"dbt build met a transient database error ({transient}): retrying the step")
         raise
     finally:
+        if invocation is not None:
+            record_test_results(context, platform, invocation)
         prune_run_folders(DBT_DIR / "target")
+
+
+def record_test_results(context: AssetExecutionContext, platform: PlatformResource, invocation: Any) -> None:
+    """The build's data and unit tests into reporting.dbt_test_results; never fails the step."""
+    try:
+        run_results = invocation.get_artifact("run_results.json")
+        with platform.warehouse() as conn:
+            count = dbt_results.record(conn, context.run.run_id, run_results, invocation.manifest)
+        context.log.info(f"{count} dbt test results recorded")
+    except (OSError, ValueError, psycopg.Error) as exc:
+        context.log.warning(f"dbt test results not recorded: {exc}")
 
 
 def prune_run_folders(target: Path, keep: int = 5) -> None:

@@ -1,4 +1,4 @@
-"""Data quality: the ledger reconciliation, Great Expectations results, mart freshness, Dagster runs."""
+"""Data quality: the ledger reconciliation, Great Expectations and dbt test results, mart freshness, runs."""
 
 from __future__ import annotations
 
@@ -42,6 +42,18 @@ else:
         f"Run `{run_id}`: {len(rows) - len(failed)} of {len(rows)} suites passed."
     )
     st.dataframe(rows, hide_index=True, key="dq_ge")
+
+st.subheader("dbt tests: the latest build")
+tests = data.latest_dbt_tests()
+if tests.empty:
+    st.info("No dbt build recorded yet (its data and unit tests appear after a pipeline run).")
+else:
+    failing = tests[tests["status"] != "pass"]
+    (st.error if not failing.empty else st.success)(
+        f"Run `{tests['run_id'].iloc[0]}`: {len(tests) - len(failing)} of {len(tests)} dbt tests passed "
+        f"({int((tests['kind'] == 'unit_test').sum())} unit tests)."
+    )
+    st.dataframe(tests.drop(columns="run_id"), hide_index=True, key="dq_dbt_tests")
 
 st.subheader("Mart freshness")
 st.caption("Each mart's latest business day (from its own date column) and its estimated row count.")

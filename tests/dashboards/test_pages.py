@@ -172,7 +172,16 @@ def check_data_quality(at: AppTest, d: Dashboards) -> None:
     assert "reconcile to the cent" in shown
     assert "suites passed" in shown  # the pipeline's Great Expectations results
     assert "No Dagster runs readable" in shown
-    _, suites, fresh = (frame.value for frame in at.dataframe[:3])
+    frames = [frame.value for frame in at.dataframe]
+    suites = next(f for f in frames if "suite" in f.columns)
+    fresh = next(f for f in frames if "estimated_rows" in f.columns)
+    # dbt's tests of the build that made these marts: each named with its model, all passed.
+    assert "dbt tests passed" in shown
+    tests = next(f for f in frames if "test_name" in f.columns)
+    assert len(tests) > 50
+    assert set(tests["status"]) == {"pass"}
+    assert {"unit_test", "data_test"} == set(tests["kind"])
+    assert {"fct_transactions", "rpt_finance_monthly", "int_account_delinquency_daily"} <= set(tests["model"])
     # Each suite named, with its table.
     assert suites["suite"].notna().all(), suites
     assert suites["table"].notna().all(), suites
