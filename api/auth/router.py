@@ -202,7 +202,7 @@ def me(principal: CurrentPrincipal, session: SessionDep) -> UserOut:
 @router.post(
     "/me/mfa/totp",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(401, 409, s409="`mfa_already_enrolled` (an admin resets a lost device)"),
+    responses=problem_responses(401, 409, 422, s409="`mfa_already_enrolled` (an admin resets a lost device)"),
 )
 def enrol_totp(
     request: Request,
@@ -223,7 +223,7 @@ def enrol_totp(
 @router.post(
     "/me/mfa/totp/confirm",
     responses=problem_responses(
-        400, 401, 409, s400="`invalid_otp`", s409="`mfa_not_enrolled`, `mfa_already_enrolled`"
+        400, 401, 409, 422, s400="`invalid_otp`", s409="`mfa_not_enrolled`, `mfa_already_enrolled`"
     ),
 )
 def confirm_totp(
