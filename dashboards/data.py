@@ -416,15 +416,6 @@ def report_files(period: str | None = None, period_start: Any = None) -> pd.Data
     )
 
 
-def report_bytes(path: str) -> bytes | None:
-    """A report file's bytes; None when missing or outside the reports folder (never served)."""
-    root = config().reports_dir.resolve()
-    target = (root / path).resolve()
-    if not target.is_relative_to(root) or not target.is_file():
-        return None
-    return target.read_bytes()
-
-
 # Data quality: Great Expectations results and Dagster runs, outside the marts ------------
 
 
