@@ -211,10 +211,14 @@ def test_production_staff_without_a_factor_can_only_enrol(production: TestClient
     assert api.get("/v1/admin/users", headers=full).status_code == 200
 
 
-def test_production_customers_need_no_second_factor(production: TestClient) -> None:
+def test_production_customers_need_no_second_factor(production: TestClient, session: Session) -> None:
+    """The same production app, the same password grant: the customer is unaffected, the
+    analyst beside them is held to enrolment."""
     person = customer(production)
     r = production.get("/v1/accounts", headers=person.headers)
     assert r.status_code == 200, r.text
+    analyst = user_with_role(production, session, "analyst")
+    problem(production.get("/v1/reports", headers=analyst.headers), 403, "mfa_enrolment_required")
 
 
 # --- the staff idle timeout ----------------------------------------------------------------------
@@ -275,13 +279,16 @@ def test_steady_use_keeps_a_staff_session(stepped: tuple[TestClient, SteppedCloc
     problem(refresh(api, token), 400, "invalid_grant")
 
 
-def test_a_customer_has_no_idle_timeout(stepped: tuple[TestClient, SteppedClock]) -> None:
+def test_a_customer_has_no_idle_timeout(stepped: tuple[TestClient, SteppedClock], session: Session) -> None:
+    """Three idle hours: the customer's session goes on, the staff member's beside it ends."""
     api, clock = stepped
     person = customer(api)
+    finance = user_with_role(api, session, "finance")
     clock.ahead = timedelta(hours=3)
     r = refresh(api, person.refresh_token)
     assert r.status_code == 200, r.text
-    assert r.json()["expires_in"] == 900
+    assert r.json()["expires_in"] == 900  # customers keep 15-minute access tokens
+    assert problem(refresh(api, finance.refresh_token), 400, "invalid_grant")["reason"] == "session_idle"
 
 
 def test_a_customer_may_enrol_and_then_needs_the_code(api: TestClient) -> None:
