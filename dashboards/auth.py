@@ -82,6 +82,10 @@ class CodeRequired(SignInRefused):
     """The account has a second factor: ask for the one-time code."""
 
 
+class SessionIdle(SignInRefused):
+    """The API ended the staff session after 15 idle minutes (PCI DSS 8.2.8)."""
+
+
 def client_ip() -> str | None:
     """The browser's IP address (None for a browser on this host, or outside a page run)."""
     try:
@@ -123,7 +127,7 @@ def _token(client: httpx.Client, form: dict[str, str]) -> dict[str, Any]:
         if problem.get("code") == "mfa_required":
             raise CodeRequired("Enter the one-time code from your authenticator app.")
         if problem.get("reason") == "session_idle":
-            raise SignInRefused("Your session was idle for 15 minutes: sign in again.")
+            raise SessionIdle("Your session was idle for 15 minutes: sign in again.")
         if form.get("otp"):
             raise SignInRefused("Wrong email, password or one-time code.")
         raise SignInRefused("Wrong email or password.")
@@ -226,10 +230,8 @@ def current() -> Principal | None:
         fresh = renewed(principal, ip=client_ip())
     except SignInRefused as ended:
         st.session_state.pop(SESSION_KEY, None)
-        message = str(ended)
-        st.session_state["sign_in_message"] = (
-            message if "idle" in message else "Your session ended: sign in again."
-        )
+        idle = isinstance(ended, SessionIdle)
+        st.session_state["sign_in_message"] = str(ended) if idle else "Your session ended: sign in again."
         return None
     st.session_state[SESSION_KEY] = fresh
     return fresh

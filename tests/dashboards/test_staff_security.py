@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 
 import pyotp
 import pytest
@@ -140,6 +141,43 @@ def test_the_staff_members_ip_reaches_the_audit_trail(
     assert (download["actor_id"], download["ip"]) == (analyst.user_id, "203.0.113.7")
     logins = [e for e in events(engine, "auth.login") if e["actor_id"] == analyst.user_id]
     assert logins[-1]["ip"] == "203.0.113.7"
+
+
+def test_an_idle_dashboards_session_ends(
+    dashboards_env: None, app: FastAPI, api: TestClient, session: Session, engine: Engine
+) -> None:
+    """The next page run after 15 idle minutes renews the token, the API refuses (session_idle),
+    and the dashboards ask for a sign-in again, saying why."""
+    from dataclasses import replace
+
+    from tests.api.auth.test_mfa import SteppedClock
+
+    analyst = user_with_role(api, session, "analyst")
+    at = sign_in(app_test(), analyst.email)
+    assert titles(at) == ["Overview"]
+    # A page run a minute after the token was issued renews it, though it has not expired: the
+    # renewal is the activity the API's idle timeout counts.
+    before = at.session_state[SESSION_KEY]
+    assert before.renew_at < before.expires_at
+    at.session_state[SESSION_KEY] = replace(before, renew_at=1.0)
+    at.run()
+    assert titles(at) == ["Overview"]
+    assert at.session_state[SESSION_KEY].refresh_token != before.refresh_token
+
+    saved, clock = app.state.clock, SteppedClock()
+    clock.ahead = timedelta(minutes=15, seconds=1)
+    app.state.clock = clock
+    try:
+        at.session_state[SESSION_KEY] = replace(at.session_state[SESSION_KEY], renew_at=0.0, expires_at=0.0)
+        at.run()
+    finally:
+        app.state.clock = saved
+    assert not at.exception, [e.value for e in at.exception]
+    assert titles(at) == ["Sign in"]
+    assert SESSION_KEY not in at.session_state
+    assert "idle for 15 minutes" in " ".join(i.value for i in at.info)
+    [event] = events(engine, "auth.session_idle")
+    assert event["actor_id"] == analyst.user_id
 
 
 # --- production: enrolment from the dashboards ---------------------------------------------------
