@@ -97,6 +97,13 @@ async def current_principal(request: Request, token: Annotated[str | None, Depen
     if known is None:
         known = await run_in_threadpool(versions.read, principal.user_id)
     versions.verify(known, version=principal.version)
+    if principal.enrolment_only and not _enrolment_path(request.url.path):
+        # Production staff without a second factor (issue 21, finding 7): enrolment only.
+        raise Forbidden(
+            "Staff must enrol a second factor first: POST /v1/me/mfa/totp, then /v1/me/mfa/totp/confirm, "
+            "then sign in again with the code.",
+            code="mfa_enrolment_required",
+        )
     request.state.user_id = principal.user_id
     request.state.role = principal.role
     limiter = request.app.state.rate_limiter
@@ -108,6 +115,11 @@ async def current_principal(request: Request, token: Annotated[str | None, Depen
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def _enrolment_path(path: str) -> bool:
+    """What an enrolment-only token may call: who am I, and the second factor's enrolment."""
+    return path == "/v1/me" or path.startswith("/v1/me/mfa/")
 
 
 def require_roles(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:

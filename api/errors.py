@@ -118,7 +118,10 @@ class Problem(BaseModel):
 _PROBLEM_DESCRIPTIONS = {
     400: "Bad input (`malformed_json`, `invalid_cursor`, `invalid_idempotency_key`, ...)",
     401: "No or bad credentials (`not_authenticated`, `invalid_token`, `token_expired`)",
-    403: "The caller's role may not do this (`insufficient_role`)",
+    403: (
+        "The caller's role may not do this (`insufficient_role`), or a staff token may only enrol "
+        "a second factor (`mfa_enrolment_required`)"
+    ),
     404: "Nothing the caller may see (`not_found`, ...)",
     409: "A state conflict (`idempotency_key_in_use`, ...)",
     413: "The body is over the limit (`payload_too_large`)",

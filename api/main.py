@@ -17,6 +17,7 @@ from api.applications.bureau import build_bureau
 from api.applications.router import limits_router as credit_limits_router
 from api.applications.router import router as applications_router
 from api.audit.router import router as audit_router
+from api.auth.mfa import secret_box as totp_secret_box
 from api.auth.router import router as auth_router
 from api.auth.security import TokenSettings
 from api.auth.service import LoginPolicy
@@ -109,10 +110,13 @@ def create_app(
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
         access_ttl=timedelta(seconds=settings.access_token_ttl_seconds),
+        staff_access_ttl=timedelta(seconds=settings.staff_access_token_ttl_seconds),
     )
     app.state.login_policy = LoginPolicy(
         max_failures=settings.login_max_failures,
         lockout=timedelta(seconds=settings.login_lockout_seconds),
+        staff_mfa_required=settings.staff_mfa_required,
+        staff_idle_timeout=timedelta(seconds=settings.staff_idle_timeout_seconds),
     )
     app.state.rate_limiter = RateLimiter(
         settings.rate_limit_storage_uri,
@@ -123,6 +127,8 @@ def create_app(
     )
     app.state.access_log = access_log
     app.state.card_vault = CardVault(settings.secret("card_data_key"))
+    # TOTP secrets at rest: the card numbers' scheme, under a key of their own purpose.
+    app.state.totp_box = totp_secret_box(settings.secret("card_data_key"))
     # Underwriting's scores: the sandbox bureau, or the configured one (never the sandbox's
     # in production: the settings refuse it).
     app.state.credit_bureau = build_bureau(settings)

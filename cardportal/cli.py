@@ -351,6 +351,15 @@ def cmd_users_create(args: argparse.Namespace) -> int:
     print(f"created {user.email} ({user.id}) with role {user.role}")
     if generated:
         print(f"password: {password}")
+    if user.role != "customer":
+        # Issue 21, finding 7: staff need a second factor in production (API.md).
+        when = (
+            "required here" if settings.staff_mfa_required else "optional in sandbox, required in production"
+        )
+        print(
+            f"second factor: {when}; they enrol a TOTP app at their first sign-in "
+            "(the dashboards' enrolment page, or POST /v1/me/mfa/totp then /v1/me/mfa/totp/confirm)"
+        )
     return 0
 
 

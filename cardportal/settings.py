@@ -77,6 +77,12 @@ class Settings(BaseSettings):
     jwt_audience: str = Field("cardportal-api", alias="JWT_AUDIENCE")
     access_token_ttl_seconds: int = Field(15 * 60, alias="ACCESS_TOKEN_TTL_SECONDS", gt=0)
     refresh_token_ttl_days: int = Field(30, alias="REFRESH_TOKEN_TTL_DAYS", gt=0)
+    # Staff sessions end after this long without activity (PCI DSS 8.2.8: at most 15 minutes).
+    # Activity is a refresh: staff access tokens live STAFF_ACCESS_TOKEN_TTL_SECONDS at most, and
+    # a refresh more than STAFF_IDLE_TIMEOUT_SECONDS after the family's last sign-in or refresh is
+    # refused (api/auth/service.py), so no request pays a database write to be counted.
+    staff_access_token_ttl_seconds: int = Field(5 * 60, alias="STAFF_ACCESS_TOKEN_TTL_SECONDS", gt=0)
+    staff_idle_timeout_seconds: int = Field(15 * 60, alias="STAFF_IDLE_TIMEOUT_SECONDS", gt=0)
     # Key for card numbers at rest (AES-256-GCM) and their look-up HMAC, base64 or hex.
     card_data_key: SecretStr | None = Field(None, alias="CARD_DATA_KEY")
 
@@ -233,6 +239,16 @@ class Settings(BaseSettings):
             raise ConfigurationError(
                 "LOGIN_LOCKOUT_SECONDS must be at least 1800 (30 minutes) in production (PCI DSS 8.3.4)"
             )
+        # PCI DSS 8.2.8: an idle staff session re-authenticates after at most 15 minutes; an
+        # access token outliving the idle limit would outlive the session it belongs to.
+        if self.staff_idle_timeout_seconds > 15 * 60:
+            raise ConfigurationError(
+                "STAFF_IDLE_TIMEOUT_SECONDS must be at most 900 (15 minutes) in production (PCI DSS 8.2.8)"
+            )
+        if self.staff_access_token_ttl_seconds > self.staff_idle_timeout_seconds:
+            raise ConfigurationError(
+                "STAFF_ACCESS_TOKEN_TTL_SECONDS must not exceed STAFF_IDLE_TIMEOUT_SECONDS in production"
+            )
         if self.credit_counseling_phone == SANDBOX_CREDIT_COUNSELING_PHONE:
             raise ConfigurationError(
                 "CREDIT_COUNSELING_PHONE must be the issuer's own toll-free number in production "
@@ -293,6 +309,12 @@ class Settings(BaseSettings):
         if value is None:
             raise ConfigurationError(f"{name.upper()} is not set")
         return str(value.get_secret_value())
+
+    @property
+    def staff_mfa_required(self) -> bool:
+        """Staff (analyst, finance, admin) must use a second factor in production (API.md); the
+        sandbox keeps it optional so that the demo and the tests sign in with a password."""
+        return self.env == "production"
 
     @property
     def log_dir(self) -> Path:

@@ -41,6 +41,10 @@ principal = auth.current()
 if principal is None:
     # Nothing but the sign-in form until the API says who this is (analyst, finance or admin).
     st.navigation([st.Page(auth.sign_in_page, title="Sign in", icon=":material/login:")]).run()
+elif principal.enrolment_only:
+    # Production staff without a second factor: the API allows nothing but enrolment.
+    auth.sidebar(principal)
+    st.navigation([st.Page(auth.enrol_page, title="Second factor", icon=":material/key:")]).run()
 else:
     auth.sidebar(principal)
     st.navigation(pages).run()

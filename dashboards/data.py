@@ -483,15 +483,6 @@ def report_files(period: str | None = None, period_start: Any = None) -> pd.Data
     )
 
 
-def report_bytes(path: str) -> bytes | None:
-    """A report file's bytes; None when missing or outside the reports folder (never served)."""
-    root = config().reports_dir.resolve()
-    target = (root / path).resolve()
-    if not target.is_relative_to(root) or not target.is_file():
-        return None
-    return target.read_bytes()
-
-
 # Data quality: Great Expectations results and Dagster runs, outside the marts ------------
 
 
@@ -500,9 +491,7 @@ def docs_url() -> str:
     explicit = os.environ.get("CARDPORTAL_DOCS_URL")
     if explicit:
         return explicit.rstrip("/")
-    from cardportal.settings import get_settings
-
-    return f"http://localhost:{get_settings().docs_port}"
+    return f"http://localhost:{os.environ.get('DOCS_PORT', '8503')}"
 
 
 def latest_dbt_tests() -> pd.DataFrame:

@@ -148,7 +148,9 @@ class Simulation:
     # --- set-up -----------------------------------------------------------------
 
     def _sandbox_now(self) -> datetime:
-        body = self.api.request("GET", "/v1/sandbox/clock", headers=self.admin_headers())
+        # Through the admin's session: staff access tokens live 5 minutes (issue 21, finding 7),
+        # and a call renews an expired one.
+        body: dict[str, Any] = self.admin.call("GET", "/v1/sandbox/clock")
         return datetime.fromisoformat(body["now"].replace("Z", "+00:00"))
 
     def admin_headers(self) -> dict[str, str]:

@@ -7,6 +7,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from api.audit import service as audit
+from api.auth import mfa
 from api.auth import service as auth_service
 from api.auth.models import User
 from api.auth.schemas import RoleIn, UserOut
@@ -57,6 +58,14 @@ def unlock_login(id: PathId, principal: AdminPrincipal, session: SessionDep, ori
     attempts; audited as `auth.login_unlocked`."""
     user = auth_service.unlock_login(session, user_id=id, actor_id=principal.user_id, origin=origin)
     return UserOut.model_validate(user)
+
+
+@router.post("/users/{id}/mfa/reset", responses=problem_responses(404))
+def reset_mfa(id: PathId, principal: AdminPrincipal, session: SessionDep, origin: OriginDep) -> UserOut:
+    """Remove the user's second factor (a lost device) and end their sessions; they enrol again
+    at their next sign-in. Audited as `auth.mfa_reset`."""
+    mfa.reset(session, user_id=id, actor_id=principal.user_id, origin=origin)
+    return UserOut.model_validate(auth_service.get_user(session, user_id=id))
 
 
 class TrialBalanceOut(BaseModel):

@@ -21,6 +21,15 @@ Actions (stable names; the warehouse reads them):
 | admin.users_read          | the admin        | ``users``               |
 | admin.audit_read          | the admin        | ``audit_events``        |
 | staff.customer_data_read  | the staff member | the account, statement  |
+| auth.mfa_enrolled         | the user         | the user                |
+| auth.mfa_confirmed        | the user         | the user                |
+| auth.mfa_confirm_failed   | the user         | the user                |
+| auth.mfa_reset            | the admin        | the user                |
+| auth.session_idle         | the token's user | the token family        |
+
+A wrong or replayed one-time code at sign-in is an ``auth.login_failed`` (reason
+``invalid_otp``, counted toward the lockout); a missing one is too (reason ``otp_missing``, not
+counted: the password was right).
 
 Reads are audited where PCI DSS 10.2 asks: an administrator's reads of users and of the
 audit trail itself, and staff reading a customer's account, history, statements or PDFs
@@ -62,6 +71,11 @@ USERS_READ = "admin.users_read"
 AUDIT_READ = "admin.audit_read"
 CUSTOMER_DATA_READ = "staff.customer_data_read"
 CREDIT_LIMIT_REQUESTED = "credit_limit.requested"
+MFA_ENROLLED = "auth.mfa_enrolled"
+MFA_CONFIRMED = "auth.mfa_confirmed"
+MFA_CONFIRM_FAILED = "auth.mfa_confirm_failed"
+MFA_RESET = "auth.mfa_reset"
+SESSION_IDLE = "auth.session_idle"
 
 ACTIONS = (
     LOGIN,
@@ -84,6 +98,11 @@ ACTIONS = (
     AUDIT_READ,
     CUSTOMER_DATA_READ,
     CREDIT_LIMIT_REQUESTED,
+    MFA_ENROLLED,
+    MFA_CONFIRMED,
+    MFA_CONFIRM_FAILED,
+    MFA_RESET,
+    SESSION_IDLE,
 )
 
 

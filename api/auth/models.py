@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, func, text
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.db import Base, CreatedAtMixin
@@ -51,3 +51,20 @@ class LoginThrottle(Base):
     failed_count: Mapped[int] = mapped_column(default=0)
     first_failed_at: Mapped[datetime | None]
     locked_until: Mapped[datetime | None]
+
+
+class TotpCredential(Base):
+    """A user's TOTP second factor (RFC 6238; issue 21, finding 7): one per user.
+
+    The secret is sealed with AES-256-GCM under a key derived from ``CARD_DATA_KEY`` and bound
+    to the user's id (api/crypto.py). Pending until ``confirmed_at``; ``last_used_step`` is the
+    time step of the last code accepted, so that no code is accepted twice.
+    """
+
+    __tablename__ = "totp_credentials"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    secret_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
+    confirmed_at: Mapped[datetime | None]
+    last_used_step: Mapped[int | None]

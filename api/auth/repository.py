@@ -6,7 +6,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from api.auth.models import LoginThrottle, RefreshToken, User
+from api.auth.models import LoginThrottle, RefreshToken, TotpCredential, User
 
 
 def select_user(session: Session, user_id: str) -> User | None:
@@ -49,3 +49,21 @@ def lock_throttle(session: Session, email: str) -> LoginThrottle:
     return session.execute(
         select(LoginThrottle).where(LoginThrottle.email == email).with_for_update()
     ).scalar_one()
+
+
+def lock_totp(session: Session, user_id: str) -> TotpCredential | None:
+    """The user's TOTP credential, locked for this transaction (two sign-ins with one code: one wins)."""
+    return session.execute(
+        select(TotpCredential).where(TotpCredential.user_id == user_id).with_for_update()
+    ).scalar_one_or_none()
+
+
+def totp_confirmed(session: Session, user_id: str) -> bool:
+    return (
+        session.execute(
+            select(TotpCredential.user_id).where(
+                TotpCredential.user_id == user_id, TotpCredential.confirmed_at.is_not(None)
+            )
+        ).first()
+        is not None
+    )

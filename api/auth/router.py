@@ -7,8 +7,18 @@ from fastapi import APIRouter, Form, Request, Response, status
 from sqlalchemy.orm import Session
 
 from api.audit import service as audit
-from api.auth import cookies, service
-from api.auth.schemas import CookieTokenOut, LogoutIn, RegisterIn, TokenOut, UserOut
+from api.auth import cookies, mfa, service
+from api.auth.schemas import (
+    CookieTokenOut,
+    LogoutIn,
+    RegisterIn,
+    TokenOut,
+    TotpConfirmIn,
+    TotpConfirmOut,
+    TotpEnrolIn,
+    TotpEnrolmentOut,
+    UserOut,
+)
 from api.deps import AnonymousIdempotency, ClockDep, CurrentPrincipal, OriginDep, SessionDep, SettingsDep
 from api.errors import AppError, BadRequest, problem_response, problem_responses
 
@@ -34,7 +44,11 @@ def register(body: RegisterIn, session: SessionDep, idem: AnonymousIdempotency, 
         403,
         422,
         429,
-        s400="`invalid_grant`, `invalid_request`, `unsupported_grant_type`",
+        s400=(
+            "`invalid_grant` (also a wrong or replayed `otp`; a staff session idle for 15 minutes has "
+            "`reason: session_idle`), `mfa_required` (the user has a second factor: send `otp`), "
+            "`invalid_request`, `unsupported_grant_type`"
+        ),
         s403="`csrf_failed` (cookie mode only: a foreign Origin or a missing or wrong X-CSRF-Token)",
         s429="`login_locked` after 10 failed logins, or `rate_limited`",
     ),
@@ -51,6 +65,9 @@ def token(
     username: Annotated[str | None, Form(max_length=320, pattern=r"^[^\x00]*$")] = None,
     password: Annotated[str | None, Form(max_length=256)] = None,
     refresh_token: Annotated[str | None, Form(max_length=512)] = None,
+    otp: Annotated[
+        str | None, Form(max_length=16, description="The TOTP code, once a second factor is confirmed.")
+    ] = None,
 ) -> TokenOut | CookieTokenOut | Response:
     """OAuth2 token endpoint: the password grant and the refresh-token grant.
 
@@ -79,6 +96,8 @@ def token(
             policy=request.app.state.login_policy,
             now=clock.wall_now(),
             origin=origin,
+            otp=otp,
+            totp_box=request.app.state.totp_box,
         )
     elif grant_type == "refresh_token":
         if not refresh_token and cookie_mode:
@@ -95,6 +114,7 @@ def token(
                     refresh_ttl=refresh_ttl,
                     now=clock.wall_now(),
                     origin=origin,
+                    policy=request.app.state.login_policy,
                 )
             except service.InvalidGrant as exc:
                 # A spent, revoked or expired cookie is useless: clear it with the answer.
@@ -109,6 +129,7 @@ def token(
             refresh_ttl=refresh_ttl,
             now=clock.wall_now(),
             origin=origin,
+            policy=request.app.state.login_policy,
         )
     else:
         raise BadRequest("grant_type must be password or refresh_token.", code="unsupported_grant_type")
@@ -176,3 +197,51 @@ def logout(
 @router.get("/me", responses=problem_responses(401, 404))
 def me(principal: CurrentPrincipal, session: SessionDep) -> UserOut:
     return UserOut.model_validate(service.get_user(session, user_id=principal.user_id))
+
+
+@router.post(
+    "/me/mfa/totp",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(401, 409, 422, s409="`mfa_already_enrolled` (an admin resets a lost device)"),
+)
+def enrol_totp(
+    request: Request,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    clock: ClockDep,
+    origin: OriginDep,
+    _body: TotpEnrolIn | None = None,
+) -> TotpEnrolmentOut:
+    """Start enrolling a TOTP second factor: the secret, shown once, and its `otpauth://` URI.
+
+    Pending until confirmed; enrolling again while pending replaces the secret."""
+    box = request.app.state.totp_box
+    enrolment = mfa.enrol(session, user_id=principal.user_id, box=box, now=clock.wall_now(), origin=origin)
+    return TotpEnrolmentOut(secret=enrolment.secret, otpauth_uri=enrolment.otpauth_uri)
+
+
+@router.post(
+    "/me/mfa/totp/confirm",
+    responses=problem_responses(
+        400, 401, 409, 422, s400="`invalid_otp`", s409="`mfa_not_enrolled`, `mfa_already_enrolled`"
+    ),
+)
+def confirm_totp(
+    body: TotpConfirmIn,
+    request: Request,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    clock: ClockDep,
+    origin: OriginDep,
+) -> TotpConfirmOut:
+    """Confirm the pending factor with a code from it. Every session of the user then ends (they
+    were opened with the password alone); the password grant needs `otp` from now on."""
+    mfa.confirm(
+        session,
+        user_id=principal.user_id,
+        code=body.code,
+        box=request.app.state.totp_box,
+        now=clock.wall_now(),
+        origin=origin,
+    )
+    return TotpConfirmOut(confirmed=True)

@@ -66,3 +66,22 @@ class RoleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     role: Role
+
+
+class TotpEnrolIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TotpEnrolmentOut(BaseModel):
+    secret: str = Field(description="Base32; shown once. Enter it in an authenticator app, or scan the URI.")
+    otpauth_uri: str
+
+
+class TotpConfirmIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=6, max_length=6, pattern=r"^[0-9]{6}$")
+
+
+class TotpConfirmOut(BaseModel):
+    confirmed: bool

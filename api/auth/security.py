@@ -33,6 +33,12 @@ def verify_password(password: str, password_hash: str) -> bool:
         return False
 
 
+STAFF_ROLES = frozenset({"analyst", "finance", "admin"})
+# The scope of a staff member's token in production before they have a second factor: only
+# ``/v1/me`` and ``/v1/me/mfa/…`` (api/deps.py); everything else is 403 ``mfa_enrolment_required``.
+MFA_ENROLMENT_SCOPE = "mfa_enrolment"
+
+
 @dataclass(frozen=True)
 class TokenSettings:
     secret: str
@@ -40,6 +46,14 @@ class TokenSettings:
     issuer: str
     audience: str
     access_ttl: timedelta
+    # Staff tokens live at most this long, so that their refreshes measure the session's
+    # activity (the idle timeout, api/auth/service.py).
+    staff_access_ttl: timedelta | None = None
+
+    def ttl_for(self, role: str) -> timedelta:
+        if role in STAFF_ROLES and self.staff_access_ttl is not None:
+            return min(self.access_ttl, self.staff_access_ttl)
+        return self.access_ttl
 
 
 @dataclass(frozen=True)
@@ -51,21 +65,31 @@ class Principal:
     token_id: str
     # The user's token version when the token was issued (api.auth.versions).
     version: int = 0
+    # A staff token issued without a second factor in production: enrolment only.
+    enrolment_only: bool = False
 
 
 def issue_access_token(
-    config: TokenSettings, *, user_id: str, role: str, now: datetime, version: int = 0
+    config: TokenSettings,
+    *,
+    user_id: str,
+    role: str,
+    now: datetime,
+    version: int = 0,
+    scope: str | None = None,
 ) -> str:
-    claims = {
+    claims: dict[str, Any] = {
         "iss": config.issuer,
         "aud": config.audience,
         "sub": user_id,
         "role": role,
         "ver": version,
         "iat": int(now.timestamp()),
-        "exp": int((now + config.access_ttl).timestamp()),
+        "exp": int((now + config.ttl_for(role)).timestamp()),
         "jti": new_id("jti"),
     }
+    if scope is not None:
+        claims["scope"] = scope
     return jwt.encode(claims, config.secret, algorithm=config.algorithm)
 
 
@@ -93,7 +117,12 @@ def decode_access_token(config: TokenSettings, token: str) -> Principal:
         or isinstance(version, bool)
     ):
         raise Unauthorized("The access token is invalid.", code="invalid_token")
-    return Principal(user_id=sub, role=role, token_id=jti, version=version)
+    scope = claims.get("scope")
+    if scope is not None and not isinstance(scope, str):
+        raise Unauthorized("The access token is invalid.", code="invalid_token")
+    return Principal(
+        user_id=sub, role=role, token_id=jti, version=version, enrolment_only=scope == MFA_ENROLMENT_SCOPE
+    )
 
 
 def new_refresh_token() -> str:

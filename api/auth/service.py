@@ -15,11 +15,13 @@ from sqlalchemy.orm import Session
 
 from api.audit import service as audit
 from api.audit.service import NO_ORIGIN, Origin
-from api.auth import repository, versions
-from api.auth.models import ROLES, RefreshToken, User
+from api.auth import mfa, repository, versions
+from api.auth.models import ROLES, LoginThrottle, RefreshToken, User
 from api.auth.schemas import MIN_PASSWORD_LENGTH
 from api.auth.security import (
     DUMMY_PASSWORD_HASH,
+    MFA_ENROLMENT_SCOPE,
+    STAFF_ROLES,
     TokenSettings,
     hash_password,
     hash_refresh_token,
@@ -27,6 +29,7 @@ from api.auth.security import (
     new_refresh_token,
     verify_password,
 )
+from api.crypto import SecretBox
 from api.errors import BadRequest, Conflict, NotFound, TooManyRequests, UnprocessableEntity
 from api.ids import new_id
 
@@ -39,6 +42,10 @@ def normalise_email(email: str) -> str:
 class LoginPolicy:
     max_failures: int
     lockout: timedelta
+    # Production: a staff member without a confirmed second factor gets an enrolment-only token.
+    staff_mfa_required: bool = False
+    # A staff session whose last sign-in or refresh is older than this ends (PCI DSS 8.2.8).
+    staff_idle_timeout: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,10 @@ class TokenPair:
 
 class InvalidGrant(BadRequest):
     code, title = "invalid_grant", "Invalid grant"
+
+
+class MfaRequired(BadRequest):
+    code, title = "mfa_required", "One-time code required"
 
 
 def register(
@@ -104,6 +115,7 @@ def _issue_pair(
     tokens: TokenSettings,
     refresh_ttl: timedelta,
     now: datetime,
+    scope: str | None = None,
 ) -> TokenPair:
     refresh = new_refresh_token()
     session.add(
@@ -112,17 +124,55 @@ def _issue_pair(
             user_id=user.id,
             family_id=family_id,
             token_hash=hash_refresh_token(refresh),
+            # The family's last activity, for the staff idle timeout: the security clock's now.
+            created_at=now,
             expires_at=now + refresh_ttl,
         )
     )
     session.flush()
     return TokenPair(
         access_token=issue_access_token(
-            tokens, user_id=user.id, role=user.role, now=now, version=user.token_version
+            tokens, user_id=user.id, role=user.role, now=now, version=user.token_version, scope=scope
         ),
-        expires_in=int(tokens.access_ttl.total_seconds()),
+        expires_in=int(tokens.ttl_for(user.role).total_seconds()),
         refresh_token=refresh,
     )
+
+
+def _enrolment_scope(session: Session, user: User, policy: LoginPolicy | None) -> str | None:
+    """The enrolment-only scope for a production staff member without a confirmed factor."""
+    if policy is None or not policy.staff_mfa_required or user.role not in STAFF_ROLES:
+        return None
+    return None if repository.totp_confirmed(session, user.id) else MFA_ENROLMENT_SCOPE
+
+
+def _count_failure(
+    session: Session,
+    throttle: LoginThrottle,
+    *,
+    policy: LoginPolicy,
+    now: datetime,
+    user: User | None,
+    email: str,
+    reason: str,
+    origin: Origin,
+) -> None:
+    """One failed attempt toward the lockout (PCI DSS 8.3.4), audited."""
+    throttle.failed_count += 1
+    throttle.first_failed_at = throttle.first_failed_at or now
+    if throttle.failed_count >= policy.max_failures:
+        throttle.locked_until = now + policy.lockout
+        throttle.failed_count = 0
+        throttle.first_failed_at = None
+    audit.record(
+        session,
+        action=audit.LOGIN_FAILED,
+        actor_id=user.id if user else None,
+        target=f"email:{email}",
+        origin=origin,
+        detail={"reason": reason},
+    )
+    session.flush()
 
 
 def login_with_password(
@@ -135,8 +185,11 @@ def login_with_password(
     policy: LoginPolicy,
     now: datetime,
     origin: Origin = NO_ORIGIN,
+    otp: str | None = None,
+    totp_box: SecretBox | None = None,
 ) -> TokenPair:
-    """A token pair for the right password; every attempt, good or bad, is audited
+    """A token pair for the right password (and, once the user has confirmed a second factor,
+    the right one-time code ``otp``); every attempt, good or bad, is audited
     (a failure's audit row and throttle count commit although the answer is an error).
 
     The lockout (issue 21, finding 8) stays per account, as PCI DSS 8.3.4 asks (the user id
@@ -175,28 +228,61 @@ def login_with_password(
     # An unknown email verifies a dummy hash, so it costs what a wrong password costs.
     valid = verify_password(password, user.password_hash if user else DUMMY_PASSWORD_HASH)
     if user is None or not valid or not user.is_active:
-        throttle.failed_count += 1
-        throttle.first_failed_at = throttle.first_failed_at or now
-        if throttle.failed_count >= policy.max_failures:
-            throttle.locked_until = now + policy.lockout
-            throttle.failed_count = 0
-            throttle.first_failed_at = None
-        audit.record(
-            session,
-            action=audit.LOGIN_FAILED,
-            actor_id=user.id if user else None,
-            target=f"email:{email}",
-            origin=origin,
-            detail={"reason": "inactive" if user and valid else "invalid_credentials"},
+        reason = "inactive" if user and valid else "invalid_credentials"
+        _count_failure(
+            session, throttle, policy=policy, now=now, user=user, email=email, reason=reason, origin=origin
         )
-        session.flush()
         raise InvalidGrant("The email or password is incorrect.", keep_changes=True)
+    # The second factor (issue 21, finding 7). A missing code is not counted (the password was
+    # right) but does not clear the count either: otherwise a password-only attempt between
+    # guesses of the code would reset the lockout.
+    credential = repository.lock_totp(session, user.id)
+    if credential is not None and credential.confirmed_at is not None:
+        if not otp:
+            audit.record(
+                session,
+                action=audit.LOGIN_FAILED,
+                actor_id=user.id,
+                target=f"email:{email}",
+                origin=origin,
+                detail={"reason": "otp_missing"},
+            )
+            session.flush()
+            raise MfaRequired(
+                "This account has a second factor: send the one-time code as otp.", keep_changes=True
+            )
+        if totp_box is None or not mfa.accept_code(credential, otp, box=totp_box, now=now):
+            _count_failure(
+                session,
+                throttle,
+                policy=policy,
+                now=now,
+                user=user,
+                email=email,
+                reason="invalid_otp",
+                origin=origin,
+            )
+            raise InvalidGrant("The one-time code is incorrect or was already used.", keep_changes=True)
     throttle.failed_count = 0
     throttle.first_failed_at = None
     throttle.locked_until = None
-    audit.record(session, action=audit.LOGIN, actor_id=user.id, target=user.id, origin=origin)
+    scope = _enrolment_scope(session, user, policy)
+    audit.record(
+        session,
+        action=audit.LOGIN,
+        actor_id=user.id,
+        target=user.id,
+        origin=origin,
+        detail={"mfa": mfa.is_confirmed(credential), **({"scope": scope} if scope else {})},
+    )
     return _issue_pair(
-        session, user=user, family_id=new_id("fam"), tokens=tokens, refresh_ttl=refresh_ttl, now=now
+        session,
+        user=user,
+        family_id=new_id("fam"),
+        tokens=tokens,
+        refresh_ttl=refresh_ttl,
+        now=now,
+        scope=scope,
     )
 
 
@@ -208,7 +294,13 @@ def refresh(
     refresh_ttl: timedelta,
     now: datetime,
     origin: Origin = NO_ORIGIN,
+    policy: LoginPolicy | None = None,
 ) -> TokenPair:
+    """A new pair for a valid refresh token, rotated (RFC 9700). A staff session idle for longer
+    than ``policy.staff_idle_timeout`` ends instead (PCI DSS 8.2.8): its refresh token was issued
+    at the family's last sign-in or refresh, and staff access tokens expire sooner than the
+    timeout, so a refresh is the activity that keeps a session alive (no request pays a write).
+    """
     stored = repository.lock_refresh_token(session, hash_refresh_token(refresh_token))
     if stored is None:
         raise InvalidGrant("The refresh token is invalid.")
@@ -230,9 +322,30 @@ def refresh(
     user = repository.select_user(session, stored.user_id)
     if user is None or not user.is_active:
         raise InvalidGrant("The refresh token is invalid.")
+    idle_limit = policy.staff_idle_timeout if policy is not None else None
+    if user.role in STAFF_ROLES and idle_limit is not None and now - stored.created_at > idle_limit:
+        repository.revoke_family(session, stored.family_id, now)
+        audit.record(
+            session,
+            action=audit.SESSION_IDLE,
+            actor_id=user.id,
+            target=stored.family_id,
+            origin=origin,
+            detail={"idle_seconds": int((now - stored.created_at).total_seconds()), "family_revoked": True},
+        )
+        session.flush()
+        raise InvalidGrant(
+            "The session was idle for too long: sign in again.", reason="session_idle", keep_changes=True
+        )
     stored.used_at = now
     return _issue_pair(
-        session, user=user, family_id=stored.family_id, tokens=tokens, refresh_ttl=refresh_ttl, now=now
+        session,
+        user=user,
+        family_id=stored.family_id,
+        tokens=tokens,
+        refresh_ttl=refresh_ttl,
+        now=now,
+        scope=_enrolment_scope(session, user, policy),
     )
 
 

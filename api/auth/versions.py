@@ -1,7 +1,8 @@
 """Token versions: a role change, a deactivation or a revocation takes effect at once.
 
 Every access token carries its user's ``token_version`` (claim ``ver``). Changing a user's
-role or deactivating them bumps the version (and revokes their refresh tokens) in the same
+role, deactivating them, or confirming or resetting their second factor (api.auth.mfa) bumps
+the version (and revokes their refresh tokens) in the same
 transaction, which also sends ``NOTIFY cardportal_auth, '<user id>'``: PostgreSQL delivers it
 when, and only if, the change commits.
 
@@ -112,7 +113,8 @@ class TokenVersions:
     def verify(self, entry: UserVersion | None, *, version: int) -> UserVersion:
         if entry is None or not entry.active or entry.version != version:
             raise Unauthorized(
-                "This access token was revoked (the account's role or status changed); sign in again.",
+                "This access token was revoked (the account's role, status or second factor "
+                "changed); sign in again.",
                 code="token_revoked",
             )
         return entry

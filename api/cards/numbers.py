@@ -18,26 +18,20 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
-import os
 import random
 from datetime import date
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from api.crypto import NONCE_BYTES, SealedDataError, decode_key, derive_key, open_sealed, seal
 
 SANDBOX_BIN = "40009900"
 PAN_LENGTH = 16
 # Cards are valid through the end of the issue month this many years later.
 CARD_LIFETIME_YEARS = 4
 
-NONCE_BYTES = 12  # GCM's standard nonce; random, so at most ~2**32 encryptions per key
-KEY_BYTES = 32
 _ENCRYPTION_INFO = b"cardportal card number encryption v1"
 _LOOKUP_INFO = b"cardportal card number lookup hmac v1"
 
@@ -97,28 +91,7 @@ def expiry_for(issued: date) -> tuple[int, int]:
     return issued.month, issued.year + CARD_LIFETIME_YEARS
 
 
-# --- at rest ------------------------------------------------------------------
-
-
-def _decode_key(key: str) -> bytes:
-    """32 bytes from 64 hex characters or from base64 (standard or URL-safe)."""
-    text = key.strip()
-    if len(text) == 2 * KEY_BYTES:
-        try:
-            return bytes.fromhex(text)
-        except ValueError:
-            pass
-    try:
-        raw = base64.b64decode(text.replace("-", "+").replace("_", "/"), validate=True)
-    except (binascii.Error, ValueError):
-        raw = b""
-    if len(raw) != KEY_BYTES:
-        raise ValueError("CARD_DATA_KEY must be 32 bytes: 64 hex characters or base64")
-    return raw
-
-
-def _derive(master: bytes, info: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=info).derive(master)
+# --- at rest (the scheme is api/crypto.py's, shared with every secret kept at rest) ---
 
 
 class CardVault:
@@ -127,9 +100,9 @@ class CardVault:
     __slots__ = ("_aead", "_lookup_key")
 
     def __init__(self, key: str) -> None:
-        master = _decode_key(key)
-        self._aead = AESGCM(_derive(master, _ENCRYPTION_INFO))
-        self._lookup_key = _derive(master, _LOOKUP_INFO)
+        master = decode_key(key)
+        self._aead = AESGCM(derive_key(master, _ENCRYPTION_INFO))
+        self._lookup_key = derive_key(master, _LOOKUP_INFO)
 
     def __repr__(self) -> str:
         return "CardVault(<redacted>)"
@@ -138,16 +111,15 @@ class CardVault:
         """``nonce (12 bytes) || ciphertext and tag``, bound to ``card_id``."""
         if not luhn_valid(pan):
             raise ValueError("not a card number")
-        nonce = os.urandom(NONCE_BYTES)
-        return nonce + self._aead.encrypt(nonce, pan.encode("ascii"), card_id.encode())
+        return seal(self._aead, pan.encode("ascii"), card_id)
 
     def decrypt(self, blob: bytes, card_id: str) -> str:
         """The card number; :class:`CardDataError` when the blob, key or card id do not match."""
         if len(blob) <= NONCE_BYTES:
             raise CardDataError("the stored card number is truncated")
         try:
-            plain = self._aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], card_id.encode())
-        except InvalidTag:
+            plain = open_sealed(self._aead, blob, card_id)
+        except SealedDataError:
             raise CardDataError("the stored card number does not match its card or key") from None
         return plain.decode("ascii")
 

@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboards import data, ui
+from dashboards import data, reports, ui
 
 MIME = {
     "csv": "text/csv",
@@ -154,18 +154,14 @@ def render(grain: str) -> None:
             "write it once the period has closed."
         )
     for index, row in enumerate(files.itertuples()):
-        payload = data.report_bytes(str(row.path))
         label = f"{row.name}.{row.format} ({int(row.size_bytes):,} bytes)"
-        if payload is None:
-            st.warning(f"{label}: registered, but the file is missing from the reports folder.")
-            continue
-        st.download_button(
+        # Through the API as the signed-in staff member: audited as report.downloaded.
+        reports.download(
+            str(row.id),
             f"Download {label}",
-            payload,
             file_name=str(row.path).rsplit("/", 1)[-1],
             mime=MIME.get(str(row.format), "application/octet-stream"),
             key=f"{grain}_file_{index}",
-            on_click="ignore",
         )
 
 

@@ -40,7 +40,9 @@ def test_users_create_with_a_role(cli_env: None, engine: Engine, capsys: pytest.
         ["users", "create", "--email", "Ana@Example.com", "--role", "analyst", "--password", "p" * 16]
     )
     assert code == 0
-    assert "created ana@example.com" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "created ana@example.com" in out
+    assert "second factor: optional in sandbox, required in production" in out
     assert _role(engine, "ana@example.com") == "analyst"
     # Start-up also made the sandbox's first admin.
     assert _role(engine, "admin@cardportal.local") == "admin"

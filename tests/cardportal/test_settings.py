@@ -179,6 +179,8 @@ def test_an_unknown_environment_is_refused(tmp_path: Path) -> None:
         ("LOGIN_MAX_FAILURES", "1000"),
         ("LOGIN_LOCKOUT_SECONDS", "1"),
         ("CREDIT_COUNSELING_PHONE", None),  # the fictional sandbox number
+        ("STAFF_IDLE_TIMEOUT_SECONDS", "3600"),  # PCI DSS 8.2.8: at most 15 minutes
+        ("STAFF_ACCESS_TOKEN_TTL_SECONDS", "1200"),  # a staff token outliving the idle limit
     ],
 )
 def test_production_refuses_weak_settings_and_names_them(
@@ -188,6 +190,11 @@ def test_production_refuses_weak_settings_and_names_them(
     lockout after at most 10 invalid attempts, for at least 30 minutes."""
     with pytest.raises(ConfigurationError, match=name):
         _production(tmp_path, **{name: value})
+
+
+def test_staff_need_a_second_factor_in_production_only(tmp_path: Path) -> None:
+    assert _production(tmp_path).staff_mfa_required is True
+    assert Settings(CARDPORTAL_HOME=str(tmp_path)).staff_mfa_required is False  # type: ignore[call-arg]
 
 
 def test_production_accepts_the_strict_lockout(tmp_path: Path) -> None:

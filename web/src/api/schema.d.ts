@@ -333,6 +333,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/users/{id}/mfa/reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reset Mfa
+         * @description Remove the user's second factor (a lost device) and end their sessions; they enrol again
+         *     at their next sign-in. Audited as `auth.mfa_reset`.
+         */
+        post: operations["reset_mfa_v1_admin_users__id__mfa_reset_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/users/{id}/role": {
         parameters: {
             query?: never;
@@ -560,6 +581,49 @@ export interface paths {
         get: operations["me_v1_me_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/mfa/totp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Enrol Totp
+         * @description Start enrolling a TOTP second factor: the secret, shown once, and its `otpauth://` URI.
+         *
+         *     Pending until confirmed; enrolling again while pending replaces the secret.
+         */
+        post: operations["enrol_totp_v1_me_mfa_totp_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/mfa/totp/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Confirm Totp
+         * @description Confirm the pending factor with a code from it. Every session of the user then ends (they
+         *     were opened with the password alone); the password grant needs `otp` from now on.
+         */
+        post: operations["confirm_totp_v1_me_mfa_totp_confirm_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1019,6 +1083,11 @@ export interface components {
         Body_token_v1_auth_token_post: {
             /** Grant Type */
             grant_type: string;
+            /**
+             * Otp
+             * @description The TOTP code, once a second factor is confirmed.
+             */
+            otp?: string | null;
             /** Password */
             password?: string | null;
             /** Refresh Token */
@@ -1737,6 +1806,28 @@ export interface components {
              * @constant
              */
             token_type: "bearer";
+        };
+        /** TotpConfirmIn */
+        TotpConfirmIn: {
+            /** Code */
+            code: string;
+        };
+        /** TotpConfirmOut */
+        TotpConfirmOut: {
+            /** Confirmed */
+            confirmed: boolean;
+        };
+        /** TotpEnrolIn */
+        TotpEnrolIn: Record<string, never>;
+        /** TotpEnrolmentOut */
+        TotpEnrolmentOut: {
+            /** Otpauth Uri */
+            otpauth_uri: string;
+            /**
+             * Secret
+             * @description Base32; shown once. Enter it in an authenticator app, or scan the URI.
+             */
+            secret: string;
         };
         /** TransactionOut */
         TransactionOut: {
@@ -4064,7 +4155,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The caller's role may not do this (`insufficient_role`) */
+            /** @description The caller's role may not do this (`insufficient_role`), or a staff token may only enrol a second factor (`mfa_enrolment_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4378,7 +4469,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The caller's role may not do this (`insufficient_role`) */
+            /** @description The caller's role may not do this (`insufficient_role`), or a staff token may only enrol a second factor (`mfa_enrolment_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4696,8 +4787,186 @@ export interface operations {
                     };
                 };
             };
-            /** @description The caller's role may not do this (`insufficient_role`) */
+            /** @description The caller's role may not do this (`insufficient_role`), or a staff token may only enrol a second factor (`mfa_enrolment_required`) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The body is over the limit (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Invalid fields (`validation_error`, `idempotency_key_reused`, ...) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Rate limited (`rate_limited`, `login_locked`); retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    reset_mfa_v1_admin_users__id__mfa_reset_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserOut"];
+                };
+            };
+            /** @description Bad input (`malformed_json`, `invalid_cursor`, `invalid_idempotency_key`, ...) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No or bad credentials (`not_authenticated`, `invalid_token`, `token_expired`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The caller's role may not do this (`insufficient_role`), or a staff token may only enrol a second factor (`mfa_enrolment_required`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Nothing the caller may see (`not_found`, ...) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4856,7 +5125,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The caller's role may not do this (`insufficient_role`) */
+            /** @description The caller's role may not do this (`insufficient_role`), or a staff token may only enrol a second factor (`mfa_enrolment_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5034,7 +5303,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The caller's role may not do this (`insufficient_role`) */
+            /** @description The caller's role may not do this (`insufficient_role`), or a staff token may only enrol a second factor (`mfa_enrolment_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5692,7 +5961,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The caller's role may not do this (`insufficient_role`) */
+            /** @description The caller's role may not do this (`insufficient_role`), or a staff token may only enrol a second factor (`mfa_enrolment_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6123,7 +6392,7 @@ export interface operations {
                     "application/json": components["schemas"]["TokenOut"] | components["schemas"]["CookieTokenOut"];
                 };
             };
-            /** @description `invalid_grant`, `invalid_request`, `unsupported_grant_type` */
+            /** @description `invalid_grant` (also a wrong or replayed `otp`; a staff session idle for 15 minutes has `reason: session_idle`), `mfa_required` (the user has a second factor: send `otp`), `invalid_request`, `unsupported_grant_type` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7085,6 +7354,322 @@ export interface operations {
             };
         };
     };
+    enrol_totp_v1_me_mfa_totp_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["TotpEnrolIn"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TotpEnrolmentOut"];
+                };
+            };
+            /** @description Bad input (`malformed_json`, `invalid_cursor`, `invalid_idempotency_key`, ...) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No or bad credentials (`not_authenticated`, `invalid_token`, `token_expired`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description `mfa_already_enrolled` (an admin resets a lost device) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The body is over the limit (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Invalid fields (`validation_error`, `idempotency_key_reused`, ...) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Rate limited (`rate_limited`, `login_locked`); retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    confirm_totp_v1_me_mfa_totp_confirm_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TotpConfirmIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TotpConfirmOut"];
+                };
+            };
+            /** @description `invalid_otp` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No or bad credentials (`not_authenticated`, `invalid_token`, `token_expired`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description `mfa_not_enrolled`, `mfa_already_enrolled` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The body is over the limit (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Invalid fields (`validation_error`, `idempotency_key_reused`, ...) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Rate limited (`rate_limited`, `login_locked`); retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
     authorize_v1_network_authorizations_post: {
         parameters: {
             query?: never;
@@ -7862,7 +8447,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The caller's role may not do this (`insufficient_role`) */
+            /** @description The caller's role may not do this (`insufficient_role`), or a staff token may only enrol a second factor (`mfa_enrolment_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8042,7 +8627,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The caller's role may not do this (`insufficient_role`) */
+            /** @description The caller's role may not do this (`insufficient_role`), or a staff token may only enrol a second factor (`mfa_enrolment_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8218,7 +8803,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The caller's role may not do this (`insufficient_role`) */
+            /** @description The caller's role may not do this (`insufficient_role`), or a staff token may only enrol a second factor (`mfa_enrolment_required`) */
             403: {
                 headers: {
                     [name: string]: unknown;
