@@ -7,6 +7,8 @@ start:
 
 - schemas ``raw``, ``reporting`` and ``marts`` (dbt creates the others);
 - ``reporting.report_files``, the registry of report files;
+- ``reporting.published_days``, the business days whose marts were checked and
+  published (the weekly and monthly reports wait for all of theirs);
 - the role ``cardportal_reader`` (no login): usage on ``marts`` and
   ``reporting``, select on their tables. The API and the dashboards connect
   with ``role=cardportal_reader`` and read-only transactions.
@@ -21,6 +23,10 @@ import psycopg
 from cardportal.database import libpq_conninfo, parse_url, with_driver
 
 READER_ROLE = "cardportal_reader"
+# The Dagster pool of every run that builds, publishes or reads the marts (pipelines/pools.py),
+# and its limit: one such run in progress at a time.
+MARTS_POOL = "warehouse_marts"
+POOL_LIMITS = {MARTS_POOL: 1}
 
 _DDL = f"""
 create schema if not exists raw;
@@ -38,6 +44,11 @@ create table if not exists reporting.report_files (
     run_id text not null,
     created_at timestamptz not null default now(),
     unique (name, period_start, format)
+);
+create table if not exists reporting.published_days (
+    day date primary key,
+    run_id text not null,
+    published_at timestamptz not null default now()
 );
 grant usage on schema reporting, marts to {READER_ROLE};
 grant select on all tables in schema reporting to {READER_ROLE};
@@ -77,7 +88,10 @@ def dagster_storage_url(url: str) -> str:
 
 
 def write_dagster_yaml(dagster_home: Path, dagster_url: str) -> Path:
-    """``$DAGSTER_HOME/dagster.yaml``: runs, events and schedules in PostgreSQL.
+    """``$DAGSTER_HOME/dagster.yaml``: runs, events and schedules in PostgreSQL; the run queue.
+
+    Pools are enforced per run (``granularity: run``) with a default limit of 1: see
+    :mod:`pipelines.pools` for why the marts need the run, not the step, as the unit.
 
     The URL itself is read from ``DAGSTER_PG_URL`` when Dagster starts, so no
     password is written to disk; the launcher and the tests set it.
@@ -95,8 +109,14 @@ def write_dagster_yaml(dagster_home: Path, dagster_url: str) -> Path:
         "run_coordinator:\n"
         "  module: dagster.core.run_coordinator\n"
         "  class: QueuedRunCoordinator\n"
-        "  config:\n"
+        "# Two runs at once; runs holding pool warehouse_marts (dbt, checks, publish, reports) one at\n"
+        "# a time, each holding it for the whole run (pipelines/pools.py).\n"
+        "concurrency:\n"
+        "  runs:\n"
         "    max_concurrent_runs: 2\n"
+        "  pools:\n"
+        "    granularity: run\n"
+        "    default_limit: 1\n"
         "telemetry:\n"
         "  enabled: false\n"
     )

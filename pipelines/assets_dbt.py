@@ -1,4 +1,14 @@
-"""The dbt project as assets: staging, intermediate and marts (built into marts_staging)."""
+"""The dbt project as assets: staging, intermediate and marts (built into marts_staging), and the snapshot.
+
+- ``cardportal_dbt_assets``: every model, seed and test, partitioned by business day (a
+  single-run backfill builds a range once). Pool ``warehouse_marts`` (:mod:`pipelines.pools`):
+  one run at a time builds ``marts_staging``; a successful build that reached the marts stamps
+  it with its run id (``marts_staging.cardportal_build``), which publish checks.
+- ``cardportal_dbt_snapshots``: ``snp_accounts``, unpartitioned, on its own cadence
+  (``snapshot_job``: a schedule in production, the sandbox sensor after each range of days). A
+  snapshot records the state it finds when it runs, so it is no step of a day's partition: a
+  backfill of old days would record today's state under them.
+"""
 
 import os
 import shutil
@@ -6,6 +16,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from dagster import (
     AssetExecutionContext,
     AssetKey,
@@ -24,8 +35,9 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from cardportal.database import parse_url
+from cardportal.database import libpq_conninfo, parse_url
 from pipelines.partitions import daily_partitions
+from pipelines.pools import MARTS_POOL
 from pipelines.resources import PlatformResource
 
 DBT_DIR = Path(__file__).resolve().parent.parent / "dbt"
@@ -88,19 +100,13 @@ def transient_database_error(message: str) -> str | None:
     return next((error for error in TRANSIENT_DATABASE_ERRORS if error in lowered), None)
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    dagster_dbt_translator=CardportalTranslator(),
-    partitions_def=daily_partitions,
-    backfill_policy=BackfillPolicy.single_run(),
-    retry_policy=DBT_RETRY_POLICY,
-)
-def cardportal_dbt_assets(
+SNAPSHOTS = "resource_type:snapshot"
+BUILD_STAMP = "marts_staging.cardportal_build"
+
+
+def _dbt_build(
     context: AssetExecutionContext, dbt: DbtCliResource, platform: PlatformResource
 ) -> Iterator[Any]:
-    # The marts are small tables rebuilt whole from staging, so any day's run builds them all;
-    # a retried attempt builds them again (views are replaced in place, tables rebuilt whole).
     os.environ.update(dbt_environment(platform.warehouse_conninfo))
     try:
         yield from dbt.cli(["build"], context=context).stream()
@@ -112,6 +118,52 @@ def cardportal_dbt_assets(
         raise
     finally:
         prune_run_folders(DBT_DIR / "target")
+
+
+def stamp_marts_build(conninfo: str, run_id: str) -> None:
+    """Name the run whose build ``marts_staging`` now holds (publish refuses any other run's)."""
+    with psycopg.connect(libpq_conninfo(conninfo)) as conn:
+        conn.execute("create schema if not exists marts_staging")
+        conn.execute(
+            f"create table if not exists {BUILD_STAMP} (run_id text not null, built_at timestamptz not null)"
+        )
+        conn.execute(f"truncate {BUILD_STAMP}")
+        conn.execute(f"insert into {BUILD_STAMP} values (%s, now())", (run_id,))
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    exclude=SNAPSHOTS,
+    dagster_dbt_translator=CardportalTranslator(),
+    partitions_def=daily_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
+    retry_policy=DBT_RETRY_POLICY,
+    pool=MARTS_POOL,
+)
+def cardportal_dbt_assets(
+    context: AssetExecutionContext, dbt: DbtCliResource, platform: PlatformResource
+) -> Iterator[Any]:
+    # The marts are small tables rebuilt whole from staging, so any day's run builds them all;
+    # a retried attempt builds them again (views are replaced in place, tables rebuilt whole).
+    yield from _dbt_build(context, dbt, platform)
+    if any(key.path[0] == "marts" for key in context.selected_asset_keys):
+        stamp_marts_build(platform.warehouse_conninfo, context.run.run_id)
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    select=SNAPSHOTS,
+    dagster_dbt_translator=CardportalTranslator(),
+    retry_policy=DBT_RETRY_POLICY,
+    pool=MARTS_POOL,
+)
+def cardportal_dbt_snapshots(
+    context: AssetExecutionContext, dbt: DbtCliResource, platform: PlatformResource
+) -> Iterator[Any]:
+    # Unpartitioned: the state of the accounts as last extracted, recorded when this runs.
+    yield from _dbt_build(context, dbt, platform)
 
 
 def prune_run_folders(target: Path, keep: int = 5) -> None:

@@ -13,11 +13,19 @@ from pathlib import Path
 from dagster import Definitions
 from dagster_dbt import DbtCliResource
 
-from pipelines.assets_dbt import cardportal_dbt_assets, dbt_project
+from pipelines.assets_dbt import cardportal_dbt_assets, cardportal_dbt_snapshots, dbt_project
 from pipelines.assets_extract import api_requests, extract_assets
 from pipelines.assets_publish import published_marts
 from pipelines.assets_reports import daily_activity_report, monthly_finance_pack, weekly_activity_report
-from pipelines.automation import closed_days_sensor, daily_job, monthly_job, schedules, weekly_job
+from pipelines.automation import (
+    closed_days_sensor,
+    daily_job,
+    monthly_job,
+    published_periods_sensor,
+    schedules,
+    snapshot_job,
+    weekly_job,
+)
 from pipelines.checks import great_expectations_marts
 from pipelines.resources import PlatformResource
 
@@ -25,6 +33,7 @@ ASSETS = [
     *extract_assets,
     api_requests,
     cardportal_dbt_assets,
+    cardportal_dbt_snapshots,
     published_marts,
     daily_activity_report,
     weekly_activity_report,
@@ -42,9 +51,9 @@ def build_definitions(platform: PlatformResource | None = None) -> Definitions:
     return Definitions(
         assets=ASSETS,
         asset_checks=[great_expectations_marts],
-        jobs=[daily_job, weekly_job, monthly_job],
+        jobs=[daily_job, weekly_job, monthly_job, snapshot_job],
         schedules=schedules,
-        sensors=[closed_days_sensor],
+        sensors=[closed_days_sensor, published_periods_sensor],
         resources={
             "platform": platform or PlatformResource(),
             "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),

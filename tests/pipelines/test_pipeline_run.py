@@ -480,6 +480,7 @@ def test_delinquency_is_what_the_daily_job_computed(pipeline: Pipeline) -> None:
 
 
 def test_the_snapshot_keeps_each_accounts_limit_and_status(pipeline: Pipeline) -> None:
+    assert pipeline.snapshots["snapshot_run"]
     with pipeline.warehouse() as conn:
         rows = conn.execute(
             "select account_id, credit_limit_cents, status, dbt_valid_to from snapshots.snp_accounts"
