@@ -1,18 +1,25 @@
 """The dbt project as assets: staging, intermediate and marts (built into marts_staging), and the snapshot.
 
 - ``cardportal_dbt_assets``: every model, seed and test, partitioned by business day (a
-  single-run backfill builds a range once). Pool ``warehouse_marts`` (:mod:`pipelines.pools`):
-  one run at a time builds ``marts_staging``; a successful build that reached the marts stamps
-  it with its run id (``marts_staging.cardportal_build``), which publish checks.
+  single-run backfill builds a range once), run with ``--vars {min_date, max_date}``: the big
+  facts (``fct_transactions``, ``fct_authorizations``, ``fct_payments``, and
+  ``int_ledger_movements_daily``) are incremental by day (``delete+insert`` of the keys touched
+  on the run's days), everything else is rebuilt whole. Pool ``warehouse_marts``
+  (:mod:`pipelines.pools`): one run at a time builds ``marts_staging``. Before a build that
+  reaches the marts, the run's days join ``marts_staging.cardportal_pending_days`` (the days
+  staged but not yet published) and the build is marked full when a fact is missing (a first
+  build); after it, ``marts_staging.cardportal_build`` names the run, which publish checks.
 - ``cardportal_dbt_snapshots``: ``snp_accounts``, unpartitioned, on its own cadence
   (``snapshot_job``: a schedule in production, the sandbox sensor after each range of days). A
   snapshot records the state it finds when it runs, so it is no step of a day's partition: a
   backfill of old days would record today's state under them.
 """
 
+import json
 import os
 import shutil
 from collections.abc import Iterator, Mapping
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -102,14 +109,24 @@ def transient_database_error(message: str) -> str | None:
 
 SNAPSHOTS = "resource_type:snapshot"
 BUILD_STAMP = "marts_staging.cardportal_build"
+PENDING_DAYS = "marts_staging.cardportal_pending_days"
+# The marts that are incremental by day (dbt delete+insert), published by day (assets_publish).
+INCREMENTAL_FACTS = ("fct_transactions", "fct_authorizations", "fct_payments")
+
+
+def run_days_vars(days: list[date]) -> list[str]:
+    """``--vars`` naming the run's days for the incremental models (none: a full build)."""
+    if not days:
+        return []
+    return ["--vars", json.dumps({"min_date": days[0].isoformat(), "max_date": days[-1].isoformat()})]
 
 
 def _dbt_build(
-    context: AssetExecutionContext, dbt: DbtCliResource, platform: PlatformResource
+    context: AssetExecutionContext, dbt: DbtCliResource, platform: PlatformResource, extra: list[str]
 ) -> Iterator[Any]:
     os.environ.update(dbt_environment(platform.warehouse_conninfo))
     try:
-        yield from dbt.cli(["build"], context=context).stream()
+        yield from dbt.cli(["build", *extra], context=context).stream()
     except DagsterDbtCliRuntimeError as error:
         transient = transient_database_error(str(error))
         if transient is None:
@@ -120,15 +137,35 @@ def _dbt_build(
         prune_run_folders(DBT_DIR / "target")
 
 
-def stamp_marts_build(conninfo: str, run_id: str) -> None:
-    """Name the run whose build ``marts_staging`` now holds (publish refuses any other run's)."""
+def stage_days(conninfo: str, days: list[date]) -> None:
+    """Before the build: the run's days join the days staged but not yet published, and the
+    build is marked full (publish copies the facts whole) when a fact is not staged yet."""
     with psycopg.connect(libpq_conninfo(conninfo)) as conn:
         conn.execute("create schema if not exists marts_staging")
         conn.execute(
-            f"create table if not exists {BUILD_STAMP} (run_id text not null, built_at timestamptz not null)"
+            f"create table if not exists {BUILD_STAMP} (id boolean primary key default true check (id), "
+            "run_id text, full_build boolean not null, built_at timestamptz)"
         )
-        conn.execute(f"truncate {BUILD_STAMP}")
-        conn.execute(f"insert into {BUILD_STAMP} values (%s, now())", (run_id,))
+        conn.execute(f"create table if not exists {PENDING_DAYS} (day date primary key)")
+        missing = any(
+            conn.execute("select to_regclass(%s) is null", (f"marts_staging.{fact}",)).fetchone() == (True,)
+            for fact in INCREMENTAL_FACTS
+        )
+        conn.execute(
+            f"insert into {BUILD_STAMP} (run_id, full_build) values (null, %s) on conflict (id) do update "
+            f"set run_id = null, full_build = {BUILD_STAMP}.full_build or excluded.full_build",
+            (missing,),
+        )
+        with conn.cursor() as cursor:
+            cursor.executemany(
+                f"insert into {PENDING_DAYS} (day) values (%s) on conflict do nothing", [(d,) for d in days]
+            )
+
+
+def stamp_marts_build(conninfo: str, run_id: str) -> None:
+    """After the build: name the run whose build ``marts_staging`` holds (publish refuses others)."""
+    with psycopg.connect(libpq_conninfo(conninfo)) as conn:
+        conn.execute(f"update {BUILD_STAMP} set run_id = %s, built_at = now()", (run_id,))
 
 
 @dbt_assets(
@@ -144,10 +181,15 @@ def stamp_marts_build(conninfo: str, run_id: str) -> None:
 def cardportal_dbt_assets(
     context: AssetExecutionContext, dbt: DbtCliResource, platform: PlatformResource
 ) -> Iterator[Any]:
-    # The marts are small tables rebuilt whole from staging, so any day's run builds them all;
-    # a retried attempt builds them again (views are replaced in place, tables rebuilt whole).
-    yield from _dbt_build(context, dbt, platform)
-    if any(key.path[0] == "marts" for key in context.selected_asset_keys):
+    # The big facts rebuild the keys touched on the run's days, everything else is rebuilt whole;
+    # a retried attempt does the same again (delete+insert, views replaced in place).
+    window = context.partition_time_window
+    days = [window.start.date() + timedelta(days=n) for n in range((window.end - window.start).days)]
+    marts = any(key.path[0] == "marts" for key in context.selected_asset_keys)
+    if marts:
+        stage_days(platform.warehouse_conninfo, days)
+    yield from _dbt_build(context, dbt, platform, run_days_vars(days))
+    if marts:
         stamp_marts_build(platform.warehouse_conninfo, context.run.run_id)
 
 
@@ -163,7 +205,7 @@ def cardportal_dbt_snapshots(
     context: AssetExecutionContext, dbt: DbtCliResource, platform: PlatformResource
 ) -> Iterator[Any]:
     # Unpartitioned: the state of the accounts as last extracted, recorded when this runs.
-    yield from _dbt_build(context, dbt, platform)
+    yield from _dbt_build(context, dbt, platform, [])
 
 
 def prune_run_folders(target: Path, keep: int = 5) -> None:
