@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -11,7 +12,7 @@ from typing import Any
 from cardportal.database import DatabaseUrls
 from cardportal.settings import Settings
 from cardportal.supervisor import Supervisor
-from cardportal.warehouse import dagster_environment, ensure_warehouse, write_dagster_yaml
+from cardportal.warehouse import POOL_LIMITS, dagster_environment, ensure_warehouse, write_dagster_yaml
 
 REPO = Path(__file__).resolve().parent.parent
 DBT_DIR = REPO / "dbt"
@@ -31,11 +32,29 @@ def dbt_parse() -> None:
 
 
 def prepare(settings: Settings, urls: DatabaseUrls) -> dict[str, str]:
-    """Warehouse schemas, dagster.yaml and the manifest; the environment Dagster runs with."""
+    """Warehouse schemas, dagster.yaml, the pools' limits and the manifest; the environment
+    Dagster runs with."""
     ensure_warehouse(urls.warehouse)
     write_dagster_yaml(settings.dagster_home, urls.dagster)
+    env = {**dagster_environment(settings.dagster_home, urls.dagster), "CARDPORTAL_HOME": str(settings.home)}
+    set_pool_limits(env)
     dbt_parse()
-    return {**dagster_environment(settings.dagster_home, urls.dagster), "CARDPORTAL_HOME": str(settings.home)}
+    return env
+
+
+def set_pool_limits(env: dict[str, str]) -> None:
+    """Each pool's limit in the instance's storage, before the daemon's queue sees a run.
+
+    Left to dagster.yaml's ``default_limit``, a pool gets its limit only when the queue first
+    meets it, and the runs dequeued in that same pass are not held back (pipelines/pools.py).
+    """
+    for pool, limit in POOL_LIMITS.items():
+        subprocess.run(
+            [_bin("dagster"), "instance", "concurrency", "set", pool, str(limit)],
+            env={**os.environ, **env},
+            check=True,
+            capture_output=True,
+        )
 
 
 def start(supervisor: Supervisor, settings: Settings, urls: DatabaseUrls, *, host: str) -> str:

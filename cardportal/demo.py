@@ -181,6 +181,8 @@ def materialize_through_dagster(settings: Settings, ui: DagsterUI) -> None:
             for job, keys in (("weekly_job", span.weeks), ("monthly_job", span.months))
             for key in keys
         ]
+        # The accounts snapshot, once, after the days (its own cadence, not a step of each day).
+        later.append(ui.launch_once("snapshot_job", tags, key="demo:snapshot_job", run_config=IN_PROCESS))
         statuses = ui.wait(later, timeout=3600)
         failed = [run_id for run_id, s in statuses.items() if s != "SUCCESS"]
         print(
@@ -262,9 +264,9 @@ def materialize_in_process(settings: Settings, urls: DatabaseUrls, span: Span) -
     """The platform's own jobs over the span, in this process, on an ephemeral Dagster instance.
 
     ``daily_job`` once over every day (its assets have single-run backfill policies: extracts,
-    dbt build, Great Expectations checks, publish, the daily reports), then ``weekly_job`` for
-    each ISO week and ``monthly_job`` for each month the span completes: what the sandbox
-    sensor launches, without the webserver and daemon.
+    dbt build, Great Expectations checks, publish, the daily reports), ``snapshot_job``, then
+    ``weekly_job`` for each ISO week and ``monthly_job`` for each month the span completes: what
+    the sensors launch, without the webserver and daemon.
     """
     import warnings
 
@@ -295,6 +297,11 @@ def materialize_in_process(settings: Settings, urls: DatabaseUrls, span: Span) -
         )
         if not result.success:
             return runs
+        started = time.monotonic()
+        result = defs.get_job_def("snapshot_job").execute_in_process(
+            instance=instance, raise_on_error=False, run_config=quiet
+        )
+        runs.append(JobRun("snapshot_job", "-", result.success, time.monotonic() - started))
         for job, keys in (("weekly_job", span.weeks), ("monthly_job", span.months)):
             for key in keys:
                 started = time.monotonic()

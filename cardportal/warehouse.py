@@ -6,8 +6,10 @@ places they write to and the read-only role exist, so the API (which reads
 start:
 
 - schemas ``raw``, ``reporting`` and ``marts`` (dbt creates the others);
-- ``reporting.report_files``, the registry of report files, and
-  ``reporting.dbt_test_results``, the tests of each dbt build;
+- ``reporting.report_files``, the registry of report files;
+- ``reporting.dbt_test_results``, the tests of each dbt build;
+- ``reporting.published_days``, the business days whose marts were checked and
+  published (the weekly and monthly reports wait for all of theirs);
 - the role ``cardportal_reader`` (no login): usage on ``marts`` and
   ``reporting``, select on their tables.
 
@@ -47,6 +49,10 @@ LOGINS = (REPORTS_LOGIN, DASHBOARDS_LOGIN)
 # What the dashboards' run list reads of Dagster's storage, and nothing more (`run_body`
 # holds each run's configuration).
 DAGSTER_RUNS_COLUMNS = ("run_id", "pipeline_name", "status", "create_timestamp", "update_timestamp")
+# The Dagster pool of every run that builds, publishes or reads the marts (pipelines/pools.py),
+# and its limit: one such run in progress at a time.
+MARTS_POOL = "warehouse_marts"
+POOL_LIMITS = {MARTS_POOL: 1}
 
 _DDL = f"""
 create schema if not exists raw;
@@ -81,6 +87,11 @@ create table if not exists reporting.dbt_test_results (
     primary key (run_id, test_id)
 );
 create index if not exists dbt_test_results_recorded on reporting.dbt_test_results (recorded_at);
+create table if not exists reporting.published_days (
+    day date primary key,
+    run_id text not null,
+    published_at timestamptz not null default now()
+);
 grant usage on schema reporting, marts to {READER_ROLE};
 grant select on all tables in schema reporting to {READER_ROLE};
 grant select on all tables in schema marts to {READER_ROLE};
@@ -268,7 +279,10 @@ def dagster_storage_url(url: str) -> str:
 
 
 def write_dagster_yaml(dagster_home: Path, dagster_url: str) -> Path:
-    """``$DAGSTER_HOME/dagster.yaml``: runs, events and schedules in PostgreSQL.
+    """``$DAGSTER_HOME/dagster.yaml``: runs, events and schedules in PostgreSQL; the run queue.
+
+    Pools are enforced per run (``granularity: run``) with a default limit of 1: see
+    :mod:`pipelines.pools` for why the marts need the run, not the step, as the unit.
 
     The URL itself is read from ``DAGSTER_PG_URL`` when Dagster starts, so no
     password is written to disk; the launcher and the tests set it.
@@ -286,8 +300,14 @@ def write_dagster_yaml(dagster_home: Path, dagster_url: str) -> Path:
         "run_coordinator:\n"
         "  module: dagster.core.run_coordinator\n"
         "  class: QueuedRunCoordinator\n"
-        "  config:\n"
+        "# Two runs at once; runs holding pool warehouse_marts (dbt, checks, publish, reports) one at\n"
+        "# a time, each holding it for the whole run (pipelines/pools.py).\n"
+        "concurrency:\n"
+        "  runs:\n"
         "    max_concurrent_runs: 2\n"
+        "  pools:\n"
+        "    granularity: run\n"
+        "    default_limit: 1\n"
         "telemetry:\n"
         "  enabled: false\n"
     )

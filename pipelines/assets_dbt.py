@@ -1,8 +1,25 @@
-"""The dbt project as assets: staging, intermediate and marts (built into marts_staging)."""
+"""The dbt project as assets: staging, intermediate and marts (built into marts_staging), and the snapshot.
 
+- ``cardportal_dbt_assets``: every model, seed and test, partitioned by business day (a
+  single-run backfill builds a range once), run with ``--vars {min_date, max_date}``: the big
+  facts (``fct_transactions``, ``fct_authorizations``, ``fct_payments``, and
+  ``int_ledger_movements_daily``) are incremental by day (``delete+insert`` of the keys touched
+  on the run's days), everything else is rebuilt whole. Pool ``warehouse_marts``
+  (:mod:`pipelines.pools`): one run at a time builds ``marts_staging``. Before a build that
+  reaches the marts, the run's days join ``marts_staging.cardportal_pending_days`` (the days
+  staged but not yet published) and the build is marked full when a fact is missing (a first
+  build); after it, ``marts_staging.cardportal_build`` names the run, which publish checks.
+- ``cardportal_dbt_snapshots``: ``snp_accounts``, unpartitioned, on its own cadence
+  (``snapshot_job``: a schedule in production, the sandbox sensor after each range of days). A
+  snapshot records the state it finds when it runs, so it is no step of a day's partition: a
+  backfill of old days would record today's state under them.
+"""
+
+import json
 import os
 import shutil
 from collections.abc import Iterator, Mapping
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +42,10 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from cardportal.database import parse_url
+from cardportal.database import libpq_conninfo, parse_url
 from pipelines import dbt_results
 from pipelines.partitions import daily_partitions
+from pipelines.pools import MARTS_POOL
 from pipelines.resources import PlatformResource
 
 DBT_DIR = Path(__file__).resolve().parent.parent / "dbt"
@@ -90,23 +108,27 @@ def transient_database_error(message: str) -> str | None:
     return next((error for error in TRANSIENT_DATABASE_ERRORS if error in lowered), None)
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    dagster_dbt_translator=CardportalTranslator(),
-    partitions_def=daily_partitions,
-    backfill_policy=BackfillPolicy.single_run(),
-    retry_policy=DBT_RETRY_POLICY,
-)
-def cardportal_dbt_assets(
-    context: AssetExecutionContext, dbt: DbtCliResource, platform: PlatformResource
+SNAPSHOTS = "resource_type:snapshot"
+BUILD_STAMP = "marts_staging.cardportal_build"
+PENDING_DAYS = "marts_staging.cardportal_pending_days"
+# The marts that are incremental by day (dbt delete+insert), published by day (assets_publish).
+INCREMENTAL_FACTS = ("fct_transactions", "fct_authorizations", "fct_payments")
+
+
+def run_days_vars(days: list[date]) -> list[str]:
+    """``--vars`` naming the run's days for the incremental models (none: a full build)."""
+    if not days:
+        return []
+    return ["--vars", json.dumps({"min_date": days[0].isoformat(), "max_date": days[-1].isoformat()})]
+
+
+def _dbt_build(
+    context: AssetExecutionContext, dbt: DbtCliResource, platform: PlatformResource, extra: list[str]
 ) -> Iterator[Any]:
-    # The marts are small tables rebuilt whole from staging, so any day's run builds them all;
-    # a retried attempt builds them again (views are replaced in place, tables rebuilt whole).
     os.environ.update(dbt_environment(platform.warehouse_conninfo))
     invocation = None
     try:
-        invocation = dbt.cli(["build"], context=context)
+        invocation = dbt.cli(["build", *extra], context=context)
         # Row counts and column types of what was built, as the assets' metadata in Dagster.
         yield from invocation.stream().fetch_row_counts().fetch_column_metadata()
     except DagsterDbtCliRuntimeError as error:
@@ -130,6 +152,77 @@ def record_test_results(context: AssetExecutionContext, platform: PlatformResour
         context.log.info(f"{count} dbt test results recorded")
     except (OSError, ValueError, psycopg.Error) as exc:
         context.log.warning(f"dbt test results not recorded: {exc}")
+
+
+def stage_days(conninfo: str, days: list[date]) -> None:
+    """Before the build: the run's days join the days staged but not yet published, and the
+    build is marked full (publish copies the facts whole) when a fact is not staged yet."""
+    with psycopg.connect(libpq_conninfo(conninfo)) as conn:
+        conn.execute("create schema if not exists marts_staging")
+        conn.execute(
+            f"create table if not exists {BUILD_STAMP} (id boolean primary key default true check (id), "
+            "run_id text, full_build boolean not null, built_at timestamptz)"
+        )
+        conn.execute(f"create table if not exists {PENDING_DAYS} (day date primary key)")
+        missing = any(
+            conn.execute("select to_regclass(%s) is null", (f"marts_staging.{fact}",)).fetchone() == (True,)
+            for fact in INCREMENTAL_FACTS
+        )
+        conn.execute(
+            f"insert into {BUILD_STAMP} (run_id, full_build) values (null, %s) on conflict (id) do update "
+            f"set run_id = null, full_build = {BUILD_STAMP}.full_build or excluded.full_build",
+            (missing,),
+        )
+        with conn.cursor() as cursor:
+            cursor.executemany(
+                f"insert into {PENDING_DAYS} (day) values (%s) on conflict do nothing", [(d,) for d in days]
+            )
+
+
+def stamp_marts_build(conninfo: str, run_id: str) -> None:
+    """After the build: name the run whose build ``marts_staging`` holds (publish refuses others)."""
+    with psycopg.connect(libpq_conninfo(conninfo)) as conn:
+        conn.execute(f"update {BUILD_STAMP} set run_id = %s, built_at = now()", (run_id,))
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    exclude=SNAPSHOTS,
+    dagster_dbt_translator=CardportalTranslator(),
+    partitions_def=daily_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
+    retry_policy=DBT_RETRY_POLICY,
+    pool=MARTS_POOL,
+)
+def cardportal_dbt_assets(
+    context: AssetExecutionContext, dbt: DbtCliResource, platform: PlatformResource
+) -> Iterator[Any]:
+    # The big facts rebuild the keys touched on the run's days, everything else is rebuilt whole;
+    # a retried attempt does the same again (delete+insert, views replaced in place).
+    window = context.partition_time_window
+    days = [window.start.date() + timedelta(days=n) for n in range((window.end - window.start).days)]
+    marts = any(key.path[0] == "marts" for key in context.selected_asset_keys)
+    if marts:
+        stage_days(platform.warehouse_conninfo, days)
+    yield from _dbt_build(context, dbt, platform, run_days_vars(days))
+    if marts:
+        stamp_marts_build(platform.warehouse_conninfo, context.run.run_id)
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    select=SNAPSHOTS,
+    dagster_dbt_translator=CardportalTranslator(),
+    retry_policy=DBT_RETRY_POLICY,
+    pool=MARTS_POOL,
+)
+def cardportal_dbt_snapshots(
+    context: AssetExecutionContext, dbt: DbtCliResource, platform: PlatformResource
+) -> Iterator[Any]:
+    # Unpartitioned: the state of the accounts as last extracted, recorded when this runs.
+    yield from _dbt_build(context, dbt, platform, [])
 
 
 def prune_run_folders(target: Path, keep: int = 5) -> None:

@@ -1,16 +1,25 @@
 """Report file assets: the daily activity report, the weekly report, the monthly finance pack.
 
 Each reads the published ``marts`` schema only (never ``marts_staging``), so
-a period whose checks failed is never reported.
+a period whose checks failed is never reported. All three hold pool
+``warehouse_marts`` (:mod:`pipelines.pools`): a report never reads ``marts``
+while another run swaps it.
+
+The weekly report and the monthly pack wait for their period: they are
+launched once every day of it is in ``reporting.published_days``
+(``pipelines.automation.published_periods_sensor``), and a run launched
+earlier (by hand, a backfill) fails without writing a file, naming the days
+still missing.
 """
 
 from datetime import date, timedelta
 
-from dagster import AssetExecutionContext, AssetKey, BackfillPolicy, MaterializeResult, asset
+from dagster import AssetExecutionContext, AssetKey, BackfillPolicy, Failure, MaterializeResult, asset
 
 from pipelines import finance_pack
 from pipelines.assets_extract import partition_days
 from pipelines.partitions import daily_partitions, monthly_partitions, weekly_partitions
+from pipelines.pools import MARTS_POOL
 from pipelines.reports import (
     csv_bytes,
     dollars,
@@ -30,6 +39,36 @@ _ACTIVITY = """
     from marts.{table} where period_start = %s
     order by mcc_group = 'all' desc, mcc_group
 """
+
+
+def unpublished_days(platform: PlatformResource, start: date, end: date) -> list[date]:
+    """The days from ``start`` to ``end`` (inclusive) not yet in ``reporting.published_days``.
+
+    Days before the first published day count as published: the platform had no activity yet
+    (the sensor launches nothing before it), and a week or month it started in is still whole.
+    """
+    with platform.warehouse() as conn:
+        rows = conn.execute(
+            "select d::date from generate_series(%s::date, %s::date, interval '1 day') as d "
+            "where not exists (select 1 from reporting.published_days p where p.day = d::date) "
+            "and d::date >= coalesce((select min(day) from reporting.published_days), '-infinity'::date) "
+            "order by 1",
+            (start, end),
+        ).fetchall()
+    return [row[0] for row in rows if isinstance(row[0], date)]
+
+
+def require_published(platform: PlatformResource, grain: str, start: date, end: date) -> None:
+    """Refuse (no retry) a period whose days are not all published: its figures would be partial."""
+    missing = unpublished_days(platform, start, end)
+    if missing:
+        shown = ", ".join(str(day) for day in missing[:7]) + (" …" if len(missing) > 7 else "")
+        raise Failure(
+            description=(
+                f"the {grain} of {start} is not complete: {len(missing)} day(s) not published ({shown})"
+            ),
+            allow_retries=False,
+        )
 
 
 def _activity_report(
@@ -71,6 +110,7 @@ def _activity_report(
     group_name="reports",
     owners=OWNERS,
     kinds={"csv", "xlsx"},
+    pool=MARTS_POOL,
 )
 def daily_activity_report(
     context: AssetExecutionContext, platform: PlatformResource
@@ -90,11 +130,13 @@ def daily_activity_report(
     group_name="reports",
     owners=OWNERS,
     kinds={"csv", "xlsx"},
+    pool=MARTS_POOL,
 )
 def weekly_activity_report(
     context: AssetExecutionContext, platform: PlatformResource
 ) -> MaterializeResult[None]:
     start = context.partition_time_window.start.date()
+    require_published(platform, "week", start, start + timedelta(days=6))
     files = _activity_report(
         context, platform, grain="week", period="weekly", start=start, end=start + timedelta(days=6)
     )
@@ -142,12 +184,14 @@ _MONTH_DAYS = """
     group_name="reports",
     owners=OWNERS,
     kinds={"csv", "xlsx", "pdf"},
+    pool=MARTS_POOL,
 )
 def monthly_finance_pack(
     context: AssetExecutionContext, platform: PlatformResource
 ) -> MaterializeResult[None]:
     window = context.partition_time_window
     start, end = window.start.date(), window.end.date() - timedelta(days=1)
+    require_published(platform, "month", start, end)
     with platform.warehouse() as conn:
         sections = finance_pack.build(conn, start)
         activity = query_frame(conn, _ACTIVITY.format(table="rpt_card_activity_monthly"), (start,))

@@ -1,13 +1,27 @@
-"""Jobs, schedules (production cadence) and the sandbox sensor.
+"""Jobs, schedules (production cadence) and sensors.
 
-- ``daily_job``: extract the day, build and check the marts, publish, write the daily report.
+- ``daily_job``: extract the day (or a range of days as one run), build and check the marts,
+  publish, write the daily report.
 - ``weekly_job`` / ``monthly_job``: the weekly report and the monthly finance pack.
-- Schedules: daily at 02:00 UTC for the previous day, weekly on Monday, monthly on the 1st
-  (running by default in production).
-- ``closed_days_sensor`` (running by default in sandbox): launches each day the platform has
-  closed, and the week or month that day completes. It reads the last closed day through
+- ``snapshot_job``: the accounts snapshot (``snp_accounts``), on its own cadence: it records
+  the state it finds, so it is no part of a day's partition (a backfill must not record today's
+  state under old days).
+- Schedules (running by default in production): daily at 02:00 UTC for the previous day; the
+  snapshot at 02:30 UTC.
+- ``published_periods_sensor`` (running by default, both modes): launches the weekly report
+  and the monthly pack once every day of the week or month is published
+  (``reporting.published_days``), each period once. It replaces weekly and monthly schedules,
+  which fired at a fixed hour whether or not the period's last day was published yet.
+- ``closed_days_sensor`` (running by default in sandbox): launches the days the platform has
+  closed since its last tick as **one** run (a single-run backfill of the range, at most
+  ``MAX_DAYS_PER_TICK`` days), then a snapshot. It reads the last closed day through
   :func:`pipelines.clock.last_closed_day` (billing_runs once the billing branch is merged).
+
+Runs that build or read the marts hold pool ``warehouse_marts`` (:mod:`pipelines.pools`), so
+queued daily runs build and publish one at a time, in the order they were queued.
 """
+
+from __future__ import annotations
 
 from datetime import date, timedelta
 
@@ -16,12 +30,14 @@ from dagster import (
     DefaultScheduleStatus,
     DefaultSensorStatus,
     RunRequest,
+    ScheduleDefinition,
     SensorEvaluationContext,
     SensorResult,
     build_schedule_from_partitioned_job,
     define_asset_job,
     sensor,
 )
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from pipelines.partitions import _setting
 
@@ -29,57 +45,104 @@ SANDBOX = _setting("env") == "sandbox"
 
 daily_job = define_asset_job(
     "daily_job",
-    selection=AssetSelection.groups("extract", "staging", "snapshots", "intermediate", "marts")
+    selection=AssetSelection.groups("extract", "staging", "intermediate", "marts")
     | AssetSelection.assets("daily_activity_report"),
     description="One business day: extract, dbt build, Great Expectations checks, publish, daily report.",
 )
 weekly_job = define_asset_job("weekly_job", selection=AssetSelection.assets("weekly_activity_report"))
 monthly_job = define_asset_job("monthly_job", selection=AssetSelection.assets("monthly_finance_pack"))
+snapshot_job = define_asset_job(
+    "snapshot_job",
+    selection=AssetSelection.groups("snapshots"),
+    description="The accounts snapshot: each account's limit and status as last extracted, recorded now.",
+)
 
 _production = DefaultScheduleStatus.STOPPED if SANDBOX else DefaultScheduleStatus.RUNNING
 schedules = [
     build_schedule_from_partitioned_job(daily_job, hour_of_day=2, default_status=_production),
-    build_schedule_from_partitioned_job(weekly_job, hour_of_day=3, default_status=_production),
-    build_schedule_from_partitioned_job(monthly_job, hour_of_day=4, default_status=_production),
+    ScheduleDefinition(
+        name="snapshot_job_schedule",
+        job=snapshot_job,
+        cron_schedule="30 2 * * *",
+        execution_timezone="UTC",
+        default_status=_production,
+        description="After the daily extract: the accounts as they are now.",
+    ),
 ]
 
 MAX_DAYS_PER_TICK = 31
+MAX_PERIODS_PER_TICK = 8
+
+
+def range_tags(first: date, last: date) -> dict[str, str]:
+    """The tags of a single-run backfill of ``first``..``last`` (the assets' BackfillPolicy)."""
+    return {
+        ASSET_PARTITION_RANGE_START_TAG: first.isoformat(),
+        ASSET_PARTITION_RANGE_END_TAG: last.isoformat(),
+    }
 
 
 def closed_day_requests(
     last_launched: date | None, last_closed: date, first_day: date
 ) -> tuple[list[RunRequest], date]:
-    """Run requests for the days after ``last_launched`` up to ``last_closed``; the new cursor."""
-    day = max(first_day, (last_launched + timedelta(days=1)) if last_launched else first_day)
-    requests: list[RunRequest] = []
-    while day <= last_closed and len(requests) < MAX_DAYS_PER_TICK:
-        requests.append(RunRequest(job_name="daily_job", partition_key=day.isoformat(), run_key=f"day:{day}"))
-        if day.isoweekday() == 7:  # Sunday closes the ISO week
-            monday = day - timedelta(days=6)
-            if monday >= first_day:
-                requests.append(
-                    RunRequest(
-                        job_name="weekly_job", partition_key=monday.isoformat(), run_key=f"week:{monday}"
-                    )
-                )
-        if (day + timedelta(days=1)).day == 1:  # the last day of a month
-            month = day.replace(day=1)
-            if month >= first_day:
-                requests.append(
-                    RunRequest(
-                        job_name="monthly_job", partition_key=month.isoformat(), run_key=f"month:{month}"
-                    )
-                )
-        last_launched = day
-        day += timedelta(days=1)
-    return requests, last_launched or (first_day - timedelta(days=1))
+    """One daily run for the days after ``last_launched`` up to ``last_closed`` (at most
+    ``MAX_DAYS_PER_TICK``), then a snapshot; the new cursor."""
+    start = max(first_day, (last_launched + timedelta(days=1)) if last_launched else first_day)
+    cursor = last_launched or (first_day - timedelta(days=1))
+    if start > last_closed:
+        return [], cursor
+    end = min(last_closed, start + timedelta(days=MAX_DAYS_PER_TICK - 1))
+    if start == end:
+        daily = RunRequest(job_name="daily_job", partition_key=start.isoformat(), run_key=f"days:{start}")
+    else:
+        daily = RunRequest(job_name="daily_job", tags=range_tags(start, end), run_key=f"days:{start}:{end}")
+    snapshot = RunRequest(job_name="snapshot_job", run_key=f"snapshot:{end}")
+    return [daily, snapshot], end
+
+
+def complete_periods(published: set[date]) -> list[tuple[str, date]]:
+    """The weeks (Monday) and months (1st) whose every day is published, by their last day.
+
+    Days before the first published day count as published (nothing happened yet); a period
+    ending after the last published day is not complete.
+    """
+    if not published:
+        return []
+    first, last = min(published), max(published)
+    periods: list[tuple[date, str, date]] = []
+    monday = first - timedelta(days=first.weekday())
+    while monday + timedelta(days=6) <= last:
+        days = [monday + timedelta(days=n) for n in range(7)]
+        if all(day in published or day < first for day in days):
+            periods.append((monday + timedelta(days=6), "weekly_job", monday))
+        monday += timedelta(days=7)
+    month = first.replace(day=1)
+    while True:
+        following = (month + timedelta(days=32)).replace(day=1)
+        if following - timedelta(days=1) > last:
+            break
+        days = [month + timedelta(days=n) for n in range((following - month).days)]
+        if all(day in published or day < first for day in days):
+            periods.append((following - timedelta(days=1), "monthly_job", month))
+        month = following
+    return [(job, start) for _, job, start in sorted(periods)]
+
+
+def period_requests(published: set[date], launched: set[str]) -> list[RunRequest]:
+    """Run requests for complete periods not launched yet (run keys ``week:…``/``month:…``)."""
+    requests = []
+    for job, start in complete_periods(published):
+        key = f"{'week' if job == 'weekly_job' else 'month'}:{start}"
+        if key not in launched:
+            requests.append(RunRequest(job_name=job, partition_key=start.isoformat(), run_key=key))
+    return requests[:MAX_PERIODS_PER_TICK]
 
 
 @sensor(
-    jobs=[daily_job, weekly_job, monthly_job],
+    jobs=[daily_job, snapshot_job],
     minimum_interval_seconds=60,
     default_status=DefaultSensorStatus.RUNNING if SANDBOX else DefaultSensorStatus.STOPPED,
-    description="Sandbox: launch each day the platform closed, and the weeks and months those days complete.",
+    description="Sandbox: the days closed since the last tick as one run, then a snapshot.",
 )
 def closed_days_sensor(context: SensorEvaluationContext) -> SensorResult:
     import psycopg
@@ -98,3 +161,30 @@ def closed_days_sensor(context: SensorEvaluationContext) -> SensorResult:
     cursor = date.fromisoformat(context.cursor) if context.cursor else None
     requests, new_cursor = closed_day_requests(cursor, last_closed, first_day)
     return SensorResult(run_requests=requests, cursor=new_cursor.isoformat())
+
+
+@sensor(
+    jobs=[weekly_job, monthly_job],
+    minimum_interval_seconds=30,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Launch the weekly report and the monthly pack once all their days are published.",
+)
+def published_periods_sensor(context: SensorEvaluationContext) -> SensorResult:
+    import psycopg
+
+    from cardportal.database import libpq_conninfo, resolve_databases
+    from cardportal.settings import get_settings
+
+    settings = get_settings()
+    with psycopg.connect(libpq_conninfo(resolve_databases(settings).warehouse)) as conn:
+        exists = conn.execute("select to_regclass('reporting.published_days') is not null").fetchone()
+        if not exists or not exists[0]:
+            return SensorResult(skip_reason="nothing published yet")
+        published = {row[0] for row in conn.execute("select day from reporting.published_days")}
+    launched = set(context.cursor.split(",")) if context.cursor else set()
+    requests = period_requests(published, launched)
+    if not requests:
+        return SensorResult(skip_reason="no week or month newly complete")
+    return SensorResult(
+        run_requests=requests, cursor=",".join(sorted(launched | {str(r.run_key) for r in requests}))
+    )

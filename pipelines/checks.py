@@ -1,7 +1,7 @@
 """Great Expectations suites on the marts, as blocking asset checks.
 
 The marts are built into ``marts_staging``; these checks read them there. They
-block: when one fails, ``published_marts`` (the swap into ``marts``) and the
+block: when one fails, ``published_marts`` (the publish into ``marts``) and the
 report files downstream of it do not run, so nothing unchecked is ever seen
 by dashboards or report readers (write-audit-publish).
 

@@ -13,12 +13,20 @@ from pathlib import Path
 from dagster import AssetsDefinition, AssetSpec, Definitions
 from dagster_dbt import DbtCliResource
 
-from pipelines.assets_dbt import cardportal_dbt_assets, dbt_project
+from pipelines.assets_dbt import cardportal_dbt_assets, cardportal_dbt_snapshots, dbt_project
 from pipelines.assets_exposures import dashboard_pages
 from pipelines.assets_extract import api_requests, extract_assets
 from pipelines.assets_publish import published_marts
 from pipelines.assets_reports import daily_activity_report, monthly_finance_pack, weekly_activity_report
-from pipelines.automation import closed_days_sensor, daily_job, monthly_job, schedules, weekly_job
+from pipelines.automation import (
+    closed_days_sensor,
+    daily_job,
+    monthly_job,
+    published_periods_sensor,
+    schedules,
+    snapshot_job,
+    weekly_job,
+)
 from pipelines.checks import great_expectations_marts
 from pipelines.docs import dbt_docs, docs_after_daily_run, docs_job
 from pipelines.resources import PlatformResource
@@ -27,6 +35,7 @@ ASSETS: list[AssetsDefinition | AssetSpec] = [
     *extract_assets,
     api_requests,
     cardportal_dbt_assets,
+    cardportal_dbt_snapshots,
     published_marts,
     daily_activity_report,
     weekly_activity_report,
@@ -46,9 +55,9 @@ def build_definitions(platform: PlatformResource | None = None) -> Definitions:
     return Definitions(
         assets=ASSETS,
         asset_checks=[great_expectations_marts],
-        jobs=[daily_job, weekly_job, monthly_job, docs_job],
+        jobs=[daily_job, weekly_job, monthly_job, snapshot_job, docs_job],
         schedules=schedules,
-        sensors=[closed_days_sensor, docs_after_daily_run],
+        sensors=[closed_days_sensor, published_periods_sensor, docs_after_daily_run],
         resources={
             "platform": platform or PlatformResource(),
             "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),

@@ -10,8 +10,10 @@ the last is extracted through the real extract specs (the history a daily
 job finds), then the daily job's assets run once for the last day (a
 warm-up: marts built, Great Expectations imported) and are timed for that
 day, alternating the two worlds: every extract of the day, ``dbt build``
-(staging, snapshot, intermediate, marts and their tests), the Great
-Expectations checks, the publish swap and the daily report, in one
+with the day's ``--vars`` (staging, intermediate, marts and their tests; the
+big facts incremental by day), the Great Expectations checks, the publish
+(the facts' day delete+inserted, the report tables swapped) and the daily
+report, in one
 in-process Dagster run (``materialize``, the run's launch included).
 Re-running a day is what a re-run or a late day costs: the extracts replace
 the day's slice.

@@ -508,7 +508,12 @@ def pipeline(
         result = materialize(
             daily_selection(), resources=resources, tags=range_tags(first, last), instance=instance
         )
+        # The snapshot is its own asset on its own cadence (not a step of the days): once, after.
+        from pipelines.assets_dbt import cardportal_dbt_snapshots
+
+        snapshot = materialize([cardportal_dbt_snapshots], resources=resources, instance=instance)
     state = Pipeline(world, home, warehouse_url, database_url, resources, result)
+    state.snapshots["snapshot_run"] = snapshot.success
     state.snapshots["seconds"] = {
         "world": round(world_seconds, 1),
         "pipeline": round(time.perf_counter() - started, 1),

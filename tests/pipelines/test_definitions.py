@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import psycopg
@@ -60,12 +60,14 @@ def test_asset_graph_jobs_schedules_and_sensor(dbt_manifest: Path) -> None:
     ):
         assert expected in keys
     crons = {
-        name: defs.resolve_schedule_def(f"{name}_schedule").cron_schedule
-        for name in ("daily_job", "weekly_job", "monthly_job")
+        name: defs.resolve_schedule_def(name).cron_schedule
+        for name in ("daily_job_schedule", "snapshot_job_schedule")
     }
-    # Daily at 02:00 UTC for the previous day, weekly on Monday, monthly on the 1st.
-    assert crons == {"daily_job": "0 2 * * *", "weekly_job": "0 3 * * 1", "monthly_job": "0 4 1 * *"}
-    assert [s.name for s in defs.sensors or []] == ["closed_days_sensor", "docs_after_daily_run"]
+    assert len(list(defs.schedules or [])) == 2
+    # Daily at 02:00 UTC for the previous day; the snapshot after it. Weeks and months are
+    # launched by a sensor once all their days are published, not at a fixed hour.
+    assert crons == {"daily_job_schedule": "0 2 * * *", "snapshot_job_schedule": "30 2 * * *"}
+    assert [s.name for s in defs.sensors or []] == ["closed_days_sensor", "published_periods_sensor", "docs_after_daily_run"]
     graph = defs.resolve_asset_graph()
     checks = {k.name: graph.get_check_spec(k) for k in graph.asset_check_keys}
     gate = checks["great_expectations_rpt_ledger_reconciliation"]
@@ -73,26 +75,67 @@ def test_asset_graph_jobs_schedules_and_sensor(dbt_manifest: Path) -> None:
     for mart in ("fct_payments", "fct_statements", "rpt_delinquency", "rpt_payments", "rpt_revenue_monthly"):
         assert checks[f"great_expectations_{mart}"].blocking
     daily = defs.resolve_job_def("daily_job").asset_layer.selected_asset_keys
-    assert AssetKey(["snapshots", "snp_accounts"]) in daily  # the snapshot runs with each day
+    snapshot = AssetKey(["snapshots", "snp_accounts"])
+    # The snapshot records the state it finds: its own unpartitioned asset and job, never a day's step.
+    assert snapshot not in daily
+    assert defs.resolve_job_def("snapshot_job").asset_layer.selected_asset_keys == {snapshot}
+    assert graph.get(snapshot).partitions_def is None
+    assert graph.get(AssetKey(["marts", "fct_transactions"])).partitions_def is not None
+    # One pool serialises every run that builds, publishes or reads the marts (pipelines/pools.py).
+    from pipelines.pools import MARTS_POOL
+
+    for name in ("daily_job", "weekly_job", "monthly_job", "snapshot_job"):
+        job = defs.resolve_job_def(name)
+        assert MARTS_POOL in {node.definition.pool for node in job.graph.node_dict.values()}, name
     assert any(name.startswith("unique_") for name in checks)  # dbt tests, as checks
 
 
-def test_the_sensor_launches_closed_days_and_the_weeks_and_months_they_complete() -> None:
-    from pipelines.automation import closed_day_requests
+def test_the_sensor_launches_closed_days_as_one_run_then_a_snapshot() -> None:
+    from pipelines.automation import MAX_DAYS_PER_TICK, closed_day_requests
 
     requests, cursor = closed_day_requests(date(2026, 11, 28), date(2026, 12, 1), date(2026, 1, 1))
-    launched = [(r.job_name, r.partition_key) for r in requests]
+    launched = [(r.job_name, r.partition_key, dict(r.tags)) for r in requests]
     assert launched == [
-        ("daily_job", "2026-11-29"),
-        ("weekly_job", "2026-11-23"),  # Sunday 29 November closes the week of Monday 23
-        ("daily_job", "2026-11-30"),
-        ("monthly_job", "2026-11-01"),
-        ("daily_job", "2026-12-01"),
+        (
+            "daily_job",
+            None,
+            {
+                "dagster/asset_partition_range_start": "2026-11-29",
+                "dagster/asset_partition_range_end": "2026-12-01",
+            },
+        ),
+        ("snapshot_job", None, {}),
     ]
     assert cursor == date(2026, 12, 1)
     again, same = closed_day_requests(cursor, date(2026, 12, 1), date(2026, 1, 1))
     assert again == []
     assert same == cursor
+    one, _ = closed_day_requests(cursor, date(2026, 12, 2), date(2026, 1, 1))
+    assert one[0].partition_key == "2026-12-02"
+    # A month closed at once is still one run (of at most MAX_DAYS_PER_TICK days), not a month of runs.
+    many, upto = closed_day_requests(None, date(2026, 12, 31), date(2026, 10, 1))
+    assert [r.job_name for r in many] == ["daily_job", "snapshot_job"]
+    assert upto == date(2026, 10, 1) + timedelta(days=MAX_DAYS_PER_TICK - 1)
+
+
+def test_weeks_and_months_are_launched_once_all_their_days_are_published() -> None:
+    from pipelines.automation import complete_periods, period_requests
+
+    first = date(2026, 11, 25)  # a Wednesday: the days before it had no activity
+    published = {first + timedelta(days=n) for n in range(12)}  # to Sunday 6 December
+    assert complete_periods(published) == [
+        ("weekly_job", date(2026, 11, 23)),
+        ("monthly_job", date(2026, 11, 1)),
+        ("weekly_job", date(2026, 11, 30)),
+    ]
+    gap = published - {date(2026, 12, 2)}
+    assert complete_periods(gap) == [("weekly_job", date(2026, 11, 23)), ("monthly_job", date(2026, 11, 1))]
+    requests = period_requests(published, launched={"week:2026-11-23"})
+    assert [(r.job_name, r.partition_key, r.run_key) for r in requests] == [
+        ("monthly_job", "2026-11-01", "month:2026-11-01"),
+        ("weekly_job", "2026-11-30", "week:2026-11-30"),
+    ]
+    assert complete_periods(set()) == []
 
 
 def test_last_closed_day_is_the_latest_finished_billing_run(engine: Engine, database_url: str) -> None:

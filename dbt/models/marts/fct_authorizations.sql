@@ -1,4 +1,6 @@
 -- Every purchase authorization the network asked for, approved or declined (with its code).
+-- Incremental by day (delete+insert), as fct_transactions.
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='authorization_id', on_schema_change='fail') }}
 select
     transaction_id as authorization_id,
     account_id,
@@ -16,3 +18,6 @@ select
     created_date as authorized_date
 from {{ ref('int_transactions_classified') }}
 where transaction_type = 'purchase'
+{%- if cardportal_run_days() %}
+    and transaction_id in ({{ cardportal_touched(source('raw', 'transactions')) }})
+{%- endif %}

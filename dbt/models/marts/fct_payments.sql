@@ -1,10 +1,20 @@
 -- Every payment towards a card account: who started it, its outcome, what was returned, and how it
 -- compares with the statement it paid (the latest one closed before it): full, partial, minimum,
 -- below_minimum, or no_statement.
+-- Incremental by day (delete+insert): a run rebuilds the payments extracted on its days and those
+-- whose refunds or disputes were (a return also touches the payment, this is belt and braces).
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='payment_id', on_schema_change='fail') }}
 with
 
 payments as (
     select * from {{ ref('stg_cardportal__payments') }}
+    {%- if cardportal_run_days() %}
+    where payment_id in (
+        {{ cardportal_touched(source('raw', 'payments')) }}
+        union
+        {{ cardportal_touched(source('raw', 'payment_postings'), key='payment_id') }}
+    )
+    {%- endif %}
 ),
 
 statements as (

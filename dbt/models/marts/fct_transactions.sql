@@ -1,4 +1,7 @@
 -- Every transaction that moved or held money (declined authorizations are in fct_authorizations).
+-- Incremental by day (delete+insert): a run rebuilds the transactions extracted on its days, each
+-- from its latest version; publish copies the same keys into the live marts.fct_transactions.
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='transaction_id', on_schema_change='fail') }}
 with
 
 transactions as (
@@ -36,3 +39,6 @@ select
 from transactions
 left join accounts on accounts.account_id = transactions.account_id
 where transactions.status <> 'declined'
+{%- if cardportal_run_days() %}
+    and transactions.transaction_id in ({{ cardportal_touched(source('raw', 'transactions')) }})
+{%- endif %}
