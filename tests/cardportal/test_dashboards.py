@@ -64,6 +64,7 @@ def test_the_dashboards_environment_has_their_logins_and_no_secret(tmp_path: Pat
         "DASHBOARDS_DAGSTER_URL": READERS.dashboards_dagster,
         "CARDPORTAL_HOME": str(settings.home),
         "DAGSTER_UI_URL": f"http://localhost:{settings.dagster_port}",
+        "CARDPORTAL_DOCS_URL": f"http://localhost:{settings.docs_port}",
         "CARDPORTAL_API_URL": "http://127.0.0.1:8000",
     }
 

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from api.clock import Clock
 from tests.api.audit.test_audit import events
-from tests.conftest import make_settings, problem
+from tests.conftest import make_settings, problem, production_readers
 from tests.factories import PASSWORD, LoggedIn, customer, login, register, unique_email, user_with_role
 
 
@@ -175,6 +175,7 @@ def production_app(
         CREDIT_BUREAU="http",
         BUREAU_URL="https://bureau.example.com",
         BUREAU_API_KEY="bureau-key-long-enough-0123456789",
+        **production_readers(database_url),
     )
     return create_app(settings, database_url=database_url, warehouse_url=warehouse_url)
 
