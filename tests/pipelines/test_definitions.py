@@ -65,7 +65,13 @@ def test_asset_graph_jobs_schedules_and_sensor(dbt_manifest: Path) -> None:
     }
     # Daily at 02:00 UTC for the previous day, weekly on Monday, monthly on the 1st.
     assert crons == {"daily_job": "0 2 * * *", "weekly_job": "0 3 * * 1", "monthly_job": "0 4 1 * *"}
-    assert [s.name for s in defs.sensors or []] == ["closed_days_sensor", "docs_after_daily_run"]
+    assert [s.name for s in defs.sensors or []] == [
+        "closed_days_sensor",
+        "docs_after_daily_run",
+        "alert_on_run_failure",
+        "alert_on_failed_checks",
+        "report_marts_freshness_sensor",
+    ]
     graph = defs.resolve_asset_graph()
     checks = {k.name: graph.get_check_spec(k) for k in graph.asset_check_keys}
     gate = checks["great_expectations_rpt_ledger_reconciliation"]
