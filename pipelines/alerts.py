@@ -26,6 +26,7 @@ from dagster import (
     AssetChecksDefinition,
     AssetKey,
     ConfigurableResource,
+    DagsterEvent,
     DagsterEventType,
     DefaultSensorStatus,
     EventRecordsFilter,
@@ -73,6 +74,14 @@ class AlertsResource(ConfigurableResource):  # type: ignore[type-arg]
 # Runs ------------------------------------------------------------------------------------------
 
 
+def _root_error(event: DagsterEvent) -> str:
+    """The innermost error of a step failure (Dagster wraps the asset's own in its own)."""
+    error = event.step_failure_data.error
+    while error is not None and error.cause is not None:
+        error = error.cause
+    return error.message.strip() if error is not None else ""
+
+
 @run_failure_sensor(
     name="alert_on_run_failure",
     default_status=DefaultSensorStatus.RUNNING,
@@ -89,12 +98,7 @@ def alert_on_run_failure(context: RunFailureSensorContext, alerts: AlertsResourc
             ),
         )
     )
-    steps = {
-        event.step_key or "?": (
-            event.step_failure_data.error.message.strip() if event.step_failure_data.error else ""
-        )
-        for event in context.get_step_failure_events()
-    }
+    steps = {event.step_key or "?": _root_error(event) for event in context.get_step_failure_events()}
     subject = f"Run failed: {run.job_name}" + (f" ({partition})" if partition else "")
     lines = [context.failure_event.message or "The run failed."]
     lines += [

@@ -2,91 +2,38 @@
 
 from __future__ import annotations
 
-import json
-import socket
-import threading
 from collections.abc import Iterator
 from email import message_from_bytes
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
 from cardportal.notify import AlertChannels, AlertDeliveryError, notify, outbox_path, read_outbox
 from cardportal.settings import ConfigurationError, Settings
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Mailbox:
-    def __init__(self) -> None:
-        self.messages: list[Envelope] = []
-
-    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:  # noqa: ARG002
-        self.messages.append(envelope)
-        return "250 OK"
-
-
-def _authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
-    ok = isinstance(data, LoginPassword) and (data.login, data.password) == (b"alerts", b"s3cret")
-    return AuthResult(success=ok)
+from tests.alert_servers import Mailbox, free_port, smtp_server, webhook_server
 
 
 @pytest.fixture
-def smtp_server() -> Iterator[tuple[int, Mailbox]]:
-    mailbox = Mailbox()
-    port = free_port()
-    controller = Controller(
-        mailbox, hostname="127.0.0.1", port=port, authenticator=_authenticate, auth_require_tls=False
-    )
-    controller.start()
-    try:
-        yield port, mailbox
-    finally:
-        controller.stop()
+def smtp() -> Iterator[tuple[str, Mailbox]]:
+    with smtp_server() as server:
+        yield server
 
 
 @pytest.fixture
 def webhook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    received: list[dict[str, Any]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers["Content-Length"])
-            received.append(
-                {"content_type": self.headers["Content-Type"], **json.loads(self.rfile.read(length))}
-            )
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hooks/alerts", received
-    finally:
-        server.shutdown()
-        server.server_close()
+    with webhook_server() as server:
+        yield server
 
 
 def test_an_alert_reaches_email_webhook_and_outbox(
-    tmp_path: Path, smtp_server: tuple[int, Mailbox], webhook: tuple[str, list[dict[str, Any]]]
+    tmp_path: Path, smtp: tuple[str, Mailbox], webhook: tuple[str, list[dict[str, Any]]]
 ) -> None:
-    port, mailbox = smtp_server
+    smtp_url, mailbox = smtp
     url, received = webhook
     channels = AlertChannels(
         outbox=outbox_path(tmp_path),
-        smtp_url=f"smtp://alerts:s3cret@127.0.0.1:{port}",
+        smtp_url=smtp_url,
         email_from="pipelines@cardportal.test",
         email_to=("data-oncall@cardportal.test", "finance@cardportal.test"),
         webhook_url=url,
@@ -116,12 +63,12 @@ def test_an_alert_reaches_email_webhook_and_outbox(
 
 
 def test_a_refusing_channel_is_reported_after_the_others_are_served(
-    tmp_path: Path, smtp_server: tuple[int, Mailbox]
+    tmp_path: Path, smtp: tuple[str, Mailbox]
 ) -> None:
-    port, mailbox = smtp_server
+    smtp_url, mailbox = smtp
     channels = AlertChannels(
         outbox=outbox_path(tmp_path),
-        smtp_url=f"smtp://alerts:s3cret@127.0.0.1:{port}",
+        smtp_url=smtp_url,
         email_to=("data-oncall@cardportal.test",),
         webhook_url=f"http://127.0.0.1:{free_port()}/nobody-listens",
         timeout_seconds=2,
