@@ -172,6 +172,7 @@ def check_data_quality(at: AppTest, d: Dashboards) -> None:
     assert "reconcile to the cent" in shown
     assert "suites passed" in shown  # the pipeline's Great Expectations results
     assert "No Dagster runs readable" in shown
+    assert "No alerts in the sandbox outbox" in shown  # the world's run failed nothing
     _, suites, fresh = (frame.value for frame in at.dataframe[:3])
     # Each suite named, with its table.
     assert suites["suite"].notna().all(), suites
