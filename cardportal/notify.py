@@ -11,7 +11,8 @@ Each alert goes to every channel that is configured:
   ``$CARDPORTAL_HOME/outbox/alerts.jsonl``, which the dashboards' Data quality page shows.
 
 Every channel is tried; when any fails, :class:`AlertDeliveryError` names the failed ones
-after the others were served (a sensor's tick then fails and is retried: at least once).
+after the others were served (a sensor's tick then fails and is retried: at least once). With
+no channel at all (production without ``SMTP_URL`` or ``ALERT_WEBHOOK_URL``) it is raised too.
 """
 
 from __future__ import annotations
@@ -89,6 +90,10 @@ def notify(
         "body": body,
         "details": dict(details or {}),
     }
+    if not channels.configured:
+        # Production without SMTP_URL or ALERT_WEBHOOK_URL: fail loudly (the sensor's tick fails
+        # in the Dagster UI) rather than tell no one.
+        raise AlertDeliveryError({"none": "no channel configured: set SMTP_URL or ALERT_WEBHOOK_URL"})
     delivered: list[str] = []
     failures: dict[str, str] = {}
     senders = {"outbox": _to_outbox, "email": _by_email, "webhook": _by_webhook}

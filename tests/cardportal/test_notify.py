@@ -89,6 +89,11 @@ def test_the_outbox_is_newest_first_and_skips_a_torn_line(tmp_path: Path) -> Non
     assert [a["subject"] for a in read_outbox(tmp_path, limit=10)] == ["alert 2", "alert 1", "alert 0"]
 
 
+def test_no_channel_at_all_is_an_error_not_silence() -> None:
+    with pytest.raises(AlertDeliveryError, match="no channel configured"):
+        notify(AlertChannels(), subject="s", body="b")
+
+
 def test_channels_from_settings(tmp_path: Path) -> None:
     settings = Settings(
         CARDPORTAL_HOME=tmp_path,
