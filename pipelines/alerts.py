@@ -15,6 +15,7 @@ check sensor's batch before that evaluation, so the next tick tries it again (at
 """
 
 import json
+import time
 import warnings
 from collections.abc import Sequence
 from datetime import timedelta
@@ -46,6 +47,7 @@ SANDBOX = _setting("env") == "sandbox"
 DBT_MANIFEST = Path(__file__).resolve().parent.parent / "dbt" / "target" / "manifest.json"
 REPORT_ASSETS = ("daily_activity_report", "weekly_activity_report", "monthly_finance_pack")
 CHECK_BATCH = 200
+FIRST_TICK_LOOKBACK_SECONDS = 24 * 3600
 
 
 class AlertsResource(ConfigurableResource):  # type: ignore[type-arg]
@@ -157,10 +159,12 @@ def alert_on_failed_checks(context: SensorEvaluationContext, alerts: AlertsResou
         ascending=True,
     )
     cursor, sent = after, 0
+    # The first tick (no cursor yet) tells of the last day only, not of an instance's whole past.
+    since = time.time() - FIRST_TICK_LOOKBACK_SECONDS if after is None else 0.0
     for record in records:
         event = record.event_log_entry.dagster_event
         evaluation = event.asset_check_evaluation_data if event else None
-        if evaluation is not None and not evaluation.passed:
+        if evaluation is not None and not evaluation.passed and record.timestamp >= since:
             subject, body, details = _check_alert(evaluation, record.run_id)
             try:
                 notify(alerts.channels(), subject=subject, body=body, details=details)

@@ -230,9 +230,53 @@ def test_a_planted_bad_row_fails_the_blocking_check_and_alerts(
         )
     outbox = read_outbox(tmp_path, limit=100)
     checks = [a["details"] for a in outbox if a["details"]["kind"] == "check_failure"]
-    assert [(c["check"], c["asset"], c["blocking"]) for c in checks] == [
-        ("great_expectations_rpt_ledger_reconciliation", "marts/rpt_ledger_reconciliation", True)
+    # One alert for each check the run failed, no more: the blocking reconciliation among them
+    # (and the roll-forward and dbt's own tests that the cent also breaks).
+    failed = [
+        (e.check_name, e.asset_key.to_user_string())
+        for e in result.get_asset_check_evaluations()
+        if not e.passed
+    ]
+    assert sorted((c["check"], c["asset"]) for c in checks) == sorted(failed)
+    gate = [c for c in checks if c["check"] == "great_expectations_rpt_ledger_reconciliation"]
+    assert [(c["asset"], c["blocking"], c["severity"]) for c in gate] == [
+        ("marts/rpt_ledger_reconciliation", True, "ERROR")
     ]
     runs = [a for a in outbox if a["details"]["kind"] == "run_failure"]
     assert [r["details"]["partition"] for r in runs] == [day.isoformat()]
     assert len(received) == len(outbox)
+
+
+def test_the_check_sensor_reads_the_platforms_postgres_event_log(
+    server_url: str, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daemon's instance keeps its event log in PostgreSQL (cardportal/warehouse.py): the
+    sensor's cursor over every run's check evaluations works there, as in test_instance.py."""
+    import psycopg
+    from psycopg import sql
+
+    from cardportal.database import database_on_same_server, libpq_conninfo, parse_url
+    from cardportal.warehouse import dagster_environment, write_dagster_yaml
+
+    name = f"{parse_url(database_url).database}_alerts"
+    admin = libpq_conninfo(database_on_same_server(server_url, "postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    try:
+        dagster_home = tmp_path / "dagster"
+        write_dagster_yaml(dagster_home, database_on_same_server(server_url, name))
+        for key, value in dagster_environment(
+            dagster_home, database_on_same_server(server_url, name)
+        ).items():
+            monkeypatch.setenv(key, value)
+        alerts = AlertsResource(outbox=str(outbox_path(tmp_path)))
+        with DagsterInstance.get() as instance:
+            assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
+            overdue = run_freshness_checks(instance)
+            cursor = check_alerts(instance, alerts, None)
+            assert check_alerts(instance, alerts, cursor) == cursor
+        assert len(read_outbox(tmp_path, limit=100)) == len(overdue) > 0
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
