@@ -133,6 +133,16 @@ class Settings(BaseSettings):
     # Each of connect, read, write and pool; the applicant waits this long at most, for each.
     bureau_timeout_seconds: float = Field(5.0, alias="BUREAU_TIMEOUT_SECONDS", gt=0, le=60)
 
+    # Alerts of the data platform (cardportal/notify.py): e-mail through SMTP_URL
+    # (smtp://[user:password@]host[:port][?starttls=true] or smtps://…) from ALERT_EMAIL_FROM to
+    # ALERT_EMAIL_TO (comma-separated), a JSON POST to ALERT_WEBHOOK_URL; in sandbox always the
+    # local outbox, CARDPORTAL_HOME/outbox/alerts.jsonl.
+    smtp_url: SecretStr | None = Field(None, alias="SMTP_URL")
+    alert_email_from: str = Field("cardportal-alerts@localhost", alias="ALERT_EMAIL_FROM")
+    alert_email_to: Annotated[list[str], NoDecode] = Field(default_factory=list, alias="ALERT_EMAIL_TO")
+    alert_webhook_url: AnyHttpUrl | None = Field(None, alias="ALERT_WEBHOOK_URL")
+    alert_timeout_seconds: float = Field(10.0, alias="ALERT_TIMEOUT_SECONDS", gt=0, le=60)
+
     api_host: str = Field("127.0.0.1", alias="API_HOST")
     # Sandbox mode serves fixed, public secrets and a movable clock: it listens on loopback
     # only, unless this says otherwise (a sandbox shared on a private network, on purpose).
@@ -142,7 +152,7 @@ class Settings(BaseSettings):
     # 2-core machine 2 workers gave 107 against 73 authorizations/s (1.5x).
     api_workers: int = Field(2, alias="API_WORKERS", ge=1)
 
-    @field_validator("cors_origins", "rate_limit_exempt_ips", mode="before")
+    @field_validator("cors_origins", "rate_limit_exempt_ips", "alert_email_to", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         # From the environment: "https://a.example,https://b.example", or a JSON list.
@@ -165,6 +175,8 @@ class Settings(BaseSettings):
         else:
             self._fill_sandbox_defaults()
         self._refuse_incomplete_bureau()
+        if self.smtp_url is not None and not self.alert_email_to:
+            raise ConfigurationError("ALERT_EMAIL_TO must name a recipient when SMTP_URL is set")
         if self.env == "production":
             self._refuse_owner_readers()
         return self

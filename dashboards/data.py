@@ -529,6 +529,22 @@ def latest_ge_results() -> tuple[str, list[dict[str, Any]]] | None:
     return files[-1].stem, rows
 
 
+@st.cache_data(ttl=30, show_spinner=False)
+def latest_alerts(limit: int = 10) -> list[dict[str, Any]]:
+    """The newest alerts of the sandbox outbox (``CARDPORTAL_HOME/outbox/alerts.jsonl``), newest first."""
+    from cardportal.notify import read_outbox
+
+    return [
+        {
+            "sent_at": alert.get("sent_at"),
+            "subject": alert.get("subject"),
+            "kind": (alert.get("details") or {}).get("kind"),
+            "run_id": (alert.get("details") or {}).get("run_id"),
+        }
+        for alert in read_outbox(config().home, limit=limit)
+    ]
+
+
 @st.cache_data(ttl=60, show_spinner=False)
 def dagster_runs(limit: int = 15) -> pd.DataFrame | None:
     """The last Dagster runs from its storage database, as the dashboards' login (a few columns

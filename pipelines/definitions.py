@@ -13,6 +13,8 @@ from pathlib import Path
 from dagster import AssetsDefinition, AssetSpec, Definitions
 from dagster_dbt import DbtCliResource
 
+# Alerts (issue 22, finding 4): failed runs, failed checks, stale marts and sources.
+from pipelines.alerts import AlertsResource, alert_sensors, report_marts_freshness
 from pipelines.assets_dbt import cardportal_dbt_assets, cardportal_dbt_snapshots, dbt_project
 from pipelines.assets_exposures import dashboard_pages
 from pipelines.assets_extract import api_requests, extract_assets
@@ -30,6 +32,7 @@ from pipelines.automation import (
 from pipelines.checks import great_expectations_marts
 from pipelines.docs import dbt_docs, docs_after_daily_run, docs_job
 from pipelines.resources import PlatformResource
+from pipelines.source_freshness import dbt_source_freshness
 
 ASSETS: list[AssetsDefinition | AssetSpec] = [
     *extract_assets,
@@ -54,13 +57,14 @@ def dbt_executable() -> str:
 def build_definitions(platform: PlatformResource | None = None) -> Definitions:
     return Definitions(
         assets=ASSETS,
-        asset_checks=[great_expectations_marts],
+        asset_checks=[great_expectations_marts, dbt_source_freshness, *report_marts_freshness],
         jobs=[daily_job, weekly_job, monthly_job, snapshot_job, docs_job],
         schedules=schedules,
-        sensors=[closed_days_sensor, published_periods_sensor, docs_after_daily_run],
+        sensors=[closed_days_sensor, published_periods_sensor, docs_after_daily_run, *alert_sensors],
         resources={
             "platform": platform or PlatformResource(),
             "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
+            "alerts": AlertsResource(),
         },
     )
 

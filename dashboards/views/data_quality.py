@@ -14,8 +14,21 @@ st.markdown(
     f"[dbt docs]({docs}/dbt/) (every model and column, the lineage to these pages and the report "
     f"files) and [Great Expectations Data Docs]({docs}/gx/) (the blocking checks and their results)."
 )
+
+
+def alerts_section() -> None:
+    st.subheader("Alerts")
+    alerts = data.latest_alerts()
+    if not alerts:
+        st.success("No alerts in the sandbox outbox: no failed run, check or freshness check so far.")
+        return
+    st.warning(f"The newest {len(alerts)} alerts (failed runs and checks, stale marts, stale sources):")
+    st.dataframe(alerts, hide_index=True, key="dq_alerts")
+
+
 if not data.existing_marts():
     ui.empty_state()
+    alerts_section()
     st.stop()
 
 st.subheader("Marts against the ledger")
@@ -69,3 +82,5 @@ if runs is None or runs.empty:
     )
 else:
     st.dataframe(runs, hide_index=True, key="dq_runs")
+
+alerts_section()

@@ -67,8 +67,14 @@ def test_asset_graph_jobs_schedules_and_sensor(dbt_manifest: Path) -> None:
     # Daily at 02:00 UTC for the previous day; the snapshot after it. Weeks and months are
     # launched by a sensor once all their days are published, not at a fixed hour.
     assert crons == {"daily_job_schedule": "0 2 * * *", "snapshot_job_schedule": "30 2 * * *"}
-    sensors = ["closed_days_sensor", "published_periods_sensor", "docs_after_daily_run"]
-    assert [s.name for s in defs.sensors or []] == sensors
+    assert [s.name for s in defs.sensors or []] == [
+        "closed_days_sensor",
+        "published_periods_sensor",
+        "docs_after_daily_run",
+        "alert_on_run_failure",
+        "alert_on_failed_checks",
+        "report_marts_freshness_sensor",
+    ]
     graph = defs.resolve_asset_graph()
     checks = {k.name: graph.get_check_spec(k) for k in graph.asset_check_keys}
     gate = checks["great_expectations_rpt_ledger_reconciliation"]
