@@ -129,8 +129,10 @@ def _dbt_build(
     invocation = None
     try:
         invocation = dbt.cli(["build", *extra], context=context)
-        # Row counts and column types of what was built, as the assets' metadata in Dagster.
-        yield from invocation.stream().fetch_row_counts().fetch_column_metadata()
+        # Not .fetch_row_counts() / .fetch_column_metadata(): dagster-dbt builds their relation
+        # names from the manifest, parsed with the default database name, so they fail on any
+        # other warehouse ("cross-database references are not implemented").
+        yield from invocation.stream()
     except DagsterDbtCliRuntimeError as error:
         transient = transient_database_error(str(error))
         if transient is None:

@@ -33,6 +33,7 @@ from dashboards import auth, data, reports
 from dashboards.auth import SESSION_KEY, Principal
 from tests.api.audit.test_audit import events, registered_report
 from tests.api.auth.test_mfa import enrolled, next_code, production_app
+from tests.conftest import login_password
 from tests.dashboards.conftest import APP, sign_in
 from tests.factories import PASSWORD, LoggedIn, user_with_role
 
@@ -40,14 +41,18 @@ __all__ = ["production_app", "registered_report"]  # fixtures shared by import
 
 
 @pytest.fixture
-def dashboards_env(live_server: str, warehouse_url: str) -> Iterator[None]:
-    """The dashboards against the session's API and its (empty) warehouse."""
+def dashboards_env(live_server: str, warehouse_url: str, reader_logins: None) -> Iterator[None]:
+    """The dashboards against the session's API and its (empty) warehouse, as their own login."""
     from cardportal.settings import get_settings
+    from cardportal.warehouse import DASHBOARDS_LOGIN, as_login, ensure_warehouse
 
+    ensure_warehouse(warehouse_url)
     env = {
         "CARDPORTAL_API_URL": live_server,
-        "WAREHOUSE_URL": warehouse_url,
-        "DAGSTER_DATABASE_URL": warehouse_url.replace("_warehouse", "_no_dagster"),
+        "DASHBOARDS_WAREHOUSE_URL": as_login(warehouse_url, DASHBOARDS_LOGIN, login_password()),
+        "DASHBOARDS_DAGSTER_URL": as_login(
+            warehouse_url.replace("_warehouse", "_no_dagster"), DASHBOARDS_LOGIN, login_password()
+        ),
     }
     saved = {name: os.environ.get(name) for name in env}
     os.environ.update(env)

@@ -503,6 +503,10 @@ def pipeline(
     # snapshot keeps history across runs by design, so a new world starts a new history.
     with psycopg.connect(libpq_conninfo(warehouse_url), autocommit=True) as conn:
         conn.execute("drop schema if exists snapshots cascade")
+        # The big facts are incremental: a new world must not keep the last world's rows in
+        # the staged facts (its days' keys are not extracted again), so they start afresh.
+        conn.execute("drop schema if exists marts_staging cascade")
+        conn.execute("drop schema if exists intermediate cascade")
     started = time.perf_counter()
     with DagsterInstance.ephemeral() as instance:
         result = materialize(

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -746,29 +747,41 @@ def test_the_finance_pack_rolls_the_ledger_forward_to_the_cent(pipeline: Pipelin
     from dagster import DagsterInstance, materialize
     from pypdf import PdfReader
 
+    from pipelines import finance_pack
     from pipelines.assets_reports import monthly_finance_pack
 
     world = pipeline.world
     months = sorted({day.replace(day=1) for day in world.all_days})
     packs: dict[date, dict[tuple[str, str], dict[str, str]]] = {}
+    paths: dict[str, Path] = {}
     with DagsterInstance.ephemeral() as instance:
         for month in months:
-            assert materialize(
+            complete = _month_after(month) - timedelta(days=1) <= world.all_days[-1]
+            result = materialize(
                 [monthly_finance_pack],
                 resources=pipeline.resources,
                 partition_key=month.isoformat(),
                 instance=instance,
-            ).success
-            with pipeline.warehouse() as conn:
-                found = conn.execute(
-                    "select format, path from reporting.report_files "
-                    "where name = 'finance_pack_monthly' and period_start = %s",
-                    (month,),
-                ).fetchall()
-            paths = {fmt: pipeline.home / "reports" / path for fmt, path in found}
-            rows = csv.DictReader(io.StringIO(paths["csv"].read_text()))
-            packs[month] = {(r["section"], r["line"]): r for r in rows}
-    # The last month's other files: a sheet per section, charts with labelled axes.
+                raise_on_error=False,
+            )
+            # A month still open is refused (its days are not all published): its figures are
+            # taken from the code the asset runs, so every month's are checked below.
+            assert result.success == complete, month
+            if complete:
+                with pipeline.warehouse() as conn:
+                    found = conn.execute(
+                        "select format, path from reporting.report_files "
+                        "where name = 'finance_pack_monthly' and period_start = %s",
+                        (month,),
+                    ).fetchall()
+                paths = {fmt: pipeline.home / "reports" / path for fmt, path in found}
+                text = paths["csv"].read_text()
+            else:
+                with pipeline.warehouse() as conn:
+                    text = finance_pack.csv_bytes(finance_pack.build(conn, month)).decode()
+            packs[month] = {(r["section"], r["line"]): r for r in csv.DictReader(io.StringIO(text))}
+    assert paths, "no complete month in the world"
+    # The last complete month's other files: a sheet per section, charts with labelled axes.
     with zipfile.ZipFile(paths["xlsx"]) as workbook:
         sheets = workbook.read("xl/workbook.xml").decode()
     sections = ("Roll-forward", "Income", "Payments", "Delinquency")
