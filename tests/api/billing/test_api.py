@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 
 from api.billing.models import BillingRun, Statement
 from api.clock import PlatformClock
+from tests.api.auth.test_mfa import enrolled, next_code
 from tests.conftest import NETWORK_KEY, make_settings, production_readers
-from tests.factories import customer, login, open_card_account, unique_email, user_with_role
+from tests.factories import PASSWORD, customer, login, open_card_account, unique_email, user_with_role
 
 NET = {"X-Network-Key": NETWORK_KEY}
 MERCHANT = {"name": "Book Shop", "mcc": "5942", "country": "US"}
@@ -203,9 +204,16 @@ def test_production_refuses_to_move_the_clock(session: Session, database_url: st
     )
     production = create_app(settings, database_url=database_url)
     with TestClient(production) as client:
+        # A production admin signs in with a second factor (issue 21, finding 7).
         admin = user_with_role(client, session, "admin")
-        r = client.post("/v1/sandbox/clock/advance", headers=admin.headers, json={"days": 1})
+        secret = enrolled(client, admin)
+        form = {"grant_type": "password", "username": admin.email, "password": PASSWORD}
+        form["otp"] = next_code(secret)
+        signed_in = client.post("/v1/auth/token", data=form)
+        assert signed_in.status_code == 200, signed_in.text
+        headers = {"Authorization": f"Bearer {signed_in.json()['access_token']}"}
+        r = client.post("/v1/sandbox/clock/advance", headers=headers, json={"days": 1})
         assert (r.status_code, r.json()["code"]) == (403, "clock_not_movable")
-        assert client.get("/v1/sandbox/clock", headers=admin.headers).json()["movable"] is False
+        assert client.get("/v1/sandbox/clock", headers=headers).json()["movable"] is False
     assert session.execute(select(func.count()).select_from(PlatformClock)).scalar_one() == 0
     assert datetime.now(UTC) - production.state.clock.now() < timedelta(seconds=5)
