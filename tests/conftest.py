@@ -140,6 +140,29 @@ def production_readers(database_url: str) -> dict[str, str]:
     }
 
 
+# Secrets production accepts (long enough, not the sandbox's), a real-looking bureau and the
+# tests' reader logins: what a test of production mode starts from.
+PRODUCTION_VALUES = {
+    "CARDPORTAL_ENV": "production",
+    "JWT_SECRET": "p" * 40,
+    "CARD_DATA_KEY": "ab" * 32,
+    "STRIPE_API_KEY": "sk_live_real_enough",
+    "STRIPE_WEBHOOK_SECRET": "whsec_real_enough_0123456789abcdef",
+    "NETWORK_API_KEY": "network-key-long-enough-0123456789",
+    "PII_HASH_SALT": "s" * 40,
+    "CREDIT_COUNSELING_PHONE": "1-800-388-2227",
+    "FIRST_ADMIN_EMAIL": "",
+    "CREDIT_BUREAU": "http",
+    "BUREAU_URL": "https://bureau.example.com",
+    "BUREAU_API_KEY": "bureau-key-long-enough-0123456789",
+}
+
+
+def production_settings(home: Path, database_url: str, **overrides: str) -> Settings:
+    """Settings that production starts with, on the test server, with ``overrides``."""
+    return make_settings(home, **{**PRODUCTION_VALUES, **production_readers(database_url), **overrides})
+
+
 @pytest.fixture(scope="session")
 def reader_logins(server_url: str) -> None:
     """The reading logins on the test server, with the tests' password (what ``_prepare`` does

@@ -26,7 +26,7 @@ from api.accounts.models import Account
 from api.applications.models import Application, CreditLimitRequest
 from api.cards.models import Card
 from cardportal.stripe_emulator import free_port
-from tests.conftest import make_settings, problem, production_readers
+from tests.conftest import problem, production_settings
 from tests.factories import application_body, customer, scored_email
 
 BUREAU_KEY = "bureau-key-from-the-vault-0123456789"
@@ -106,22 +106,12 @@ def production_app(
 ) -> FastAPI:
     from api.main import create_app
 
-    settings = make_settings(
+    settings = production_settings(
         tmp_path_factory.mktemp("production"),
-        CARDPORTAL_ENV="production",
-        JWT_SECRET="p" * 40,
-        CARD_DATA_KEY="ab" * 32,
-        STRIPE_API_KEY="sk_live_real_enough",
-        STRIPE_WEBHOOK_SECRET="whsec_real_enough_0123456789abcdef",
-        NETWORK_API_KEY="network-key-long-enough-0123456789",
-        PII_HASH_SALT="s" * 40,
-        CREDIT_COUNSELING_PHONE="1-800-388-2227",
-        FIRST_ADMIN_EMAIL="",
-        CREDIT_BUREAU="http",
+        database_url,
         BUREAU_URL=f"http://127.0.0.1:{bureau_port}",
         BUREAU_API_KEY=BUREAU_KEY,
         BUREAU_TIMEOUT_SECONDS=str(TIMEOUT_SECONDS),
-        **production_readers(database_url),
     )
     return create_app(settings, database_url=database_url, warehouse_url=warehouse_url)
 

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from api.clock import Clock
 from tests.api.audit.test_audit import events
-from tests.conftest import make_settings, problem, production_readers
+from tests.conftest import problem, production_settings
 from tests.factories import PASSWORD, LoggedIn, customer, login, register, unique_email, user_with_role
 
 
@@ -161,21 +161,9 @@ def production_app(
 ) -> FastAPI:
     from api.main import create_app
 
-    settings = make_settings(
+    settings = production_settings(
         tmp_path_factory.mktemp("production-mfa"),
-        CARDPORTAL_ENV="production",
-        JWT_SECRET="p" * 40,
-        CARD_DATA_KEY="ab" * 32,
-        STRIPE_API_KEY="sk_live_real_enough",
-        STRIPE_WEBHOOK_SECRET="whsec_real_enough_0123456789abcdef",
-        NETWORK_API_KEY="network-key-long-enough-0123456789",
-        PII_HASH_SALT="s" * 40,
-        CREDIT_COUNSELING_PHONE="1-800-388-2227",
-        FIRST_ADMIN_EMAIL="",
-        CREDIT_BUREAU="http",
-        BUREAU_URL="https://bureau.example.com",
-        BUREAU_API_KEY="bureau-key-long-enough-0123456789",
-        **production_readers(database_url),
+        database_url,
     )
     return create_app(settings, database_url=database_url, warehouse_url=warehouse_url)
 

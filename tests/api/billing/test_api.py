@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from api.billing.models import BillingRun, Statement
 from api.clock import PlatformClock
 from tests.api.auth.test_mfa import enrolled, next_code
-from tests.conftest import NETWORK_KEY, make_settings, production_readers
+from tests.conftest import NETWORK_KEY, production_settings
 from tests.factories import PASSWORD, customer, login, open_card_account, unique_email, user_with_role
 
 NET = {"X-Network-Key": NETWORK_KEY}
@@ -186,21 +186,9 @@ def test_the_far_edge_and_customers(api: TestClient, session: Session, app: Fast
 def test_production_refuses_to_move_the_clock(session: Session, database_url: str, tmp_path: Path) -> None:
     from api.main import create_app
 
-    settings = make_settings(
+    settings = production_settings(
         tmp_path,
-        CARDPORTAL_ENV="production",
-        JWT_SECRET="p" * 40,
-        CARD_DATA_KEY="ab" * 32,
-        STRIPE_API_KEY="sk_live_real_enough",
-        STRIPE_WEBHOOK_SECRET="whsec_real_enough_0123456789abcdef",
-        NETWORK_API_KEY="network-key-long-enough-0123456789",
-        PII_HASH_SALT="s" * 40,
-        CREDIT_COUNSELING_PHONE="1-800-388-2227",
-        FIRST_ADMIN_EMAIL="",
-        CREDIT_BUREAU="http",
-        BUREAU_URL="https://bureau.example.com",
-        BUREAU_API_KEY="bureau-key-long-enough-0123456789",
-        **production_readers(database_url),
+        database_url,
     )
     production = create_app(settings, database_url=database_url)
     with TestClient(production) as client:
