@@ -20,6 +20,7 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -563,3 +564,33 @@ def pipeline(
             )
         ]
         conn.execute(text("truncate " + ", ".join(f'"{t}"' for t in tables) + " cascade"))
+
+
+@contextmanager
+def persistent_dagster_home(
+    server_url: str, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, suffix: str
+) -> Iterator[str]:
+    """``DagsterInstance.get()`` as `cardportal up`'s daemon has it: dagster.yaml in
+    ``tmp_path/dagster`` on a fresh PostgreSQL database of its own (``<test database>_<suffix>``,
+    whose URL is yielded), dropped afterwards."""
+    from psycopg import sql
+
+    from cardportal.database import database_on_same_server, parse_url
+    from cardportal.warehouse import dagster_environment, write_dagster_yaml
+
+    name = f"{parse_url(database_url).database}_{suffix}"
+    admin = libpq_conninfo(database_on_same_server(server_url, "postgres"))
+    drop = sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(drop)
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    try:
+        dagster_home = tmp_path / "dagster"
+        storage = database_on_same_server(server_url, name)
+        write_dagster_yaml(dagster_home, storage)
+        for key, value in dagster_environment(dagster_home, storage).items():
+            monkeypatch.setenv(key, value)
+        yield storage
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(drop)

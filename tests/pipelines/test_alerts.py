@@ -34,7 +34,7 @@ from pipelines.alerts import (
     report_marts_freshness,
 )
 from tests.alert_servers import Mailbox, smtp_server, webhook_server
-from tests.pipelines.conftest import Pipeline
+from tests.pipelines.conftest import Pipeline, persistent_dagster_home
 
 pytestmark = pytest.mark.xdist_group("pipeline")
 
@@ -252,24 +252,7 @@ def test_the_check_sensor_reads_the_platforms_postgres_event_log(
 ) -> None:
     """The daemon's instance keeps its event log in PostgreSQL (cardportal/warehouse.py): the
     sensor's cursor over every run's check evaluations works there, as in test_instance.py."""
-    import psycopg
-    from psycopg import sql
-
-    from cardportal.database import database_on_same_server, libpq_conninfo, parse_url
-    from cardportal.warehouse import dagster_environment, write_dagster_yaml
-
-    name = f"{parse_url(database_url).database}_alerts"
-    admin = libpq_conninfo(database_on_same_server(server_url, "postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    try:
-        dagster_home = tmp_path / "dagster"
-        write_dagster_yaml(dagster_home, database_on_same_server(server_url, name))
-        for key, value in dagster_environment(
-            dagster_home, database_on_same_server(server_url, name)
-        ).items():
-            monkeypatch.setenv(key, value)
+    with persistent_dagster_home(server_url, database_url, tmp_path, monkeypatch, suffix="alerts"):
         alerts = AlertsResource(outbox=str(outbox_path(tmp_path)))
         with DagsterInstance.get() as instance:
             assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
@@ -277,6 +260,3 @@ def test_the_check_sensor_reads_the_platforms_postgres_event_log(
             cursor = check_alerts(instance, alerts, None)
             assert check_alerts(instance, alerts, cursor) == cursor
         assert len(read_outbox(tmp_path, limit=100)) == len(overdue) > 0
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))

@@ -12,11 +12,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg import sql
 
-from cardportal.database import database_on_same_server, libpq_conninfo, parse_url
-from cardportal.warehouse import dagster_environment, write_dagster_yaml
-from tests.pipelines.conftest import platform_resources
+from tests.pipelines.conftest import persistent_dagster_home, platform_resources
 
 
 def test_a_run_through_the_persistent_postgres_instance(
@@ -31,19 +28,9 @@ def test_a_run_through_the_persistent_postgres_instance(
 
     from pipelines.assets_extract import api_requests
 
-    name = f"{parse_url(database_url).database}_dagster"
-    admin = libpq_conninfo(database_on_same_server(server_url, "postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    try:
-        dagster_home = tmp_path / "dagster"
-        write_dagster_yaml(dagster_home, database_on_same_server(server_url, name))
-        for key, value in dagster_environment(
-            dagster_home, database_on_same_server(server_url, name)
-        ).items():
-            monkeypatch.setenv(key, value)
-        assert "env: DAGSTER_PG_URL" in (dagster_home / "dagster.yaml").read_text()
+    home = persistent_dagster_home(server_url, database_url, tmp_path, monkeypatch, suffix="dagster")
+    with home as storage:
+        assert "env: DAGSTER_PG_URL" in (tmp_path / "dagster" / "dagster.yaml").read_text()
         today = datetime.now(UTC).date().isoformat()
         with DagsterInstance.get() as instance:
             assert type(instance.run_storage).__name__ == "PostgresRunStorage"
@@ -59,12 +46,9 @@ def test_a_run_through_the_persistent_postgres_instance(
             assert run.status == DagsterRunStatus.SUCCESS
             stored = instance.fetch_materializations(AssetKey(["raw", "api_requests"]), limit=5)
             assert [r.partition_key for r in stored.records] == [today]
-        with psycopg.connect(database_on_same_server(server_url, name)) as conn:
+        with psycopg.connect(storage) as conn:
             events = conn.execute(
                 "select count(*) from event_logs where run_id = %s", (result.run_id,)
             ).fetchone()
         assert events is not None
         assert events[0] > 5
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
