@@ -66,22 +66,28 @@ def _redis(directory: Path) -> Iterator[str]:
         process.wait(10)
 
 
-def _client(url: str, home: Path, storage_uri: str) -> TestClient:
+def in_process_client(url: str, home: Path, **overrides: str) -> TestClient:
+    """A sandbox app by ``create_app`` on the bench's database, driven in process, entered.
+    Every such app signs with one JWT secret, so a token from one is good on the others."""
     values: dict[str, object] = {
         "CARDPORTAL_ENV": "sandbox",
         "CARDPORTAL_HOME": str(home),
         "NETWORK_API_KEY": NETWORK_KEY,
         "CARD_DATA_KEY": CARD_DATA_KEY,
-        "JWT_SECRET": "bench-jwt-secret-" + "0" * 48,  # one token for the three apps
-        "RATE_LIMIT_STORAGE_URI": storage_uri,
-        # The defaults (1200/minute per IP, 600/minute per user): a moving window's cost
-        # grows with the hits it holds, so a huge limit would flatter nobody.
-        "RATE_LIMIT_CREDENTIALS_PER_IP": "1000/minute",
+        "JWT_SECRET": "bench-jwt-secret-" + "0" * 48,
+        **overrides,
     }
-    settings = Settings(**values)  # type: ignore[arg-type]
-    client = TestClient(create_app(settings, database_url=url))
+    client = TestClient(create_app(Settings(**values), database_url=url))  # type: ignore[arg-type]
     client.__enter__()
     return client
+
+
+def _client(url: str, home: Path, storage_uri: str) -> TestClient:
+    # The defaults (1200/minute per IP, 600/minute per user): a moving window's cost grows with
+    # the hits it holds, so a huge limit would flatter nobody.
+    return in_process_client(
+        url, home, RATE_LIMIT_STORAGE_URI=storage_uri, RATE_LIMIT_CREDENTIALS_PER_IP="1000/minute"
+    )
 
 
 def _microseconds(

@@ -28,11 +28,10 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from api.auth.versions import TokenVersions, UserVersion
-from api.main import create_app
-from bench.env import CARD_DATA_KEY, NETWORK_KEY, BenchEnv
+from bench.env import NETWORK_KEY, BenchEnv
 from bench.product import MERCHANT
+from bench.ratelimit_cost import in_process_client
 from bench.seed import PASSWORD, account_id, card_id, seed_accounts, seed_transactions, user_email
-from cardportal.settings import Settings
 
 ACCOUNTS = 200
 
@@ -49,20 +48,15 @@ class NoCheck(TokenVersions):
 
 
 def _client(url: str, home: Path, *, check: bool) -> TestClient:
-    values: dict[str, object] = {
-        "CARDPORTAL_ENV": "sandbox",
-        "CARDPORTAL_HOME": str(home),
-        "NETWORK_API_KEY": NETWORK_KEY,
-        "CARD_DATA_KEY": CARD_DATA_KEY,
-        "JWT_SECRET": "bench-jwt-secret-" + "0" * 48,  # one token for both apps
-        "RATE_LIMIT_STORAGE_URI": "memory://",
-        "RATE_LIMIT_PER_IP": "1000000/minute",
-        "RATE_LIMIT_PER_USER": "1000000/minute",
-    }
-    app = create_app(Settings(**values), database_url=url)  # type: ignore[arg-type]
-    client = TestClient(app)
-    client.__enter__()
+    client = in_process_client(
+        url,
+        home,
+        RATE_LIMIT_STORAGE_URI="memory://",
+        RATE_LIMIT_PER_IP="1000000/minute",
+        RATE_LIMIT_PER_USER="1000000/minute",
+    )
     if not check:
+        app: Any = client.app
         app.state.token_versions.stop()
         app.state.token_versions = NoCheck(app.state.token_versions._engine)
     return client
