@@ -17,7 +17,7 @@ check sensor's batch before that evaluation, so the next tick tries it again (at
 import json
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -41,10 +41,10 @@ from dagster import (
 )
 
 from cardportal.notify import AlertChannels, AlertDeliveryError, notify
+from pipelines.assets_dbt import dbt_manifest
 from pipelines.partitions import _setting
 
 SANDBOX = _setting("env") == "sandbox"
-DBT_MANIFEST = Path(__file__).resolve().parent.parent / "dbt" / "target" / "manifest.json"
 REPORT_ASSETS = ("daily_activity_report", "weekly_activity_report", "monthly_finance_pack")
 CHECK_BATCH = 200
 FIRST_TICK_LOOKBACK_SECONDS = 24 * 3600
@@ -184,9 +184,9 @@ def alert_on_failed_checks(context: SensorEvaluationContext, alerts: AlertsResou
 # Freshness of the marts the report files read ------------------------------------------------
 
 
-def report_mart_keys(manifest_path: Path = DBT_MANIFEST) -> list[AssetKey]:
+def report_mart_keys(manifest: Mapping[str, Any] | None = None) -> list[AssetKey]:
     """The marts the report assets read, from the reports' dbt exposures (meta.dagster_asset)."""
-    manifest = json.loads(manifest_path.read_text())
+    manifest = manifest if manifest is not None else dbt_manifest()
     names = {
         node.split(".")[-1]
         for exposure in manifest["exposures"].values()

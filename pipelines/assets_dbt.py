@@ -20,6 +20,7 @@ import os
 import shutil
 from collections.abc import Iterator, Mapping
 from datetime import date, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,7 @@ from dagster_dbt import (
 
 from cardportal.database import libpq_conninfo, parse_url
 from pipelines import dbt_results
+from pipelines.dbt_metadata import with_table_metadata
 from pipelines.partitions import daily_partitions
 from pipelines.pools import MARTS_POOL
 from pipelines.resources import PlatformResource
@@ -111,8 +113,34 @@ def transient_database_error(message: str) -> str | None:
 SNAPSHOTS = "resource_type:snapshot"
 BUILD_STAMP = "marts_staging.cardportal_build"
 PENDING_DAYS = "marts_staging.cardportal_pending_days"
-# The marts that are incremental by day (dbt delete+insert), published by day (assets_publish).
-INCREMENTAL_FACTS = ("fct_transactions", "fct_authorizations", "fct_payments")
+# The tag a mart's YAML gives it to be guarded by a blocking Great Expectations suite (checks.py).
+CHECKED_TAG = "great_expectations"
+
+
+@cache
+def dbt_manifest() -> Mapping[str, Any]:
+    """The dbt project's manifest, as the code location loaded it (``make dbt-parse``)."""
+    manifest: Mapping[str, Any] = json.loads(dbt_project.manifest_path.read_text())
+    return manifest
+
+
+def mart_models(manifest: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """The models of dbt's ``marts`` folder by name, sorted: what publish moves into ``marts``."""
+    marts = {
+        node["name"]: node
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["fqn"][1:2] == ["marts"]
+    }
+    return dict(sorted(marts.items()))
+
+
+# The marts that are incremental by day (dbt delete+insert), published by day (assets_publish);
+# the others are rebuilt whole and swapped. One definition: each model's materialization.
+INCREMENTAL_FACTS = tuple(
+    name
+    for name, node in mart_models(dbt_manifest()).items()
+    if node["config"]["materialized"] == "incremental"
+)
 
 
 def run_days_vars(days: list[date]) -> list[str]:
@@ -129,10 +157,14 @@ def _dbt_build(
     invocation = None
     try:
         invocation = dbt.cli(["build", *extra], context=context)
-        # Not .fetch_row_counts() / .fetch_column_metadata(): dagster-dbt builds their relation
-        # names from the manifest, parsed with the default database name, so they fail on any
-        # other warehouse ("cross-database references are not implemented").
-        yield from invocation.stream()
+        # Row counts and column schemas from the warehouse the build used (pipelines.dbt_metadata):
+        # dagster-dbt's own fetch_row_counts() fails on a warehouse not named "warehouse".
+        yield from with_table_metadata(
+            invocation.stream(),
+            invocation.manifest,
+            libpq_conninfo(platform.warehouse_conninfo),
+            context.log,
+        )
     except DagsterDbtCliRuntimeError as error:
         transient = transient_database_error(str(error))
         if transient is None:

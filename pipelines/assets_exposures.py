@@ -11,13 +11,12 @@ them in ``meta.dagster_asset`` and only feed dbt's docs.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from dagster import AssetKey, AssetSpec, MetadataValue
 
-from pipelines.assets_dbt import CardportalTranslator, dbt_project
+from pipelines.assets_dbt import CardportalTranslator, dbt_manifest, dbt_project
 
 PUBLISHED = AssetKey("published_marts")
 OWNERS = ["team:data-platform"]
@@ -51,4 +50,4 @@ def exposure_specs(manifest: Mapping[str, Any]) -> list[AssetSpec]:
     return specs
 
 
-dashboard_pages = exposure_specs(json.loads(dbt_project.manifest_path.read_text()))
+dashboard_pages = exposure_specs(dbt_manifest())

@@ -10,8 +10,9 @@
   snapshot at 02:30 UTC.
 - ``published_periods_sensor`` (running by default, both modes): launches the weekly report
   and the monthly pack once every day of the week or month is published
-  (``reporting.published_days``), each period once. It replaces weekly and monthly schedules,
-  which fired at a fixed hour whether or not the period's last day was published yet.
+  (``reporting.published_days``), and again when one of its days is published again (a
+  corrected day re-run: the report files follow the marts). It replaces weekly and monthly
+  schedules, which fired at a fixed hour whether or not the period's last day was published yet.
 - ``closed_days_sensor`` (running by default in sandbox): launches the days the platform has
   closed since its last tick as **one** run (a single-run backfill of the range, at most
   ``MAX_DAYS_PER_TICK`` days), then a snapshot. It reads the last closed day through
@@ -23,6 +24,8 @@ queued daily runs build and publish one at a time, in the order they were queued
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from datetime import date, timedelta
 
 from dagster import (
@@ -72,6 +75,8 @@ schedules = [
 
 MAX_DAYS_PER_TICK = 31
 MAX_PERIODS_PER_TICK = 8
+# On the weekly and monthly runs the sensor launches: when their period's days were last published.
+PERIOD_VERSION_TAG = "cardportal/published_version"
 
 
 def range_tags(first: date, last: date) -> dict[str, str]:
@@ -128,14 +133,54 @@ def complete_periods(published: set[date]) -> list[tuple[str, date]]:
     return [(job, start) for _, job, start in sorted(periods)]
 
 
-def period_requests(published: set[date], launched: set[str]) -> list[RunRequest]:
-    """Run requests for complete periods not launched yet (run keys ``week:…``/``month:…``)."""
+def period_days(job: str, start: date) -> list[date]:
+    """The days of the week (``weekly_job``, from Monday) or month (``monthly_job``) at ``start``."""
+    if job == "weekly_job":
+        return [start + timedelta(days=n) for n in range(7)]
+    following = (start + timedelta(days=32)).replace(day=1)
+    return [start + timedelta(days=n) for n in range((following - start).days)]
+
+
+def period_requests(published: Mapping[date, str], launched: Mapping[str, str]) -> list[RunRequest]:
+    """Run requests for the complete periods not launched yet, and for those with a day published
+    again since their launch (a corrected day: the week's report and the month's pack are written
+    again from the marts as they are now).
+
+    ``published``: each published day and its version (when it was last published, as text that
+    sorts in time order); ``launched``: each period's key (``week:…``/``month:…``) and the version
+    it was launched for. Run keys are ``<key>@<version>``: one run per period and version.
+    """
     requests = []
-    for job, start in complete_periods(published):
+    for job, start in complete_periods(set(published)):
         key = f"{'week' if job == 'weekly_job' else 'month'}:{start}"
-        if key not in launched:
-            requests.append(RunRequest(job_name=job, partition_key=start.isoformat(), run_key=key))
+        version = max(published.get(day, "") for day in period_days(job, start))
+        if key not in launched or launched[key] < version:
+            requests.append(
+                RunRequest(
+                    job_name=job,
+                    partition_key=start.isoformat(),
+                    run_key=f"{key}@{version}",
+                    tags={PERIOD_VERSION_TAG: version},
+                )
+            )
     return requests[:MAX_PERIODS_PER_TICK]
+
+
+def launched_periods(cursor: str | None, published: Mapping[date, str]) -> dict[str, str]:
+    """The sensor's cursor as ``{period key: version launched}``. A cursor from before periods
+    had versions (comma-separated keys) counts each listed period as launched for its days'
+    versions now, so an upgrade launches nothing again."""
+    if not cursor:
+        return {}
+    if cursor.startswith("{"):
+        return {str(k): str(v) for k, v in json.loads(cursor).items()}
+    launched = {}
+    for key in cursor.split(","):
+        grain, _, start = key.partition(":")
+        job = "weekly_job" if grain == "week" else "monthly_job"
+        days = period_days(job, date.fromisoformat(start))
+        launched[key] = max((published.get(day, "") for day in days), default="")
+    return launched
 
 
 @sensor(
@@ -180,11 +225,15 @@ def published_periods_sensor(context: SensorEvaluationContext) -> SensorResult:
         exists = conn.execute("select to_regclass('reporting.published_days') is not null").fetchone()
         if not exists or not exists[0]:
             return SensorResult(skip_reason="nothing published yet")
-        published = {row[0] for row in conn.execute("select day from reporting.published_days")}
-    launched = set(context.cursor.split(",")) if context.cursor else set()
+        versions = conn.execute(
+            "select day, to_char(published_at at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') "
+            "from reporting.published_days"
+        )
+        published: dict[date, str] = dict(versions.fetchall())
+    launched = launched_periods(context.cursor, published)
     requests = period_requests(published, launched)
     if not requests:
-        return SensorResult(skip_reason="no week or month newly complete")
-    return SensorResult(
-        run_requests=requests, cursor=",".join(sorted(launched | {str(r.run_key) for r in requests}))
-    )
+        return SensorResult(skip_reason="no week or month newly complete or published again")
+    for request in requests:
+        launched[str(request.run_key).split("@")[0]] = request.tags[PERIOD_VERSION_TAG]
+    return SensorResult(run_requests=requests, cursor=json.dumps(launched, sort_keys=True))

@@ -12,7 +12,7 @@ Validation results (JSON) and Data Docs are written under
 
 import json
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from dagster import (
 )
 
 from cardportal.database import parse_url
+from pipelines.assets_dbt import CHECKED_TAG, dbt_manifest, mart_models
 from pipelines.resources import PlatformResource
 
 SCHEMA = "marts_staging"
@@ -245,19 +246,15 @@ def _suites() -> dict[str, list[Any]]:
     }
 
 
-CHECKED_TABLES = (
-    "fct_transactions",
-    "fct_authorizations",
-    "dim_accounts",
-    "rpt_card_activity_daily",
-    "rpt_ledger_reconciliation",
-    "fct_payments",
-    "fct_statements",
-    "rpt_delinquency",
-    "rpt_payments",
-    "rpt_revenue_monthly",
-    "rpt_finance_monthly",
-)
+def checked_tables(manifest: Mapping[str, Any]) -> tuple[str, ...]:
+    """The marts dbt tags ``great_expectations`` (their YAML's ``config.tags``): each has a
+    blocking suite here. One list: the tag; ``_suites()`` must have a suite for each, and only."""
+    return tuple(
+        name for name, node in mart_models(manifest).items() if CHECKED_TAG in node["config"]["tags"]
+    )
+
+
+CHECKED_TABLES = checked_tables(dbt_manifest())
 
 
 def gx_connection_string(conninfo: str) -> str:
@@ -295,8 +292,13 @@ def _run_suites(conninfo: str, gx_dir: Path, run_id: str) -> dict[str, dict[str,
     source = context.data_sources.add_postgres(
         name="warehouse", connection_string=gx_connection_string(conninfo)
     )
+    suites = _suites()
+    if set(suites) != set(CHECKED_TABLES):
+        raise RuntimeError(
+            f"tagged {CHECKED_TAG!r} in dbt: {sorted(CHECKED_TABLES)}; suites here: {sorted(suites)}"
+        )
     definitions = []
-    for table, expectations in _suites().items():
+    for table, expectations in suites.items():
         batch = source.add_table_asset(name=table, table_name=table, schema_name=SCHEMA)
         suite = context.suites.add(gx.ExpectationSuite(name=f"{table}_suite", expectations=expectations))
         definitions.append(

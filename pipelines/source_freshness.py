@@ -10,8 +10,7 @@ blocks (a quiet day is no reason to hold the marts), and ``alert_on_failed_check
 
 import json
 import os
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from dagster import (
@@ -24,14 +23,13 @@ from dagster import (
 )
 from dagster_dbt import DbtCliResource
 
+from pipelines.assets_dbt import dbt_manifest
 from pipelines.resources import PlatformResource
 
-DBT_MANIFEST = Path(__file__).resolve().parent.parent / "dbt" / "target" / "manifest.json"
 
-
-def fresh_sources(manifest_path: Path = DBT_MANIFEST) -> dict[str, str]:
+def fresh_sources(manifest: Mapping[str, Any] | None = None) -> dict[str, str]:
     """unique_id -> table of the raw sources that declare a freshness threshold."""
-    manifest = json.loads(manifest_path.read_text())
+    manifest = manifest if manifest is not None else dbt_manifest()
     out = {}
     for unique_id, source in manifest["sources"].items():
         freshness = source.get("freshness") or {}

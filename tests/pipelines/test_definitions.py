@@ -97,6 +97,33 @@ def test_asset_graph_jobs_schedules_and_sensor(dbt_manifest: Path) -> None:
     assert any(name.startswith("unique_") for name in checks)  # dbt tests, as checks
 
 
+def test_the_published_and_checked_marts_are_the_dbt_projects(dbt_manifest: Path) -> None:
+    """Issue 23.6: one list of marts, dbt's. Every model of the marts folder is published (the
+    incremental ones by day), and the tagged ones, and only those, have a blocking suite."""
+    import json
+    import warnings
+
+    from pipelines.assets_publish import INCREMENTAL_FACTS, MART_TABLES, SWAPPED_TABLES
+    from pipelines.checks import CHECKED_TABLES, _suites
+
+    manifest = json.loads(dbt_manifest.read_text())
+    marts = {
+        node["name"]: node
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["original_file_path"].startswith("models/marts/")
+    }
+    assert set(MART_TABLES) == set(marts)
+    assert len(MART_TABLES) == len(set(MART_TABLES))
+    assert {"fct_transactions", "fct_authorizations", "fct_payments"} == set(INCREMENTAL_FACTS)
+    assert {"rpt_finance_monthly", "dim_accounts"} <= set(SWAPPED_TABLES)
+    tagged = {name for name, node in marts.items() if "great_expectations" in node["tags"]}
+    with warnings.catch_warnings():  # Great Expectations' own deprecations (as run_suites)
+        warnings.simplefilter("ignore")
+        suites = _suites()
+    assert set(CHECKED_TABLES) == tagged == set(suites)
+    assert {"fct_transactions", "rpt_ledger_reconciliation", "rpt_finance_monthly"} <= tagged
+
+
 def test_the_sensor_launches_closed_days_as_one_run_then_a_snapshot() -> None:
     from pipelines.automation import MAX_DAYS_PER_TICK, closed_day_requests
 
@@ -137,12 +164,38 @@ def test_weeks_and_months_are_launched_once_all_their_days_are_published() -> No
     ]
     gap = published - {date(2026, 12, 2)}
     assert complete_periods(gap) == [("weekly_job", date(2026, 11, 23)), ("monthly_job", date(2026, 11, 1))]
-    requests = period_requests(published, launched={"week:2026-11-23"})
+    versions = dict.fromkeys(published, "2026-12-07T02:00:00.000000")
+    requests = period_requests(versions, launched={"week:2026-11-23": "2026-12-07T02:00:00.000000"})
     assert [(r.job_name, r.partition_key, r.run_key) for r in requests] == [
-        ("monthly_job", "2026-11-01", "month:2026-11-01"),
-        ("weekly_job", "2026-11-30", "week:2026-11-30"),
+        ("monthly_job", "2026-11-01", "month:2026-11-01@2026-12-07T02:00:00.000000"),
+        ("weekly_job", "2026-11-30", "week:2026-11-30@2026-12-07T02:00:00.000000"),
     ]
     assert complete_periods(set()) == []
+
+
+def test_a_day_published_again_launches_its_week_and_month_again() -> None:
+    """A corrected day re-run and published again: its week's report and its month's pack are
+    written again (once per new version); the periods it is not in are not."""
+    from pipelines.automation import launched_periods, period_requests
+
+    first = date(2026, 11, 2)  # a Monday
+    published = dict.fromkeys((first + timedelta(days=n) for n in range(35)), "2026-12-07T02:00:00.000000")
+    launched = {
+        str(r.run_key).split("@")[0]: "2026-12-07T02:00:00.000000" for r in period_requests(published, {})
+    }
+    assert set(launched) == {f"week:2026-11-{d:02}" for d in (2, 9, 16, 23, 30)} | {"month:2026-11-01"}
+    assert period_requests(published, launched) == []
+    published[date(2026, 11, 18)] = "2026-12-08T09:30:00.000000"
+    again = period_requests(published, launched)
+    assert [r.run_key for r in again] == [
+        "week:2026-11-16@2026-12-08T09:30:00.000000",
+        "month:2026-11-01@2026-12-08T09:30:00.000000",
+    ]
+    # A cursor written before versions (comma-separated keys) launches nothing again.
+    assert launched_periods("week:2026-11-16,month:2026-11-01", published) == {
+        "week:2026-11-16": "2026-12-08T09:30:00.000000",
+        "month:2026-11-01": "2026-12-08T09:30:00.000000",
+    }
 
 
 def test_last_closed_day_is_the_latest_finished_billing_run(engine: Engine, database_url: str) -> None:
