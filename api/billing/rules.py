@@ -12,10 +12,11 @@ and more up (the convention of Appendix M1 and of card issuers' disclosures).
 from __future__ import annotations
 
 import calendar
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_CEILING, Decimal, localcontext
+from types import MappingProxyType
 from typing import Literal
 
 BPS = 10_000
@@ -26,10 +27,26 @@ MINIMUM_PAYMENT_PERCENT_BPS = 100  # 1 % of the balance
 CHARGE_OFF_DAYS_PAST_DUE = 180  # FFIEC Uniform Retail Credit Classification policy (open-end: 180 days)
 LATE_FEE_LOOKBACK_CYCLES = 6
 
-# Signs of each transaction type on what the customer owes.
-# A "reversal" is a returned payment re-debited (api.payments): it adds to the balance.
-DEBIT_TYPES = frozenset({"purchase", "interest", "fee", "reversal"})
-CREDIT_TYPES = frozenset({"refund", "payment"})
+# The sign of each transaction type on what the customer owes (the receivable), once posted:
+# +1 raises it, -1 lowers it. A "reversal" is a returned payment re-debited (api.payments); a
+# "recovery" raises a charged-off account's receivable back to zero against the recovery
+# account, and a "recovery_return" undoes it (api.billing.recoveries). The warehouse's copy is
+# the dbt macro ``balance_sign`` (dbt/macros/balance_sign.sql), pinned to this one by
+# tests/dbt/test_rules_pinned.py.
+BALANCE_SIGN: Mapping[str, int] = MappingProxyType(
+    {
+        "purchase": 1,
+        "interest": 1,
+        "fee": 1,
+        "reversal": 1,
+        "recovery": 1,
+        "refund": -1,
+        "payment": -1,
+        "recovery_return": -1,
+    }
+)
+DEBIT_TYPES = frozenset(kind for kind, sign in BALANCE_SIGN.items() if sign > 0)
+CREDIT_TYPES = frozenset(kind for kind, sign in BALANCE_SIGN.items() if sign < 0)
 
 
 def round_half_up(numerator: int, denominator: int) -> int:

@@ -1,4 +1,5 @@
-{#- The 30-day buckets reported to bureaus (Metro 2), as api/billing/rules.py delinquency_bucket. -#}
+{#- The 30-day buckets reported to bureaus (Metro 2). The one definition is api/billing/rules.py
+    delinquency_bucket; tests/dbt/test_rules_pinned.py holds this copy to it, day for day. -#}
 {% macro delinquency_bucket(days_past_due) -%}
     case
         when {{ days_past_due }} <= 0 then 'current'

@@ -22,11 +22,7 @@ select
     -- taken back (`recovery_return` lowers it): api.billing.recoveries.
     case
         when transactions.status <> 'posted' then 0
-        when transactions.transaction_type in ('purchase', 'interest', 'fee', 'reversal', 'recovery')
-            then transactions.amount_cents
-        when transactions.transaction_type in ('refund', 'payment', 'recovery_return')
-            then -transactions.amount_cents
-        else 0
+        else {{ balance_sign('transactions.transaction_type') }} * transactions.amount_cents
     end::bigint as balance_effect_cents,
     -- An approved authorization held its authorized amount until cleared, reversed or expired.
     case when transactions.hold_transfer_id is not null
