@@ -10,7 +10,7 @@ customer's ledger account, which is taken before any house account.
 
 Authorize, clear and reverse are each one statement: the database functions
 ``network_authorize``, ``network_resolve`` and, for bulk loads, ``network_batch``
-(migration 0007) do the locking, the checks above and
+(``api/network/sql/``) do the locking, the checks above and
 the writes, and the functions here pass them their arguments and turn their
 answers into results or API errors. A refund stays in Python (rare, and it
 goes through ``ledger.credit``).
@@ -58,7 +58,7 @@ def _card_and_account(session: Session, card_id: str) -> tuple[Card, Account]:
     return row[0], row[1]
 
 
-# The whole authorization is one statement: migration 0007's ``network_authorize``
+# The whole authorization is one statement: ``network_authorize`` (``api/network/sql/``)
 # locks the card's account receivable, runs the checks above in their order
 # (spending controls included), writes the transaction row and then the hold.
 _AUTHORIZE = text(
