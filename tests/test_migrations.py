@@ -63,3 +63,26 @@ def test_models_match_the_migrated_schema(fresh_database: str) -> None:
     finally:
         engine.dispose()
     assert differences == []
+
+
+def _functions(url: str) -> dict[str, str]:
+    with psycopg.connect(libpq_conninfo(url)) as conn:
+        rows = conn.execute(
+            "select p.proname, p.prosrc from pg_proc p join pg_namespace n on n.oid = p.pronamespace"
+            " where n.nspname = 'public'"
+        ).fetchall()
+    return {str(row[0]): str(row[1]) for row in rows}
+
+
+def test_a_function_migration_downgrades_to_the_definitions_before_it(fresh_database: str) -> None:
+    """0015 replaces two functions and adds one (api/migrations/replaceable.py): its downgrade
+    leaves the functions exactly as 0014 had them, and upgrading again gives head's."""
+    migrate.upgrade(fresh_database, "0014")
+    before = _functions(fresh_database)
+    migrate.upgrade(fresh_database)
+    head = _functions(fresh_database)
+    assert set(head) - set(before) == {"account_available_credit"}
+    migrate.downgrade(fresh_database, "0014")
+    assert _functions(fresh_database) == before
+    migrate.upgrade(fresh_database)
+    assert _functions(fresh_database) == head

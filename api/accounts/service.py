@@ -86,7 +86,7 @@ def describe(session: Session, accounts: list[Account]) -> list[AccountOut]:
                 credit_limit=account.credit_limit,
                 current_balance=current.current_balance,
                 pending_amount=current.pending_amount,
-                available_credit=account.credit_limit - current.current_balance - current.pending_amount,
+                available_credit=ledger.available_credit(account.credit_limit, current),
                 apr_bps=account.apr_bps,
                 currency=account.currency,
                 billing_cycle_day=account.billing_cycle_day,

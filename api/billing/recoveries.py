@@ -37,8 +37,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.billing.models import AccountBilling
-from api.ids import new_id
 from api.ledger import service as ledger
+from api.network import history
 from api.network.models import Transaction
 
 RECOVERY_TYPE = "recovery"
@@ -83,37 +83,6 @@ def recoverable(session: Session, account_id: str) -> int:
     return max(charged_off - recovered(session, account_id), 0)
 
 
-def _line(
-    session: Session,
-    *,
-    account_id: str,
-    type_: str,
-    amount: int,
-    currency: str,
-    transfer_id: str,
-    source_transaction_id: str | None,
-    now: datetime,
-) -> None:
-    session.add(
-        Transaction(
-            id=new_id("txn"),
-            account_id=account_id,
-            type=type_,
-            status="posted",
-            amount=amount,
-            currency=currency,
-            merchant_name="Recovery of charged-off balance"
-            if type_ == RECOVERY_TYPE
-            else "Recovery returned",
-            original_transaction_id=source_transaction_id,
-            posting_transfer_id=transfer_id,
-            created_at=now,
-            posted_at=now,
-        )
-    )
-    session.flush()
-
-
 def recover_after_credit(
     session: Session,
     *,
@@ -134,25 +103,19 @@ def recover_after_credit(
     amount = min(-balance, recoverable(session, account_id))
     if amount <= 0:
         return 0
-    transfer_id = ledger.charge(
+    history.post(
         session,
+        direction="charge",
         account_id=account_id,
-        amount=amount,
+        type_=RECOVERY_TYPE,
         kind=RECOVERY_KIND,
+        amount=amount,
         against=ledger.House.CHARGE_OFF_RECOVERY,
         currency=currency,
         now=now,
         reference=source_transaction_id,
-    )
-    _line(
-        session,
-        account_id=account_id,
-        type_=RECOVERY_TYPE,
-        amount=amount,
-        currency=currency,
-        transfer_id=transfer_id,
-        source_transaction_id=source_transaction_id,
-        now=now,
+        merchant_name="Recovery of charged-off balance",
+        original_transaction_id=source_transaction_id,
     )
     return amount
 
@@ -177,24 +140,18 @@ def reverse_after_return(
     reversed_amount = min(balance, amount, recovered(session, account_id))
     if reversed_amount <= 0:
         return 0
-    transfer_id = ledger.credit(
+    history.post(
         session,
+        direction="credit",
         account_id=account_id,
-        amount=reversed_amount,
+        type_=RECOVERY_RETURN_TYPE,
         kind=RECOVERY_REVERSAL_KIND,
+        amount=reversed_amount,
         against=ledger.House.CHARGE_OFF_RECOVERY,
         currency=currency,
         now=now,
         reference=source_transaction_id,
-    )
-    _line(
-        session,
-        account_id=account_id,
-        type_=RECOVERY_RETURN_TYPE,
-        amount=reversed_amount,
-        currency=currency,
-        transfer_id=transfer_id,
-        source_transaction_id=source_transaction_id,
-        now=now,
+        merchant_name="Recovery returned",
+        original_transaction_id=source_transaction_id,
     )
     return reversed_amount

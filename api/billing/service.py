@@ -36,6 +36,7 @@ from api.billing import repository, rules
 from api.billing.models import AccountBilling, Statement
 from api.ids import new_id
 from api.ledger import service as ledger
+from api.network import history
 from api.network.models import Transaction
 
 log = logging.getLogger("cardportal.billing")
@@ -57,29 +58,19 @@ def _post(
     session: Session, account: Account, *, type_: str, amount: int, house: ledger.House, at: datetime
 ) -> Transaction:
     """An interest or fee charge: through the ledger, and in the account's history."""
-    transaction = Transaction(
-        id=new_id("txn"),
-        account_id=account.id,
-        type=type_,
-        status="posted",
-        amount=amount,
-        currency=account.currency,
-        created_at=at,
-        posted_at=at,
-    )
-    transaction.posting_transfer_id = ledger.charge(
+    transaction_id = new_id("txn")
+    return history.post(
         session,
+        direction="charge",
         account_id=account.id,
+        type_=type_,
         amount=amount,
-        kind=type_,
         against=house,
         currency=account.currency,
         now=at,
-        reference=transaction.id,
+        reference=transaction_id,
+        transaction_id=transaction_id,
     )
-    session.add(transaction)
-    session.flush()
-    return transaction
 
 
 def _postings(transactions: Sequence[Any]) -> list[rules.Posting]:

@@ -3,7 +3,7 @@
 A card's owner may block merchant category groups and merchant countries and
 cap spending per authorization, per day and per month. The network's
 authorization evaluates them before the credit check, inside its database
-function (``network_authorize``, migration 0007), given the merchant's group
+function (``network_authorize``, ``api/network/sql/``), given the merchant's group
 from :func:`mcc_group`: a blocked group or country, an amount over the
 per-authorization cap, or today's or this month's approved spending (holds
 and clears, less reversals) plus this amount over its limit declines with
@@ -15,7 +15,7 @@ the common ones into the groups a customer understands; any other code is in
 group ``other``, which can be blocked too. :data:`TIPPING_MCCS` are the
 categories where a clear may exceed its authorization by a tip (up to
 :data:`TIP_TOLERANCE_BPS`); the network's clear (``network_resolve``,
-migration 0007) enforces it.
+``api/network/sql/``) enforces it.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@
 - ``ratelimit.RateLimiter``: per-IP, per-user and per-IP credential limits, shared by every
   process (PostgreSQL by default, Redis, or one process's memory).
 - ``idempotency``: the ``Idempotency-Key`` mechanism every creating or
-  money-moving POST uses.
+  money-moving POST uses; its lock and look-up are one database function,
+  ``sql/idempotency_begin.sql``.
 - ``access_log.AccessLogWriter``: the JSON-lines request log.
 """

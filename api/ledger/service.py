@@ -36,10 +36,9 @@ from sqlalchemy.orm import Session
 
 from api.ids import new_id
 from api.ledger.models import LedgerAccount, LedgerEntry
+from api.money import MAX_AMOUNT  # the ceiling on any amount; a larger one is a bug upstream
 
 HOUSE_SHARDS = 16
-# The API's ceiling on any amount (2**53 - 1 cents); a larger one is a bug upstream.
-MAX_AMOUNT = 2**53 - 1
 
 
 class House(StrEnum):
@@ -90,7 +89,8 @@ def new_transfer_id() -> str:
 
 def house_shard(account_id: str) -> int:
     """The house-account shard a customer account uses, for every kind of house account
-    (SQL: ``ledger_house``, migration 0007). Accounts of different shards never share a house row."""
+    (SQL: ``ledger_house``, ``api/ledger/sql/ledger_house.sql``; a test pins the two together).
+    Accounts of different shards never share a house row."""
     return hashlib.sha256(account_id.encode()).digest()[0] % HOUSE_SHARDS
 
 
@@ -107,10 +107,22 @@ class Balances:
     pending_amount: int
 
 
+def available_credit(credit_limit: int, balances: Balances) -> int:
+    """A card account's available credit: its limit less what it owes and what is held.
+
+    The database's definition is ``account_available_credit``
+    (``api/ledger/sql/account_available_credit.sql``), which the hold (rule 5) and the
+    authorization's credit check use; this copy answers for many accounts without a round
+    trip, and ``tests/api/test_db_functions.py`` pins the two together.
+    """
+    return credit_limit - balances.current_balance - balances.pending_amount
+
+
 # One statement writes a transfer: the transfer row, its entries, and the
 # balances of every account it touches (created on first use), so balances
-# and entries can never disagree. The function is migration 0007's
-# ``ledger_write_transfer``; the network's authorization calls it too.
+# and entries can never disagree. The function is ``ledger_write_transfer``
+# (``api/ledger/sql/``); the hold, the resolution of a hold and the network's
+# authorization call it too.
 _WRITE_TRANSFER = text(
     "select ledger_write_transfer(:id, :kind, :state, :debit, :credit, :amount, :currency,"
     " :pending_id, :reference, :now, cast(:accounts as text[]), cast(:amounts as bigint[]),"
@@ -223,10 +235,11 @@ def hold(
 ) -> Hold:
     """A pending purchase: debit the customer, credit network settlement, within the limit.
 
-    One statement (``ledger_hold``, migration 0007): the receivable locked, rule 5
-    checked, the hold written. Raises ``LimitExceeded`` (writing nothing) when
-    ``current + pending + amount`` would pass ``credit_limit``; ``transfer_id`` is
-    an id from ``new_transfer_id`` the caller recorded already.
+    One statement (``ledger_hold``, ``api/ledger/sql/``): the receivable locked, rule 5
+    checked (with ``account_available_credit``), the hold written. Raises
+    ``LimitExceeded`` (writing nothing) when ``current + pending + amount`` would pass
+    ``credit_limit``; ``transfer_id`` is an id from ``new_transfer_id`` the caller
+    recorded already.
     """
     _check_amount(amount)
     transfer_id = transfer_id or new_transfer_id()
@@ -253,8 +266,8 @@ def hold(
     return Hold(transfer_id=transfer_id, available_after=available)
 
 
-# Resolve a pending transfer in one statement: migration 0007's
-# ``ledger_resolve_pending`` locks the customer's receivable first, as
+# Resolve a pending transfer in one statement: ``ledger_resolve_pending``
+# (``api/ledger/sql/``) locks the customer's receivable first, as
 # everywhere, then moves the transfer from pending to its new state only if it
 # still is pending (a concurrent resolver that committed first makes the
 # re-checked ``state = 'pending'`` fail), and writes the resolving transfer.

@@ -10,10 +10,10 @@ customer's ledger account, which is taken before any house account.
 
 Authorize, clear and reverse are each one statement: the database functions
 ``network_authorize``, ``network_resolve`` and, for bulk loads, ``network_batch``
-(migration 0007) do the locking, the checks above and
+(``api/network/sql/``) do the locking, the checks above and
 the writes, and the functions here pass them their arguments and turn their
 answers into results or API errors. A refund stays in Python (rare, and it
-goes through ``ledger.credit``).
+goes through ``history.post``: the transfer and its history row).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from api.errors import Conflict, NotFound, UnprocessableEntity
 from api.ids import new_id
 from api.ledger import service as ledger
 from api.money import ISSUING_CURRENCIES
+from api.network import history
 from api.network.models import Transaction
 
 # The largest single authorization we approve ($50,000): larger ones decline.
@@ -58,7 +59,7 @@ def _card_and_account(session: Session, card_id: str) -> tuple[Card, Account]:
     return row[0], row[1]
 
 
-# The whole authorization is one statement: migration 0007's ``network_authorize``
+# The whole authorization is one statement: ``network_authorize`` (``api/network/sql/``)
 # locks the card's account receivable, runs the checks above in their order
 # (spending controls included), writes the transaction row and then the hold.
 _AUTHORIZE = text(
@@ -334,35 +335,26 @@ def refund(
         raise UnprocessableEntity(
             f"This card's account is in {account.currency}.", code="currency_not_supported"
         )
-    transaction = Transaction(
-        id=new_id("txn"),
+    transaction_id = new_id("txn")
+    transaction = history.post(
+        session,
+        direction="credit",
         account_id=account.id,
-        card_id=card.id,
-        type="refund",
-        status="posted",
+        type_="refund",
         amount=amount,
+        against=ledger.House.NETWORK_SETTLEMENT,
         currency=currency,
+        now=now,
+        reference=transaction_id,
+        transaction_id=transaction_id,
+        card_id=card.id,
         merchant_name=merchant_name,
         merchant_mcc=merchant_mcc,
         merchant_country=merchant_country,
         original_transaction_id=original.id if original else None,
-        created_at=now,
-        posted_at=now,
-    )
-    transaction.posting_transfer_id = ledger.credit(
-        session,
-        account_id=account.id,
-        amount=amount,
-        kind="refund",
-        against=ledger.House.NETWORK_SETTLEMENT,
-        currency=currency,
-        now=now,
-        reference=transaction.id,
     )
     if original is not None:
         original.refunded_amount += amount
-    session.add(transaction)
-    session.flush()
     # A refund to a charged-off account recovers the loss (up to what is not recovered yet).
     recoveries.recover_after_credit(
         session, account_id=account.id, currency=currency, now=now, source_transaction_id=transaction.id

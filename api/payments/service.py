@@ -57,6 +57,7 @@ from api.billing import service as billing
 from api.errors import NotFound, UnprocessableEntity
 from api.ids import new_id
 from api.ledger import service as ledger
+from api.network import history
 from api.network.models import Transaction
 from api.payments import repository
 from api.payments.gateway import default_client, stripe_idempotency_key
@@ -377,32 +378,21 @@ def _post_payment(session: Session, payment: Payment, *, intent_id: str, now: da
     )
     if posting_id is None:
         return False
-    transfer_id = ledger.credit(
+    txn = history.post(
         session,
+        direction="credit",
         account_id=payment.account_id,
+        type_="payment",
         amount=payment.amount,
-        kind="payment",
         against=ledger.House.STRIPE_CLEARING,
         currency=payment.currency,
         now=now,
         reference=payment.id,
-    )
-    _set_posting_transfer(session, posting_id, transfer_id)
-    txn = Transaction(
-        id=new_id("txn"),
-        account_id=payment.account_id,
-        type="payment",
-        status="posted",
-        amount=payment.amount,
-        currency=payment.currency,
-        posting_transfer_id=transfer_id,
         # The day the cardholder paid, not the day Stripe confirmed it: billing credits a payment
         # as of the day it was received (12 CFR 1026.10(a)).
         created_at=payment.created_at,
-        posted_at=now,
     )
-    session.add(txn)
-    session.flush()
+    _set_posting_transfer(session, posting_id, txn.posting_transfer_id)
     payment.transaction_id = txn.id
     # On a charged-off account the payment recovers the loss (up to what is not recovered yet).
     recoveries.recover_after_credit(
@@ -415,7 +405,7 @@ def _post_payment(session: Session, payment: Payment, *, intent_id: str, now: da
     return True
 
 
-def _set_posting_transfer(session: Session, posting_id: int, transfer_id: str) -> None:
+def _set_posting_transfer(session: Session, posting_id: int, transfer_id: str | None) -> None:
     session.execute(
         text("update payment_postings set ledger_transfer_id = :t where id = :id"),
         {"t": transfer_id, "id": posting_id},
@@ -490,32 +480,21 @@ def _charge_customer(
 ) -> None:
     """Debit the paying customer for a claimed posting (a return, a fee): the ledger transfer,
     the posting's link to it, and the line in the customer's history."""
-    transfer_id = ledger.charge(
+    transaction = history.post(
         session,
+        direction="charge",
         account_id=payment.account_id,
-        amount=amount,
+        type_=transaction_type,
         kind=kind,
+        amount=amount,
         against=against,
         currency=payment.currency,
         now=now,
         reference=payment.id,
+        merchant_name=label,
+        original_transaction_id=payment.transaction_id,
     )
-    _set_posting_transfer(session, posting_id, transfer_id)
-    session.add(
-        Transaction(
-            id=new_id("txn"),
-            account_id=payment.account_id,
-            type=transaction_type,
-            status="posted",
-            amount=amount,
-            currency=payment.currency,
-            merchant_name=label,
-            original_transaction_id=payment.transaction_id,
-            posting_transfer_id=transfer_id,
-            created_at=now,
-            posted_at=now,
-        )
-    )
+    _set_posting_transfer(session, posting_id, transaction.posting_transfer_id)
 
 
 def minimum_due_before_return(session: Session, payment: Payment, *, today: date) -> int:

@@ -204,7 +204,7 @@ def test_the_country_list_is_iso_3166_1():
         normalise_country("UK")
 
 
-# --- evaluation: the authorization's own function (migration 0007) ------------------
+# --- evaluation: the authorization's own function (api/network/sql/) -------------
 #
 # The controls are evaluated inside ``network_authorize`` with the rest of the
 # authorization; these tests call it through ``network.service.authorize`` on one
