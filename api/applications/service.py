@@ -13,7 +13,6 @@ from api.accounts.models import Account
 from api.applications import underwriting
 from api.applications.bureau import Applicant, CreditBureau
 from api.applications.models import Application
-from api.applications.schemas import ApplicationOut, ReasonOut
 from api.audit import service as audit
 from api.audit.service import NO_ORIGIN, Origin
 from api.auth.models import User
@@ -182,27 +181,3 @@ def decide(
     )
     session.flush()
     return application
-
-
-def describe(application: Application) -> ApplicationOut:
-    return ApplicationOut(
-        id=application.id,
-        status=application.status,
-        credit_limit=application.credit_limit,
-        apr_bps=application.apr_bps,
-        reasons=list(application.reasons),
-        reason_details=reason_details(application.reasons),
-        account_id=application.account_id,
-        credit_score=application.credit_score,
-        debt_to_income_bps=application.dti_bps,
-        requested_credit_limit=application.requested_credit_limit,
-        created_at=application.created_at,
-        decided_at=application.decided_at,
-    )
-
-
-def reason_details(codes: list[str]) -> list[ReasonOut]:
-    """Each reason code with its plain sentence (the adverse-action notice's wording)."""
-    return [
-        ReasonOut(code=code, description=underwriting.REASON_DESCRIPTIONS.get(code, code)) for code in codes
-    ]
