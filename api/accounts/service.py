@@ -14,7 +14,6 @@ from api.auth.security import Principal
 from api.errors import NotFound
 from api.ids import new_id
 from api.ledger import service as ledger
-from api.ledger.models import LedgerTransfer
 from api.network.schemas import TransactionOut, transaction_out_dict
 from api.pagination import decode_cursor, encode_cursor
 
@@ -151,7 +150,7 @@ def _charge_off_entry(session: Session, account: HistoryAccount) -> TransactionO
     transfer's id and time), posted. None when the account was not charged off with a balance."""
     if account.charge_off_transfer_id is None:
         return None
-    transfer = session.get(LedgerTransfer, account.charge_off_transfer_id)
+    transfer = repository.select_transfer(session, account.charge_off_transfer_id)
     if transfer is None:
         return None
     return TransactionOut(

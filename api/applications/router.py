@@ -1,9 +1,8 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, status
-from sqlalchemy import select
 
-from api.applications import credit_limits, service
+from api.applications import credit_limits, repository, service
 from api.applications.models import Application
 from api.applications.schemas import (
     ApplicationIn,
@@ -68,7 +67,7 @@ def list_applications(
 ) -> Page[ApplicationOut]:
     rows, next_cursor = paginate(
         session,
-        select(Application).where(Application.user_id == principal.user_id),
+        repository.applications_of_user(principal.user_id),
         created_at=Application.created_at,
         row_id=Application.id,
         limit=limit,

@@ -5,6 +5,7 @@ inside api/"), checked on the source with ``ast`` and by importing modules in fr
   ``api.deps`` import it from there, at the top: no import cycle hidden by an import at the
   bottom of a module or inside a function.
 - Services return domain objects (models, small frozen dataclasses); routers build the schemas.
+- The services of accounts, applications and cards leave every query to their repositories.
 - The dashboards import nothing of the API package.
 """
 
@@ -127,6 +128,38 @@ def test_services_do_not_import_their_schemas(domain: str) -> None:
         and any(name == schemas or name.startswith(f"{schemas}.") for name in _imported(node))
     ]
     assert found == [], f"api/{domain}/service.py imports {schemas} at lines {found}"
+
+
+_QUERY_BUILDERS = {"select", "insert", "update", "delete", "text"}
+_SERVICES = [
+    "accounts/service.py",
+    "applications/service.py",
+    "applications/credit_limits.py",
+    "cards/service.py",
+]
+
+
+@pytest.mark.parametrize("module", _SERVICES)
+def test_these_services_leave_their_queries_to_the_repositories(module: str) -> None:
+    """No query built or run in the service: ``repository.select_*`` / ``lock_*`` do that."""
+    path = API / module
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found = [
+        f"line {node.lineno}: {alias.name}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sqlalchemy")
+        for alias in node.names
+        if alias.name in _QUERY_BUILDERS
+    ] + [
+        f"line {node.lineno}: session.{node.func.attr}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in {"execute", "get", "get_one", "scalar", "scalars"}
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "session"
+    ]
+    assert found == [], f"api/{module} queries the database itself: {found}"
 
 
 @pytest.mark.parametrize("path", _modules(DASHBOARDS), ids=_name)
