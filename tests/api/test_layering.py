@@ -14,7 +14,7 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -45,6 +45,24 @@ def _imported(node: ast.Import | ast.ImportFrom) -> Iterator[str]:
         yield from (f"{node.module}.{alias.name}" for alias in node.names)
 
 
+def _tree(path: Path) -> ast.Module:
+    return ast.parse(path.read_text(), filename=str(path))
+
+
+def _all_imports(tree: ast.Module) -> Iterator[ast.Import | ast.ImportFrom]:
+    return (node for node in ast.walk(tree) if isinstance(node, ast.Import | ast.ImportFrom))
+
+
+def _names(nodes: Iterable[ast.Import | ast.ImportFrom], *, under: str) -> list[str]:
+    """Where the import statements name the module ``under`` or one inside it."""
+    return [
+        f"line {node.lineno}: {name}"
+        for node in nodes
+        for name in _imported(node)
+        if name == under or name.startswith(f"{under}.")
+    ]
+
+
 def _nested_imports(tree: ast.Module) -> Iterator[ast.Import | ast.ImportFrom]:
     """Imports inside a function or a class body."""
     for node in ast.walk(tree):
@@ -69,19 +87,14 @@ def _late_imports(tree: ast.Module) -> Iterator[ast.Import | ast.ImportFrom]:
 
 @pytest.mark.parametrize("path", _modules(API), ids=_name)
 def test_no_api_module_imports_after_its_code(path: Path) -> None:
-    tree = ast.parse(path.read_text(), filename=str(path))
-    late = [f"line {node.lineno}" for node in _late_imports(tree)]
+    late = [f"line {node.lineno}" for node in _late_imports(_tree(path))]
     assert late == [], f"{_name(path)} imports after its code (a hidden cycle?): {late}"
 
 
 @pytest.mark.parametrize("path", _modules(API), ids=_name)
 def test_the_session_and_idempotency_modules_are_imported_at_the_top(path: Path) -> None:
-    tree = ast.parse(path.read_text(), filename=str(path))
     nested = [
-        f"line {node.lineno}: {name}"
-        for node in _nested_imports(tree)
-        for name in _imported(node)
-        if name in _CYCLE_MODULES
+        found for module in _CYCLE_MODULES for found in _names(_nested_imports(_tree(path)), under=module)
     ]
     assert nested == [], f"{_name(path)} imports inside a function: {nested}"
 
@@ -117,17 +130,11 @@ def _allowed(tree: ast.Module, domain: str) -> set[int]:
 def test_services_do_not_import_their_schemas(domain: str) -> None:
     """A service returns domain objects; its router builds the response schema from them."""
     path = API / domain / "service.py"
-    tree = ast.parse(path.read_text(), filename=str(path))
-    schemas = f"api.{domain}.schemas"
+    tree = _tree(path)
     allowed = _allowed(tree, domain)
-    found = [
-        node.lineno
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Import | ast.ImportFrom)
-        and node.lineno not in allowed
-        and any(name == schemas or name.startswith(f"{schemas}.") for name in _imported(node))
-    ]
-    assert found == [], f"api/{domain}/service.py imports {schemas} at lines {found}"
+    imports = (node for node in _all_imports(tree) if node.lineno not in allowed)
+    found = _names(imports, under=f"api.{domain}.schemas")
+    assert found == [], f"api/{domain}/service.py imports its schemas: {found}"
 
 
 _QUERY_BUILDERS = {"select", "insert", "update", "delete", "text"}
@@ -143,7 +150,7 @@ _SERVICES = [
 def test_these_services_leave_their_queries_to_the_repositories(module: str) -> None:
     """No query built or run in the service: ``repository.select_*`` / ``lock_*`` do that."""
     path = API / module
-    tree = ast.parse(path.read_text(), filename=str(path))
+    tree = _tree(path)
     found = [
         f"line {node.lineno}: {alias.name}"
         for node in ast.walk(tree)
@@ -164,12 +171,5 @@ def test_these_services_leave_their_queries_to_the_repositories(module: str) -> 
 
 @pytest.mark.parametrize("path", _modules(DASHBOARDS), ids=_name)
 def test_the_dashboards_import_nothing_of_the_api(path: Path) -> None:
-    tree = ast.parse(path.read_text(), filename=str(path))
-    found = [
-        f"line {node.lineno}: {name}"
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Import | ast.ImportFrom)
-        for name in _imported(node)
-        if name == "api" or name.startswith("api.")
-    ]
+    found = _names(_all_imports(_tree(path)), under="api")
     assert found == [], f"{_name(path)} imports the API package: {found}"
