@@ -1,25 +1,26 @@
 """The engine, the declarative base and the session-per-request unit of work.
 
 One request is one transaction: services ``flush()``, never ``commit()``;
-the session dependency commits once the endpoint has returned and before the
-response is sent, and rolls back on any exception.
+the session dependency (``SessionDep``, re-exported by ``api.deps``) commits
+once the endpoint has returned and before the response is sent, and rolls
+back on any exception. It lives here, below ``api.deps`` and
+``api.gateway.idempotency``, which both import it.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Annotated
 
-from sqlalchemy import BigInteger, DateTime, MetaData, create_engine, event, func
+from fastapi import Depends, Request
+from sqlalchemy import BigInteger, DateTime, MetaData, create_engine, func
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
-from sqlalchemy.pool import ConnectionPoolEntry
 
-from cardportal.database import with_driver
+from api.errors import AppError
+from cardportal.database import ping_when_idle, with_driver
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -39,10 +40,6 @@ class CreatedAtMixin:
     created_at: Mapped[datetime] = mapped_column(server_default=func.now(), nullable=False)
 
 
-# A pooled connection idle for longer than this is pinged before use.
-PING_AFTER_IDLE_SECONDS = 1.0
-
-
 def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> Engine:
     engine = create_engine(
         with_driver(url, "psycopg"),
@@ -55,34 +52,6 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> Eng
     )
     ping_when_idle(engine)
     return engine
-
-
-def ping_when_idle(engine: Engine) -> None:
-    """Pessimistic disconnect handling, only for connections that sat idle.
-
-    ``pool_pre_ping`` costs a round trip (``SELECT 1``) on every checkout, one
-    of ~10 per authorization (measured: the bench's authorize rate rose by about
-    a tenth without it). A connection checked in less than a second ago is used
-    as is: were its server gone meanwhile, the request fails and SQLAlchemy
-    invalidates the whole pool on the disconnect error, so the next checkout
-    connects afresh. An idle connection (the usual case after a database
-    restart) is pinged first and replaced when the ping fails.
-    """
-
-    @event.listens_for(engine, "checkin")
-    def _checked_in(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
-        record.info["checked_in_at"] = time.monotonic()
-
-    @event.listens_for(engine, "checkout")
-    def _checked_out(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
-        idle_since = record.info.get("checked_in_at")
-        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
-            return
-        try:
-            engine.dialect.do_ping(dbapi_connection)
-        except Exception as error:
-            # The pool discards this connection and checks out another (or connects anew).
-            raise DisconnectionError() from error
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
@@ -107,3 +76,35 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+@contextmanager
+def unit_of_work(request: Request) -> Iterator[Session]:
+    """One request, one transaction: committed when the work returns, rolled back on an error
+    (an ``AppError`` with ``keep_changes`` commits what it wrote, e.g. an audit row)."""
+    session: Session = request.app.state.sessionmaker()
+    try:
+        yield session
+        session.commit()
+    except AppError as exc:
+        if exc.keep_changes:
+            session.commit()
+        else:
+            session.rollback()
+        raise
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """The route's session; committed after the endpoint returns, before the answer."""
+    with unit_of_work(request) as session:
+        yield session
+
+
+# scope="function": the commit happens before the response is sent, so a
+# client never sees a success whose transaction then failed.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]

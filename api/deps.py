@@ -5,58 +5,38 @@ Dependencies that do no I/O are ``async def``: FastAPI runs every plain
 work itself (a py-spy profile of the authorize load showed the thread-pool
 dispatch of dependencies at ~14 % of the API's GIL time). Those that touch
 the database stay ``def``.
+
+The session-per-request dependency (``SessionDep``, ``unit_of_work``) lives
+with the engine in ``api.db`` and is re-exported here, so that routes take
+every dependency from this module; ``api.gateway.idempotency`` imports it from
+``api.db`` too, and this module imports the idempotency dependencies: imports
+run one way, none at the bottom of a module or inside a function.
 """
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
-from sqlalchemy.orm import Session
 
 from api.audit.service import Origin
 from api.auth.security import Principal, decode_access_token
 from api.auth.versions import TokenVersions
 from api.clock import Clock
-from api.errors import AppError, Forbidden, Unauthorized
+from api.db import SessionDep as SessionDep
+from api.db import unit_of_work as unit_of_work
+from api.errors import Forbidden, Unauthorized
+from api.gateway.idempotency import (
+    Idempotency,
+    PendingIdempotency,
+    idempotency_dependency,
+    pending_idempotency_dependency,
+)
 from cardportal.settings import Settings
-
-
-@contextmanager
-def unit_of_work(request: Request) -> Iterator[Session]:
-    """One request, one transaction: committed when the work returns, rolled back on an error
-    (an ``AppError`` with ``keep_changes`` commits what it wrote, e.g. an audit row)."""
-    session: Session = request.app.state.sessionmaker()
-    try:
-        yield session
-        session.commit()
-    except AppError as exc:
-        if exc.keep_changes:
-            session.commit()
-        else:
-            session.rollback()
-        raise
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
-
-
-def get_session(request: Request) -> Iterator[Session]:
-    """The route's session; committed after the endpoint returns, before the answer."""
-    with unit_of_work(request) as session:
-        yield session
-
-
-# scope="function": the commit happens before the response is sent, so a
-# client never sees a success whose transaction then failed.
-SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 async def get_settings_dep(request: Request) -> Settings:
@@ -163,13 +143,6 @@ async def anonymous_scope(request: Request) -> str:
 
 
 # Idempotency-Key scopes: keys belong to the caller that sent them.
-from api.gateway.idempotency import (  # noqa: E402
-    Idempotency,
-    PendingIdempotency,
-    idempotency_dependency,
-    pending_idempotency_dependency,
-)
-
 AnonymousIdempotency = Annotated[
     Idempotency, Depends(idempotency_dependency(anonymous_scope, required=False))
 ]

@@ -25,8 +25,7 @@ import sqlalchemy as sa
 import streamlit as st
 from sqlalchemy.engine import Engine
 
-from api.db import ping_when_idle
-from cardportal.database import with_driver
+from cardportal.database import ping_when_idle, with_driver
 from cardportal.warehouse import reader_connect_args
 
 TTL_SECONDS = 300
@@ -72,7 +71,7 @@ def engine(url: str) -> Engine:
     No ``pool_pre_ping``: its ``SELECT 1`` on every checkout was a round trip per page query
     (a page runs several in a row). A connection idle for a second or more is pinged first and
     replaced if its server went away; one used just now is used as is (were the server gone
-    meanwhile, that query fails and SQLAlchemy invalidates the pool): ``api.db.ping_when_idle``.
+    meanwhile, that query fails and SQLAlchemy invalidates the pool): ``cardportal.database.ping_when_idle``.
     """
     made = sa.create_engine(
         with_driver(url, "psycopg"),

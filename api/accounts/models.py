@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -37,3 +38,26 @@ class Account(Base):
         Index("ix_accounts_created", "created_at"),
         Index("ix_accounts_closed", "closed_at", postgresql_where=text("closed_at is not null")),
     )
+
+
+@dataclass(frozen=True)
+class AccountSummary:
+    """An account as its owner sees it: its terms, its balances from the ledger and what is due
+    from billing (``api.accounts.service.account_summaries``; ``AccountOut.of`` shows it)."""
+
+    id: str
+    status: str
+    credit_limit: int
+    current_balance: int
+    pending_amount: int
+    available_credit: int
+    apr_bps: int
+    currency: str
+    billing_cycle_day: int
+    opened_at: datetime
+    statement_balance: int | None
+    next_due_date: date | None
+    minimum_payment_due: int
+    past_due_amount: int
+    days_past_due: int
+    delinquency_bucket: str

@@ -7,12 +7,26 @@ from sqlalchemy import Row, RowMapping, Select, select, tuple_
 from sqlalchemy.orm import Session
 
 from api.accounts.models import Account
+from api.ledger.models import LedgerTransfer
 from api.network.models import Transaction
 from api.pagination import decode_cursor, encode_cursor
 
 
 def select_account(session: Session, account_id: str) -> Account | None:
     return session.get(Account, account_id)
+
+
+def lock_account(session: Session, account_id: str) -> Account:
+    """The account's row, locked for this transaction (it must exist)."""
+    return session.get_one(Account, account_id, with_for_update=True)
+
+
+def select_open_account_id(session: Session, user_id: str) -> str | None:
+    """The id of one of the user's accounts that is not closed, if any."""
+    row = session.execute(
+        select(Account.id).where(Account.user_id == user_id, Account.status != "closed").limit(1)
+    ).first()
+    return row[0] if row is not None else None
 
 
 def history_account_row(session: Session, account_id: str) -> Row[str, str | None, int | None] | None:
@@ -24,6 +38,11 @@ def history_account_row(session: Session, account_id: str) -> Row[str, str | Non
         .outerjoin(AccountBilling, AccountBilling.account_id == Account.id)
         .where(Account.id == account_id)
     ).one_or_none()
+
+
+def select_transfer(session: Session, transfer_id: str) -> LedgerTransfer | None:
+    """A ledger transfer by id (the charge-off's, for the history)."""
+    return session.get(LedgerTransfer, transfer_id)
 
 
 def accounts_of_user(user_id: str) -> Select[Any]:

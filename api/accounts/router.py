@@ -35,7 +35,8 @@ def list_accounts(
         limit=limit,
         cursor=cursor,
     )
-    return Page[AccountOut](data=service.describe(session, list(rows)), next_cursor=next_cursor)
+    summaries = service.account_summaries(session, list(rows))
+    return Page[AccountOut](data=[AccountOut.of(s) for s in summaries], next_cursor=next_cursor)
 
 
 @router.get("/{id}", responses=problem_responses(404, s404="account_not_found"))
@@ -52,7 +53,7 @@ def get_account(
         what="account",
         origin=origin,
     )
-    return service.describe(session, [account])[0]
+    return AccountOut.of(service.account_summaries(session, [account])[0])
 
 
 @router.get(

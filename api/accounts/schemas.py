@@ -5,6 +5,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from api.accounts.models import AccountSummary
+
 
 class AccountOut(BaseModel):
     id: str
@@ -24,3 +26,7 @@ class AccountOut(BaseModel):
     past_due_amount: int = 0
     days_past_due: int = 0
     delinquency_bucket: Literal["current", "1-29", "30-59", "60-89", "90+"] = "current"
+
+    @classmethod
+    def of(cls, summary: AccountSummary) -> AccountOut:
+        return cls.model_validate(summary, from_attributes=True)

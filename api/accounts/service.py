@@ -4,20 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy.orm import Session
 
 from api.accounts import repository
-from api.accounts.models import Account
-from api.accounts.schemas import AccountOut
+from api.accounts.models import Account, AccountSummary
 from api.auth.security import Principal
 from api.errors import NotFound
 from api.ids import new_id
 from api.ledger import service as ledger
-from api.ledger.models import LedgerTransfer
 from api.network.schemas import TransactionOut, transaction_out_dict
 from api.pagination import decode_cursor, encode_cursor
+
+if TYPE_CHECKING:
+    from api.accounts.schemas import AccountOut
 
 # Statements close on the cycle day; 1..28 so that every month has one.
 LAST_CYCLE_DAY = 28
@@ -70,7 +71,7 @@ def visible_account(session: Session, principal: Principal, account_id: str) -> 
     return account
 
 
-def describe(session: Session, accounts: list[Account]) -> list[AccountOut]:
+def account_summaries(session: Session, accounts: list[Account]) -> list[AccountSummary]:
     from api.billing.service import billing_summaries
 
     balances = ledger.balances(session, [a.id for a in accounts])
@@ -80,7 +81,7 @@ def describe(session: Session, accounts: list[Account]) -> list[AccountOut]:
         current = balances[account.id]
         summary = billing[account.id]
         out.append(
-            AccountOut(
+            AccountSummary(
                 id=account.id,
                 status=account.status,
                 credit_limit=account.credit_limit,
@@ -100,6 +101,14 @@ def describe(session: Session, accounts: list[Account]) -> list[AccountOut]:
             )
         )
     return out
+
+
+def describe(session: Session, accounts: list[Account]) -> list[AccountOut]:
+    """Deprecated, for ``simulator/bulk.py`` only (it dumps the schema); new code calls
+    ``account_summaries`` and builds ``AccountOut.of`` in the router. Delete with that caller."""
+    from api.accounts.schemas import AccountOut
+
+    return [AccountOut.of(summary) for summary in account_summaries(session, accounts)]
 
 
 # --- History -------------------------------------------------------------------------------------
@@ -141,7 +150,7 @@ def _charge_off_entry(session: Session, account: HistoryAccount) -> TransactionO
     transfer's id and time), posted. None when the account was not charged off with a balance."""
     if account.charge_off_transfer_id is None:
         return None
-    transfer = session.get(LedgerTransfer, account.charge_off_transfer_id)
+    transfer = repository.select_transfer(session, account.charge_off_transfer_id)
     if transfer is None:
         return None
     return TransactionOut(

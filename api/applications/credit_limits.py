@@ -22,17 +22,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.accounts import repository as accounts_repository
 from api.accounts import service as accounts_service
-from api.accounts.models import Account
-from api.applications import underwriting
+from api.applications import repository, underwriting
 from api.applications.bureau import Applicant, CreditBureau
-from api.applications.models import Application, CreditLimitRequest
+from api.applications.models import CreditLimitRequest
 from api.audit import service as audit
 from api.audit.service import NO_ORIGIN, Origin
-from api.auth.models import User
 from api.auth.security import Principal
 from api.errors import Conflict, UnprocessableEntity
 from api.ids import new_id
@@ -50,7 +48,7 @@ def request_credit_limit(
 ) -> CreditLimitRequest:
     visible = accounts_service.visible_account(session, principal, account_id)
     # The account's row locked: two requests at once are decided one after the other.
-    account = session.get_one(Account, visible.id, with_for_update=True)
+    account = accounts_repository.lock_account(session, visible.id)
     if account.status != "active":
         raise Conflict("This account is closed.", code="account_closed")
     if requested_credit_limit <= account.credit_limit:
@@ -59,18 +57,13 @@ def request_credit_limit(
             code="credit_limit_not_higher",
             credit_limit=account.credit_limit,
         )
-    application = session.execute(
-        select(Application)
-        .where(Application.account_id == account.id)
-        .order_by(Application.created_at.desc())
-        .limit(1)
-    ).scalar_one_or_none()
+    application = repository.select_latest_application_of_account(session, account.id)
     if application is None:
         raise Conflict(
             "This account was not opened by an application: there is no income on file to decide on.",
             code="no_application_on_file",
         )
-    user = session.get_one(User, account.user_id)
+    user = repository.select_applicant(session, account.user_id)
     # The bureau's score today (BureauUnavailable, 503, before anything is written).
     report = bureau.score(
         Applicant(full_name=user.full_name, email=user.email, date_of_birth=application.date_of_birth),

@@ -1,10 +1,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, status
-from sqlalchemy import select
 
-from api.applications import credit_limits, service
-from api.applications.models import Application, CreditLimitRequest
+from api.applications import credit_limits, repository, service
+from api.applications.models import Application
 from api.applications.schemas import (
     ApplicationIn,
     ApplicationOut,
@@ -59,7 +58,7 @@ def apply(
         vault=request.app.state.card_vault,
         now=clock.now(),
     )
-    return idem.save(201, service.describe(application))
+    return idem.save(201, ApplicationOut.of(application))
 
 
 @router.get("")
@@ -68,18 +67,18 @@ def list_applications(
 ) -> Page[ApplicationOut]:
     rows, next_cursor = paginate(
         session,
-        select(Application).where(Application.user_id == principal.user_id),
+        repository.applications_of_user(principal.user_id),
         created_at=Application.created_at,
         row_id=Application.id,
         limit=limit,
         cursor=cursor,
     )
-    return Page[ApplicationOut](data=[service.describe(a) for a in rows], next_cursor=next_cursor)
+    return Page[ApplicationOut](data=[ApplicationOut.of(a) for a in rows], next_cursor=next_cursor)
 
 
 @router.get("/{id}", responses=problem_responses(404, s404="application_not_found"))
 def get_application(id: ApplicationId, principal: CurrentPrincipal, session: SessionDep) -> ApplicationOut:
-    return service.describe(service.visible_application(session, principal, id))
+    return ApplicationOut.of(service.visible_application(session, principal, id))
 
 
 @router.post(
@@ -108,25 +107,11 @@ def decide(
         now=clock.now(),
         origin=origin,
     )
-    return service.describe(application)
+    return ApplicationOut.of(application)
 
 
 # A higher limit is asked for on the account: one customer holds one open card account.
 limits_router = APIRouter(prefix="/v1/accounts", tags=["accounts"], responses=problem_responses(401, 422))
-
-
-def _limit_request_out(request: CreditLimitRequest) -> CreditLimitRequestOut:
-    return CreditLimitRequestOut(
-        id=request.id,
-        account_id=request.account_id,
-        status=request.status,
-        requested_credit_limit=request.requested_credit_limit,
-        previous_credit_limit=request.previous_credit_limit,
-        credit_limit=request.credit_limit,
-        reasons=list(request.reasons),
-        reason_details=service.reason_details(list(request.reasons)),
-        created_at=request.created_at,
-    )
 
 
 @limits_router.post(
@@ -162,4 +147,4 @@ def request_credit_limit(
         now=clock.now(),
         origin=origin,
     )
-    return idem.save(201, _limit_request_out(made))
+    return idem.save(201, CreditLimitRequestOut.of(made))

@@ -5,7 +5,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from api.applications.underwriting import MIN_CREDIT_LIMIT
+from api.applications.models import Application, CreditLimitRequest
+from api.applications.underwriting import MIN_CREDIT_LIMIT, REASON_DESCRIPTIONS
 from api.money import NonNegativeAmount, PositiveAmount
 
 
@@ -49,6 +50,11 @@ class ReasonOut(BaseModel):
     code: str
     description: str
 
+    @classmethod
+    def each(cls, codes: list[str]) -> list[ReasonOut]:
+        """Each reason code with its plain sentence (the adverse-action notice's wording)."""
+        return [cls(code=code, description=REASON_DESCRIPTIONS.get(code, code)) for code in codes]
+
 
 class ApplicationOut(BaseModel):
     id: str
@@ -63,6 +69,23 @@ class ApplicationOut(BaseModel):
     requested_credit_limit: int | None
     created_at: datetime
     decided_at: datetime | None
+
+    @classmethod
+    def of(cls, application: Application) -> ApplicationOut:
+        return cls(
+            id=application.id,
+            status=application.status,
+            credit_limit=application.credit_limit,
+            apr_bps=application.apr_bps,
+            reasons=list(application.reasons),
+            reason_details=ReasonOut.each(application.reasons),
+            account_id=application.account_id,
+            credit_score=application.credit_score,
+            debt_to_income_bps=application.dti_bps,
+            requested_credit_limit=application.requested_credit_limit,
+            created_at=application.created_at,
+            decided_at=application.decided_at,
+        )
 
 
 class CreditLimitRequestIn(BaseModel):
@@ -81,3 +104,17 @@ class CreditLimitRequestOut(BaseModel):
     reasons: list[str] = Field(description="Reason codes of a decline, most important first.")
     reason_details: list[ReasonOut]
     created_at: datetime
+
+    @classmethod
+    def of(cls, request: CreditLimitRequest) -> CreditLimitRequestOut:
+        return cls(
+            id=request.id,
+            account_id=request.account_id,
+            status=request.status,
+            requested_credit_limit=request.requested_credit_limit,
+            previous_credit_limit=request.previous_credit_limit,
+            credit_limit=request.credit_limit,
+            reasons=list(request.reasons),
+            reason_details=ReasonOut.each(list(request.reasons)),
+            created_at=request.created_at,
+        )

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from api.accounts import repository as accounts_repository
 from api.accounts import service as accounts_service
-from api.accounts.models import Account
-from api.applications import underwriting
+from api.applications import repository, underwriting
 from api.applications.bureau import Applicant, CreditBureau
 from api.applications.models import Application
-from api.applications.schemas import ApplicationOut, ReasonOut
 from api.audit import service as audit
 from api.audit.service import NO_ORIGIN, Origin
-from api.auth.models import User
 from api.auth.security import Principal
 from api.cards import service as cards_service
 from api.cards.numbers import CardVault
@@ -83,27 +80,23 @@ def apply(
         raise UnprocessableEntity("date_of_birth is in the future.", code="invalid_date_of_birth")
     # The applicant's row locked: two applications of one customer are decided one after the
     # other, so the second sees the account the first opened.
-    user = session.get(User, principal.user_id, with_for_update=True)
+    user = repository.lock_applicant(session, principal.user_id)
     if user is None:
         raise NotFound("No such user.", code="user_not_found")
-    open_account = session.execute(
-        select(Account.id).where(Account.user_id == user.id, Account.status != "closed").limit(1)
-    ).first()
-    if open_account is not None:
+    open_account_id = accounts_repository.select_open_account_id(session, user.id)
+    if open_account_id is not None:
         raise Conflict(
             "You already have an open card account; ask for a higher limit on it instead "
-            f"(POST /v1/accounts/{open_account[0]}/credit-limit-requests).",
+            f"(POST /v1/accounts/{open_account_id}/credit-limit-requests).",
             code="account_exists",
-            account_id=open_account[0],
+            account_id=open_account_id,
         )
-    open_application = session.execute(
-        select(Application.id).where(Application.user_id == user.id, Application.status == "manual_review")
-    ).first()
-    if open_application is not None:
+    in_review_id = repository.select_application_in_review_id(session, user.id)
+    if in_review_id is not None:
         raise Conflict(
             "You already have an application under review.",
             code="application_pending",
-            application_id=open_application[0],
+            application_id=in_review_id,
         )
     # Asked only once the customer may apply (an inquiry is not free, and a bureau records it).
     # A bureau that fails raises BureauUnavailable (503) before anything is written.
@@ -138,7 +131,7 @@ def apply(
 
 
 def visible_application(session: Session, principal: Principal, application_id: str) -> Application:
-    application = session.get(Application, application_id)
+    application = repository.select_application(session, application_id)
     if application is None or (application.user_id != principal.user_id and principal.role != "admin"):
         raise NotFound("No application with this id.", code="application_not_found")
     return application
@@ -156,9 +149,7 @@ def decide(
     origin: Origin = NO_ORIGIN,
 ) -> Application:
     """An admin decides an application the rules sent to manual review (audited)."""
-    application = session.execute(
-        select(Application).where(Application.id == application_id).with_for_update()
-    ).scalar_one_or_none()
+    application = repository.lock_application(session, application_id)
     if application is None:
         raise NotFound("No application with this id.", code="application_not_found")
     if application.status != "manual_review":
@@ -182,27 +173,3 @@ def decide(
     )
     session.flush()
     return application
-
-
-def describe(application: Application) -> ApplicationOut:
-    return ApplicationOut(
-        id=application.id,
-        status=application.status,
-        credit_limit=application.credit_limit,
-        apr_bps=application.apr_bps,
-        reasons=list(application.reasons),
-        reason_details=reason_details(application.reasons),
-        account_id=application.account_id,
-        credit_score=application.credit_score,
-        debt_to_income_bps=application.dti_bps,
-        requested_credit_limit=application.requested_credit_limit,
-        created_at=application.created_at,
-        decided_at=application.decided_at,
-    )
-
-
-def reason_details(codes: list[str]) -> list[ReasonOut]:
-    """Each reason code with its plain sentence (the adverse-action notice's wording)."""
-    return [
-        ReasonOut(code=code, description=underwriting.REASON_DESCRIPTIONS.get(code, code)) for code in codes
-    ]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -12,6 +11,7 @@ from api.accounts.models import Account
 from api.audit import service as audit
 from api.audit.service import NO_ORIGIN, Origin
 from api.auth.security import Principal
+from api.cards import repository
 from api.cards.controls import SpendingControls
 from api.cards.models import Card
 from api.cards.numbers import CardVault, expiry_for, generate_pan, last4
@@ -48,18 +48,13 @@ def issue_card(session: Session, *, account: Account, vault: CardVault, now: dat
 
 
 def cards_of_account(session: Session, account_id: str) -> list[Card]:
-    return list(
-        session.execute(
-            select(Card).where(Card.account_id == account_id).order_by(Card.created_at.desc(), Card.id.desc())
-        ).scalars()
-    )
+    """The account's cards, newest first (the caller has checked the account is visible)."""
+    return repository.select_cards_of_account(session, account_id)
 
 
 def _owned_card(session: Session, principal: Principal, card_id: str, *, lock: bool = False) -> Card:
-    statement = select(Card).where(Card.id == card_id)
-    if lock:
-        statement = statement.with_for_update()
-    card = session.execute(statement).scalar_one_or_none()
+    """The card when the caller owns it (or is an admin); else 404, never 403."""
+    card = repository.lock_card(session, card_id) if lock else repository.select_card(session, card_id)
     if card is None or (card.user_id != principal.user_id and principal.role != "admin"):
         raise NotFound("No card with this id.", code="card_not_found")
     return card

@@ -30,7 +30,7 @@ from pydantic import BaseModel
 from sqlalchemy import JSON, String, delete, func, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from api.db import Base
+from api.db import Base, SessionDep
 from api.errors import BadRequest, Conflict, UnprocessableEntity
 
 MAX_KEY_LENGTH = 255
@@ -164,7 +164,7 @@ class PendingIdempotency:
     """An Idempotency-Key checked but not begun: for routes that open their own transaction.
 
     The network's routes run their whole unit of work in one thread-pool call
-    (``api.deps.unit_of_work``); their idempotency dependency does no I/O, so
+    (``api.db.unit_of_work``); their idempotency dependency does no I/O, so
     FastAPI runs it on the event loop, and ``begin`` happens in the route's
     transaction.
     """
@@ -210,8 +210,6 @@ _DESCRIPTION = (
 
 def idempotency_dependency(scope_of: Callable[..., str], *, required: bool) -> Callable[..., Idempotency]:
     """Build a dependency: ``scope_of`` is a dependency that names the caller."""
-    from api.deps import SessionDep
-
     # The key is declared as a header parameter so that the OpenAPI document says
     # whether it is required; a missing required key is a 400 idempotency_key_required
     # (see the validation handler in api/errors.py).

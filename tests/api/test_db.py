@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from api import db
+from cardportal import database
 from cardportal.database import libpq_conninfo
 
 
@@ -26,7 +27,7 @@ def test_an_idle_connection_whose_server_went_away_is_replaced(
         with psycopg.connect(libpq_conninfo(database_url), autocommit=True) as admin:
             assert admin.execute("select pg_terminate_backend(%s)", (first,)).fetchone() == (True,)
         # Every checked-in connection counts as idle: the checkout pings, fails, reconnects.
-        monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.0)
+        monkeypatch.setattr(database, "PING_AFTER_IDLE_SECONDS", 0.0)
         second = _backend_pid(engine)
         assert second != first
     finally:
@@ -49,7 +50,7 @@ def test_only_a_connection_that_sat_idle_is_pinged(
         first = _backend_pid(engine)
         assert _backend_pid(engine) == first  # reused at once: no ping
         assert pings == []
-        monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.0)
+        monkeypatch.setattr(database, "PING_AFTER_IDLE_SECONDS", 0.0)
         assert _backend_pid(engine) == first  # "idle": pinged, alive, kept
         assert len(pings) == 1
     finally:
