@@ -22,8 +22,9 @@ from tests.factories import PASSWORD, login, user_with_role
 
 
 @pytest.fixture
-def fresh_warehouse(server_url: str, database_url: str) -> Iterator[str]:
-    """A warehouse database the pipelines never wrote to: no schemas, no report registry."""
+def fresh_warehouse(server_url: str, database_url: str, reader_logins: None) -> Iterator[str]:
+    """A warehouse database the pipelines never wrote to: no schemas, no report registry. The
+    API reads it as its reports login (``reader_logins``: run alone, nothing else creates it)."""
     name = f"{parse_url(database_url).database}_fresh_{os.getpid()}"
     admin = libpq_conninfo(database_on_same_server(server_url, "postgres"))
     with psycopg.connect(admin, autocommit=True) as conn:
