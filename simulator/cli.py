@@ -124,7 +124,7 @@ def run(settings: Settings, args: argparse.Namespace, database_url: str | None) 
 
 
 def run_http(settings: Settings, args: argparse.Namespace, database_url: str | None) -> int:
-    """The default mode: the world through the HTTP API (``simulator.engine``)."""
+    """The default mode: the world through the HTTP API (``simulator.http_transport``)."""
     with contextlib.ExitStack() as stack:
         base_url = args.base_url
         if base_url is None:
@@ -170,8 +170,8 @@ def run_http(settings: Settings, args: argparse.Namespace, database_url: str | N
 
 
 def run_bulk(settings: Settings, args: argparse.Namespace, database_url: str | None) -> int:
-    """``--bulk``: the same world through the services in process (``simulator.bulk``)."""
-    from simulator.bulk import BulkSimulation
+    """``--bulk``: the same world through the services in process (``simulator.inprocess``)."""
+    from simulator.inprocess import InProcessTransport
 
     if settings.env != "sandbox":
         print(
@@ -195,13 +195,13 @@ def run_bulk(settings: Settings, args: argparse.Namespace, database_url: str | N
     )
 
     def make(on_day: Callable[[int, int], None] | None) -> Simulation:
-        return BulkSimulation(
+        transport = InProcessTransport(
             config,
             database_url=database_url,
             card_data_key=settings.secret("card_data_key"),
             batch_size=args.batch_size,
-            on_day=on_day,
         )
+        return Simulation(config, transport=transport, on_day=on_day)
 
     started = time.perf_counter()
     try:

@@ -9,11 +9,10 @@ Locks: a transaction row (``FOR UPDATE``) is always taken before the
 customer's ledger account, which is taken before any house account.
 
 Authorize, clear and reverse are each one statement: the database functions
-``network_authorize``, ``network_resolve`` and, for bulk loads, ``network_batch``
-(``api/network/sql/``) do the locking, the checks above and
-the writes, and the functions here pass them their arguments and turn their
-answers into results or API errors. A refund stays in Python (rare, and it
-goes through ``history.post``: the transfer and its history row).
+``network_authorize`` and ``network_resolve`` (``api/network/sql/``) do the
+locking, the checks above and the writes, and the functions here pass them their
+arguments and turn their answers into results or API errors. A refund stays in
+Python (rare, and it goes through ``history.post``: the transfer and its history row).
 """
 
 from __future__ import annotations
@@ -82,7 +81,9 @@ class AuthorizationRequest:
     merchant_country: str
 
 
-def _authorize_params(request: AuthorizationRequest, now: datetime) -> dict[str, Any]:
+def authorization_arguments(request: AuthorizationRequest, now: datetime) -> dict[str, Any]:
+    """``network_authorize``'s arguments for one authorization: fresh ids, the merchant's MCC
+    group, and the rules it checks (the issuing currencies, the single-authorization maximum)."""
     return {
         "id": new_id("auth"),
         "transfer_id": ledger.new_transfer_id(),
@@ -135,92 +136,11 @@ def authorize(
 ) -> AuthorizationResult:
     """Approve or decline, in one round trip (``network_authorize``); a decline is recorded too."""
     request = AuthorizationRequest(card_id, amount, currency, merchant_name, merchant_mcc, merchant_country)
-    params = _authorize_params(request, now)
+    params = authorization_arguments(request, now)
     row = session.execute(_AUTHORIZE, params).one_or_none()
     if row is None:
         raise NotFound("No card with this id.", code="card_not_found")
     return _authorization_result(params, row)
-
-
-@dataclass(frozen=True)
-class BatchMessage:
-    """One authorization of a batch and what follows it when approved: ``then`` is ``clear``
-    (for ``clear_amount``), ``reversed``, or None (the hold stays pending)."""
-
-    request: AuthorizationRequest
-    then: str | None = None
-    clear_amount: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class BatchOutcome:
-    """The answer to one message of a batch (its rows are in the database, not loaded: a bulk
-    load reads ids and codes, and building an ORM row per message cost 7 % of its Python)."""
-
-    authorization_id: str
-    account_id: str
-    decline_code: str | None
-    available_credit: int
-    # ``ok`` when the clear or reversal that followed went through; None when none did.
-    settled: str | None
-
-    @property
-    def approved(self) -> bool:
-        return self.decline_code is None
-
-
-_BATCH = text(
-    "select account_id, decline_code, available_credit, settled from network_batch("
-    " cast(:ids as text[]), cast(:transfer_ids as text[]), cast(:cards as text[]),"
-    " cast(:amounts as bigint[]), cast(:currencies as text[]), cast(:names as text[]),"
-    " cast(:mccs as text[]), cast(:groups as text[]), cast(:countries as text[]), :now,"
-    " cast(:actions as text[]), cast(:settle_amounts as bigint[]), cast(:settle_transfer_ids as text[]),"
-    " cast(:currencies_issued as text[]), :max_amount, cast(:tipping as text[]), :tip_bps)"
-)
-
-
-def authorize_batch(session: Session, messages: list[BatchMessage], *, now: datetime) -> list[BatchOutcome]:
-    """Many network messages in one round trip (``network_batch``, migration 0007), in order.
-
-    Each authorization runs exactly as :func:`authorize` would, seeing every
-    earlier message's hold and clear; an approved one is then cleared or
-    reversed as its message says, as :func:`clear` and :func:`reverse` would.
-    For bulk loads (the simulator's ``--bulk``): an unknown card or a clear the
-    authorization does not allow raises, and the caller's transaction is lost.
-    """
-    if not messages:
-        return []
-    params = [_authorize_params(m.request, now) for m in messages]
-    rows = session.execute(
-        _BATCH,
-        {
-            "ids": [p["id"] for p in params],
-            "transfer_ids": [p["transfer_id"] for p in params],
-            "cards": [p["card_id"] for p in params],
-            "amounts": [p["amount"] for p in params],
-            "currencies": [p["currency"] for p in params],
-            "names": [p["merchant_name"] for p in params],
-            "mccs": [p["merchant_mcc"] for p in params],
-            "groups": [p["mcc_group"] for p in params],
-            "countries": [p["merchant_country"] for p in params],
-            "now": now,
-            "actions": [m.then for m in messages],
-            "settle_amounts": [m.clear_amount for m in messages],
-            "settle_transfer_ids": [ledger.new_transfer_id() for _ in messages],
-            "currencies_issued": _ISSUING,
-            "max_amount": MAX_AUTHORIZATION_AMOUNT,
-            "tipping": _TIPPING,
-            "tip_bps": spending.TIP_TOLERANCE_BPS,
-        },
-    ).all()
-    outcomes: list[BatchOutcome] = []
-    for message, param, row in zip(messages, params, rows, strict=True):
-        if row[1] == "card_not_found":
-            raise NotFound(f"No card {message.request.card_id}.", code="card_not_found")
-        if row[3] not in (None, "ok"):
-            raise Conflict(f"{param['id']} could not be settled: {row[3]}.", code=str(row[3]))
-        outcomes.append(BatchOutcome(param["id"], row[0], row[1], int(row[2]), row[3]))
-    return outcomes
 
 
 def _lock_authorization(session: Session, authorization_id: str) -> Transaction:

@@ -10,7 +10,7 @@ emulator here, so the HTTP world makes no payments. Baseline: authorizations/s
 through the same server with the bench's lean load client, measured
 alternately with ours.
 
-Also measured, in ``extra``: the ``--bulk`` mode (``simulator.bulk``: the
+Also measured, in ``extra``: the ``--bulk`` mode (``simulator.inprocess``: the
 same world through the services in process, no HTTP) on a database of its
 own, and its ratio to the same authorize rate.
 """
@@ -71,7 +71,7 @@ def _events_per_second(simulation: Simulation) -> tuple[float, int]:
 
 
 def run(env: BenchEnv) -> Result:
-    from simulator.bulk import BulkSimulation
+    from simulator.inprocess import InProcessTransport
 
     url = env.fresh_database("bench_simulate")
     seed_accounts(url, first=1, last=ACCOUNTS)
@@ -99,8 +99,10 @@ def run(env: BenchEnv) -> Result:
     bulk_runs: list[float] = []
     for repetition in range(env.repetitions):
         bulk_url = env.fresh_database(f"bench_simulate_bulk{repetition}")
-        bulk = BulkSimulation(
-            _config(env, 200 + repetition), database_url=bulk_url, card_data_key=CARD_DATA_KEY
+        config = _config(env, 200 + repetition)
+        bulk = Simulation(
+            config,
+            transport=InProcessTransport(config, database_url=bulk_url, card_data_key=CARD_DATA_KEY),
         )
         bulk_runs.append(_events_per_second(bulk)[0])
     authorize_rate = median(base_runs)

@@ -12,8 +12,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from simulator.audit import CHECKS
-from simulator.bulk import BulkSimulation
-from simulator.engine import SimulationConfig
+from simulator.engine import Simulation, SimulationConfig
+from simulator.inprocess import InProcessTransport
 
 CARD_DATA_KEY = "5a" * 32
 
@@ -30,7 +30,10 @@ def _run(database_url: str, out: Path, *, customers: int, days: int, seed: int =
         output_dir=out,
         workers=2,
     )
-    return BulkSimulation(config, database_url=database_url, card_data_key=CARD_DATA_KEY, batch_size=8).run()
+    transport = InProcessTransport(
+        config, database_url=database_url, card_data_key=CARD_DATA_KEY, batch_size=8
+    )
+    return Simulation(config, transport=transport).run()
 
 
 def _ledger_totals(engine: Engine) -> dict[str, int]:
@@ -136,20 +139,20 @@ def test_the_daily_job_in_processes_makes_the_world_it_makes_in_threads(
     # Two cores as far as the simulation knows, so that it starts its processes on any machine.
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     started: list[object] = []
-    start_processes = BulkSimulation._start_job_processes
+    start_processes = InProcessTransport._start_job_processes
 
-    def spy(self: BulkSimulation) -> object:
+    def spy(self: InProcessTransport) -> object:
         pool = start_processes(self)
         started.append(pool)
         return pool
 
-    monkeypatch.setattr(BulkSimulation, "_start_job_processes", spy)
+    monkeypatch.setattr(InProcessTransport, "_start_job_processes", spy)
     worlds = []
     for attempt in range(2):
         _run(database_url, tmp_path / str(attempt), customers=12, days=75, seed=3)
         worlds.append((_ledger_totals(engine), _billing_figures(engine)))
         _empty_platform(engine)
-        monkeypatch.setattr(BulkSimulation, "_start_job_processes", lambda _self: None)
+        monkeypatch.setattr(InProcessTransport, "_start_job_processes", lambda _self: None)
     assert started
     assert started[0] is not None
     assert worlds[0][1][0], "statements were issued"

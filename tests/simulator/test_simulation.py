@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from api.auth import service as auth_service
 from cardportal.stripe_emulator import Emulator
-from simulator.bulk import BulkSimulation
 from simulator.engine import Simulation, SimulationConfig
+from simulator.inprocess import InProcessTransport
 from tests.conftest import NETWORK_KEY
 from tests.factories import PASSWORD
 from tests.simulator.test_bulk import CARD_DATA_KEY
@@ -99,7 +99,10 @@ def test_the_same_seed_makes_the_same_world_in_either_mode(
         _admin(session)
         config = _config(live_server, stripe_sandbox, tmp_path / mode, customers=6, days=40)
         if mode == "bulk":
-            BulkSimulation(config, database_url=database_url, card_data_key=CARD_DATA_KEY, batch_size=4).run()
+            transport = InProcessTransport(
+                config, database_url=database_url, card_data_key=CARD_DATA_KEY, batch_size=4
+            )
+            Simulation(config, transport=transport).run()
         else:
             Simulation(config).run()
         totals.append(_ledger_totals(engine))
