@@ -9,6 +9,8 @@ Where each rule lives:
 - clear, reverse and hold expiry, with the tip ceiling of a clear: ``sql/network_resolve.sql``;
 - bulk loads (the simulator's ``--bulk``): ``sql/network_batch.sql``;
 - a refund: ``service.refund``;
+- the domain's queries, and the calls of ``network_authorize`` and ``network_resolve``:
+  ``repository``;
 - a posted ledger transfer with its ``transactions`` row, for every domain that posts one:
   ``history.post``;
 - the spending controls the authorization evaluates: ``api.cards.controls``.

@@ -11,8 +11,9 @@ customer's ledger account, which is taken before any house account.
 Authorize, clear and reverse are each one statement: the database functions
 ``network_authorize`` and ``network_resolve`` (``api/network/sql/``) do the
 locking, the checks above and the writes, and the functions here pass them their
-arguments and turn their answers into results or API errors. A refund stays in
-Python (rare, and it goes through ``history.post``: the transfer and its history row).
+arguments (through ``api.network.repository``, which holds the domain's queries)
+and turn their answers into results or API errors. A refund stays in Python (rare,
+and it goes through ``history.post``: the transfer and its history row).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from api.accounts.models import Account
@@ -32,7 +32,7 @@ from api.errors import Conflict, NotFound, UnprocessableEntity
 from api.ids import new_id
 from api.ledger import service as ledger
 from api.money import ISSUING_CURRENCIES
-from api.network import history
+from api.network import history, repository
 from api.network.models import Transaction
 
 # The largest single authorization we approve ($50,000): larger ones decline.
@@ -50,22 +50,12 @@ class AuthorizationResult:
 
 
 def _card_and_account(session: Session, card_id: str) -> tuple[Card, Account]:
-    row = session.execute(
-        select(Card, Account).join(Account, Card.account_id == Account.id).where(Card.id == card_id)
-    ).one_or_none()
-    if row is None:
+    found = repository.select_card_and_account(session, card_id)
+    if found is None:
         raise NotFound("No card with this id.", code="card_not_found")
-    return row[0], row[1]
+    return found
 
 
-# The whole authorization is one statement: ``network_authorize`` (``api/network/sql/``)
-# locks the card's account receivable, runs the checks above in their order
-# (spending controls included), writes the transaction row and then the hold.
-_AUTHORIZE = text(
-    "select account_id, decline_code, available_credit from network_authorize("
-    ":id, :transfer_id, :card_id, :amount, :currency, :merchant_name, :merchant_mcc,"
-    " :mcc_group, :merchant_country, :now, cast(:currencies as text[]), :max_amount)"
-)
 _ISSUING = sorted(ISSUING_CURRENCIES)
 
 
@@ -137,31 +127,19 @@ def authorize(
     """Approve or decline, in one round trip (``network_authorize``); a decline is recorded too."""
     request = AuthorizationRequest(card_id, amount, currency, merchant_name, merchant_mcc, merchant_country)
     params = authorization_arguments(request, now)
-    row = session.execute(_AUTHORIZE, params).one_or_none()
+    row = repository.network_authorize(session, params)
     if row is None:
         raise NotFound("No card with this id.", code="card_not_found")
     return _authorization_result(params, row)
 
 
 def _lock_authorization(session: Session, authorization_id: str) -> Transaction:
-    transaction = session.execute(
-        select(Transaction)
-        .where(Transaction.id == authorization_id, Transaction.type == "purchase")
-        .with_for_update()
-    ).scalar_one_or_none()
+    transaction = repository.lock_authorization(session, authorization_id)
     if transaction is None:
         raise NotFound("No authorization with this id.", code="authorization_not_found")
     return transaction
 
 
-# A clear, a reversal or an expiry is one statement too: migration 0007's
-# ``network_resolve`` locks the authorization's row (before the receivable, as
-# everywhere), checks it is pending and within its tip ceiling, resolves the
-# hold and updates the row; it answers an outcome code and the row as it is.
-_RESOLVE = text(
-    "select * from network_resolve(:id, :action, :amount, :now, :transfer_id,"
-    " cast(:tipping as text[]), :tip_bps)"
-)
 _TIPPING = sorted(spending.TIPPING_MCCS)
 _CONFLICTS = {
     "authorization_already_cleared": "This authorization has already been cleared.",
@@ -174,21 +152,18 @@ _CONFLICTS = {
 def _resolve(
     session: Session, *, authorization_id: str, action: str, amount: int, now: datetime
 ) -> Transaction:
-    row = (
-        session.execute(
-            _RESOLVE,
-            {
-                "id": authorization_id,
-                "action": action,
-                "amount": amount,
-                "now": now,
-                "transfer_id": ledger.new_transfer_id(),
-                "tipping": _TIPPING,
-                "tip_bps": spending.TIP_TOLERANCE_BPS,
-            },
-        )
-        .mappings()
-        .one()
+    # One statement (``network_resolve``): it answers an outcome code and the row as it is.
+    row = repository.network_resolve(
+        session,
+        {
+            "id": authorization_id,
+            "action": action,
+            "amount": amount,
+            "now": now,
+            "transfer_id": ledger.new_transfer_id(),
+            "tipping": _TIPPING,
+            "tip_bps": spending.TIP_TOLERANCE_BPS,
+        },
     )
     outcome = row["outcome"]
     if outcome == "authorization_not_found":
@@ -284,17 +259,7 @@ def refund(
 
 def expire_holds(session: Session, *, now: datetime, limit: int = 1000) -> int:
     """Release holds older than ``HOLD_LIFETIME``; how many. Safe to run concurrently."""
-    stale = (
-        session.execute(
-            select(Transaction.id)
-            .where(Transaction.status == "pending", Transaction.created_at < now - HOLD_LIFETIME)
-            .order_by(Transaction.created_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        .scalars()
-        .all()
-    )
+    stale = repository.lock_stale_holds(session, created_before=now - HOLD_LIFETIME, limit=limit)
     for authorization_id in stale:
         reverse(session, authorization_id=authorization_id, now=now, reason="expired")
     return len(stale)
