@@ -499,7 +499,7 @@ def authorize_batch(
     session: Session, messages: Sequence[BatchMessage], *, now: datetime
 ) -> list[BatchOutcome]:
     """Many network messages in one round trip (the database function ``network_batch``,
-    migration 0007), in order.
+    ``api/network/sql/network_batch.sql``), in order.
 
     Each authorization runs exactly as ``api.network.service.authorize`` would
     (``network_batch`` calls ``network_authorize`` with the arguments that
