@@ -423,6 +423,7 @@ class InProcessTransport:
         """The same facts as the HTTP mode reads, from the same schemas the API answers with."""
         from api.accounts import service as accounts_service
         from api.accounts.models import Account
+        from api.accounts.schemas import AccountOut
         from api.billing.models import Statement
         from api.billing.schemas import StatementOut
         from api.network.models import Transaction
@@ -431,7 +432,10 @@ class InProcessTransport:
         facts = []
         with self.sessions() as session:
             for _, account_id in accounts:
-                [account] = accounts_service.describe(session, [session.get_one(Account, account_id)])
+                [summary] = accounts_service.account_summaries(
+                    session, [session.get_one(Account, account_id)]
+                )
+                account = AccountOut.of(summary)  # as GET /v1/accounts/{id} answers
                 statements = session.execute(
                     select(Statement).where(Statement.account_id == account_id).order_by(Statement.period_end)
                 ).scalars()

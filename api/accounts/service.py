@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from sqlalchemy.orm import Session
 
@@ -16,9 +16,6 @@ from api.ids import new_id
 from api.ledger import service as ledger
 from api.network.schemas import TransactionOut, transaction_out_dict
 from api.pagination import decode_cursor, encode_cursor
-
-if TYPE_CHECKING:
-    from api.accounts.schemas import AccountOut
 
 # Statements close on the cycle day; 1..28 so that every month has one.
 LAST_CYCLE_DAY = 28
@@ -101,14 +98,6 @@ def account_summaries(session: Session, accounts: list[Account]) -> list[Account
             )
         )
     return out
-
-
-def describe(session: Session, accounts: list[Account]) -> list[AccountOut]:
-    """Deprecated, for ``simulator/bulk.py`` only (it dumps the schema); new code calls
-    ``account_summaries`` and builds ``AccountOut.of`` in the router. Delete with that caller."""
-    from api.accounts.schemas import AccountOut
-
-    return [AccountOut.of(summary) for summary in account_summaries(session, accounts)]
 
 
 # --- History -------------------------------------------------------------------------------------

@@ -108,32 +108,11 @@ def test_each_dependency_module_imports_first_in_a_fresh_interpreter(module: str
     assert done.returncode == 0, done.stderr
 
 
-# Kept only for a caller outside the API that dumps the schema (simulator/bulk.py's billing facts):
-# ``api.accounts.service.describe``, with its TYPE_CHECKING import. Delete with that caller.
-_TRANSITIONAL = {"accounts": "describe"}
-
-
-def _allowed(tree: ast.Module, domain: str) -> set[int]:
-    """The lines of the transitional function and of the ``if TYPE_CHECKING:`` block it needs."""
-    if domain not in _TRANSITIONAL:
-        return set()
-    lines: set[int] = set()
-    for node in tree.body:
-        shim = isinstance(node, ast.FunctionDef) and node.name == _TRANSITIONAL[domain]
-        type_checking = isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"
-        if shim or type_checking:
-            lines.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
-    return lines
-
-
 @pytest.mark.parametrize("domain", ["accounts", "applications", "cards"])
 def test_services_do_not_import_their_schemas(domain: str) -> None:
     """A service returns domain objects; its router builds the response schema from them."""
     path = API / domain / "service.py"
-    tree = _tree(path)
-    allowed = _allowed(tree, domain)
-    imports = (node for node in _all_imports(tree) if node.lineno not in allowed)
-    found = _names(imports, under=f"api.{domain}.schemas")
+    found = _names(_all_imports(_tree(path)), under=f"api.{domain}.schemas")
     assert found == [], f"api/{domain}/service.py imports its schemas: {found}"
 
 
@@ -143,6 +122,7 @@ _SERVICES = [
     "applications/service.py",
     "applications/credit_limits.py",
     "cards/service.py",
+    "network/service.py",
 ]
 
 
