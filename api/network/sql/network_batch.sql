@@ -1,7 +1,7 @@
 -- network_batch(...): network_authorize for each message in array order and, when one is
 -- approved and its message says so, network_resolve right after it (clear for an amount, or
 -- reverse), as the network's messages would one by one. No rule of its own: bulk loads only.
--- Called by api.network.service.authorize_batch (the simulator's --bulk).
+-- Called by simulator.inprocess.authorize_batch (the simulator's --bulk), not by the API.
 create or replace function network_batch(
     p_ids text[], p_transfer_ids text[], p_cards text[], p_amounts bigint[], p_currencies text[],
     p_names text[], p_mccs text[], p_groups text[], p_countries text[], p_now timestamptz,
