@@ -12,7 +12,10 @@ to one account's facts, for one business day ``D``, under the account's lock
 
 Every step is idempotent on its own (a statement per account and closing day, a late fee
 per statement, a charge-off per account, delinquency recomputed from the facts), so running
-a day again changes nothing. ``carry_unchanged_delinquencies`` does step 5 at once for the
+a day again changes nothing. Step 5 keeps each account's current state in ``account_billing``
+and, in the same transaction, the day's state of each delinquent account in
+``delinquency_days`` (one row per account and day, replaced when the day runs again): the
+record the warehouse reports delinquency from. ``carry_unchanged_delinquencies`` does step 5 at once for the
 delinquent accounts where only time passed (no statement, due date, payment or return that
 day): most of a book's delinquent accounts, most days.
 
@@ -383,6 +386,7 @@ def carry_unchanged_delinquencies(session: Session, day: date) -> set[str]:
     )
     buckets = {a: rules.delinquency_bucket(days) for a, days, _ in carried}
     repository.set_buckets(session, {a: buckets[a] for a, _, before in carried if buckets[a] != before})
+    repository.record_carried_delinquencies(session, list(buckets), day)
     return set(buckets)
 
 
@@ -447,6 +451,15 @@ def process_account_day(session: Session, account_id: str, day: date) -> dict[st
             balance = ledger.lock_balances(session, account_id).current_balance  # what they charged
         state = delinquency_on(
             session, account, day, balance=balance, statements=statements, payments=payments
+        )
+        repository.record_delinquency(
+            session,
+            account_id,
+            day,
+            days_past_due=state.days_past_due,
+            past_due_amount=state.past_due_amount,
+            bucket=state.bucket,
+            recorded_delinquent=billing.as_of == day and billing.days_past_due > 0,
         )
         billing.as_of = day
         billing.days_past_due = state.days_past_due
