@@ -12,12 +12,14 @@ to one account's facts, for one business day ``D``, under the account's lock
 
 Every step is idempotent on its own (a statement per account and closing day, a late fee
 per statement, a charge-off per account, delinquency recomputed from the facts), so running
-a day again changes nothing. Step 5 keeps each account's current state in ``account_billing``
-and, in the same transaction, the day's state of each delinquent account in
-``delinquency_days`` (one row per account and day, replaced when the day runs again): the
-record the warehouse reports delinquency from. ``carry_unchanged_delinquencies`` does step 5 at once for the
+a day again changes nothing. ``carry_unchanged_delinquencies`` does step 5 at once for the
 delinquent accounts where only time passed (no statement, due date, payment or return that
 day): most of a book's delinquent accounts, most days.
+
+Step 5 keeps each account's current state in ``account_billing`` and, in the same transaction,
+each delinquent account's state that day in ``delinquency_days`` (a row per account and day,
+replaced when the day runs again; no row: current): the one record of delinquency, which the
+warehouse reports from (pipelines/README.md, "Delinquency").
 
 Everything the job posts for day ``D`` is stamped at the last microsecond of ``D`` (UTC),
 so it belongs to that day's cycle and to nothing earlier.
