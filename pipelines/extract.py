@@ -426,7 +426,8 @@ SPECS = (
         table="billing_runs",
         description="The daily job's runs (one per business day) and what each did.",
         query=f"""
-            select id, day, started_at, finished_at, counts::text as counts, created_at
+            select id, day, started_at, finished_at, counts::text as counts, created_at,
+                   delinquency_recorded
             from billing_runs where day = {{day}} or {_touched("started_at", "finished_at")}
         """,
         columns=(
@@ -436,6 +437,27 @@ SPECS = (
             ("finished_at", "timestamptz"),
             ("counts", "jsonb"),
             ("created_at", "timestamptz"),
+            ("delinquency_recorded", "boolean"),
+        ),
+    ),
+    ExtractSpec(
+        table="delinquency_days",
+        description=(
+            "The daily job's record of each delinquent account's days past due, past-due amount and "
+            "bucket at the day's end (current accounts have no row)."
+        ),
+        # A day's rows are written (and replaced, when the day is run again) by that day's run:
+        # the slice of a day is its record, whole.
+        query="""
+            select account_id, day, days_past_due, past_due_amount, bucket
+            from delinquency_days where day = {day}
+        """,
+        columns=(
+            ("account_id", "text"),
+            ("day", "date"),
+            ("days_past_due", "integer"),
+            ("past_due_amount", "bigint"),
+            ("bucket", "text"),
         ),
     ),
     ExtractSpec(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import date
 
 import psycopg
 import pytest
@@ -86,3 +87,50 @@ def test_a_function_migration_downgrades_to_the_definitions_before_it(fresh_data
     assert _functions(fresh_database) == before
     migrate.upgrade(fresh_database)
     assert _functions(fresh_database) == head
+
+
+def test_0016_fills_in_the_last_runs_day_from_each_accounts_delinquency(fresh_database: str) -> None:
+    """A deployment upgraded to 0016 has the daily job's record of the last finished run's day
+    (each delinquent account's state as of it, from ``account_billing``), that run marked
+    recorded, the earlier runs not; runs from then on are recorded by default."""
+    migrate.upgrade(fresh_database, "0015")
+    with psycopg.connect(libpq_conninfo(fresh_database)) as conn:
+        conn.execute(
+            "insert into users (id, email, full_name, password_hash, role, is_active)"
+            " values ('usr_1', 'a@example.com', 'A', 'x', 'customer', true)"
+        )
+        for n in range(4):
+            conn.execute(
+                "insert into accounts (id, user_id, status, credit_limit, apr_bps, currency,"
+                " billing_cycle_day) values (%s, 'usr_1', 'active', 100000, 2499, 'USD', 5)",
+                (f"acct_{n}",),
+            )
+        conn.execute(
+            "insert into account_billing (account_id, as_of, days_past_due, delinquency_bucket,"
+            " past_due_amount, charged_off_on) values"
+            " ('acct_0', '2027-03-02', 0, 'current', 0, null),"  # current: no row
+            " ('acct_1', '2027-03-02', 31, '30-59', 2500, null),"
+            " ('acct_2', '2027-02-20', 180, '90+', 9000, '2027-02-20'),"  # charged off earlier
+            " ('acct_3', '2027-01-10', 0, 'current', 0, null)"
+        )
+        conn.execute(
+            "insert into billing_runs (id, day, started_at, finished_at) values"
+            " ('brun_1', '2027-03-01', now(), now()), ('brun_2', '2027-03-02', now(), now()),"
+            " ('brun_3', '2027-03-03', now(), null)"
+        )
+    migrate.upgrade(fresh_database)
+    with psycopg.connect(libpq_conninfo(fresh_database)) as conn:
+        rows = conn.execute("select * from delinquency_days order by account_id").fetchall()
+        runs = conn.execute(
+            "select day::text, delinquency_recorded from billing_runs order by day"
+        ).fetchall()
+        conn.execute("insert into billing_runs (id, day, started_at) values ('brun_4', '2027-03-04', now())")
+        new_run = conn.execute("select delinquency_recorded from billing_runs where id = 'brun_4'").fetchone()
+    assert rows == [
+        ("acct_1", date(2027, 3, 2), 31, 2500, "30-59"),
+        ("acct_2", date(2027, 2, 20), 180, 9000, "90+"),
+    ]
+    assert runs == [("2027-03-01", False), ("2027-03-02", True), ("2027-03-03", False)]
+    assert new_run == (True,)
+    migrate.downgrade(fresh_database, "0015")
+    assert "delinquency_days" not in _tables(fresh_database)

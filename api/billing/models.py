@@ -1,4 +1,5 @@
-"""Billing tables: statements, each account's delinquency, and the daily job's runs."""
+"""Billing tables: statements, each account's delinquency (now and day by day), and the daily job's
+runs."""
 
 from __future__ import annotations
 
@@ -102,8 +103,40 @@ class AccountBilling(Base):
     )
 
 
+class DelinquencyDay(Base):
+    """An account's delinquency at the end of one business day, as the daily job computed it
+    (``api.billing.service.delinquency_on``, or a day's aging in ``carry_unchanged_delinquencies``)
+    and wrote it to ``account_billing`` in the same transaction.
+
+    Only delinquent accounts have a row (``days_past_due > 0``): on a day whose run recorded
+    delinquency (``BillingRun.delinquency_recorded``), an account without one was current. The
+    warehouse reads this record (``raw.delinquency_days``) instead of deriving delinquency again.
+    A day's charge-off is recorded as the job saw it before writing the account off (180 days).
+    """
+
+    __tablename__ = "delinquency_days"
+
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    days_past_due: Mapped[int]
+    # The unmet minimums past their due dates at the day's end (cents).
+    past_due_amount: Mapped[int]
+    bucket: Mapped[str] = mapped_column(String(8))
+
+    __table_args__ = (
+        CheckConstraint("days_past_due > 0", name="delinquent_only"),
+        CheckConstraint("bucket in ('1-29', '30-59', '60-89', '90+')", name="bucket_known"),
+        # The data platform extracts a day's rows (pipelines/extract.py).
+        Index("ix_delinquency_days_day", "day"),
+    )
+
+
 class BillingRun(Base):
-    """One run of the daily job for one business day (its counts say what it did)."""
+    """One run of the daily job for one business day (its counts say what it did).
+
+    ``delinquency_recorded``: the run wrote each delinquent account's state to
+    ``delinquency_days`` (every run since migration 0016; the runs before it did not, except the
+    last, whose day 0016 filled in from ``account_billing``)."""
 
     __tablename__ = "billing_runs"
 
@@ -112,6 +145,7 @@ class BillingRun(Base):
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
     counts: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    delinquency_recorded: Mapped[bool] = mapped_column(server_default=text("true"))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 

@@ -6,11 +6,12 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import DateTime, Row, Select, and_, bindparam, cast, func, or_, select, update
+from sqlalchemy import DateTime, Row, Select, and_, bindparam, cast, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.orm import Session, aliased
 
 from api.accounts.models import Account
-from api.billing.models import AccountBilling, BillingFailure, BillingRun, Statement
+from api.billing.models import AccountBilling, BillingFailure, BillingRun, DelinquencyDay, Statement
 from api.billing.rules import CHARGE_OFF_DAYS_PAST_DUE
 from api.ledger.models import LedgerAccount
 from api.ledger.service import RECEIVABLE_SUFFIX, LedgerError
@@ -393,6 +394,78 @@ def set_buckets(session: Session, buckets: dict[str, str]) -> None:
             .where(AccountBilling.account_id.in_([a for a, b in buckets.items() if b == bucket]))
             .values(delinquency_bucket=bucket)
         )
+
+
+def _replacing(statement: Insert) -> Insert:
+    """``statement`` (an ``insert`` into ``delinquency_days``) replacing a day already recorded."""
+    excluded = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=[DelinquencyDay.account_id, DelinquencyDay.day],
+        set_={
+            "days_past_due": excluded.days_past_due,
+            "past_due_amount": excluded.past_due_amount,
+            "bucket": excluded.bucket,
+        },
+    )
+
+
+def record_delinquency(
+    session: Session,
+    account_id: str,
+    day: date,
+    *,
+    days_past_due: int,
+    past_due_amount: int,
+    bucket: str,
+    recorded_delinquent: bool,
+) -> None:
+    """Record the account's delinquency at the end of ``day`` in ``delinquency_days``: a row when
+    it is delinquent (replacing one a run of the same day wrote), none when it is current.
+    ``recorded_delinquent``: a run of ``day`` already recorded the account delinquent (its
+    ``account_billing`` row was as of ``day`` and past due), so a current answer deletes that row;
+    otherwise there is none to delete, and no statement is sent."""
+    if days_past_due > 0:
+        session.execute(
+            _replacing(
+                insert(DelinquencyDay).values(
+                    account_id=account_id,
+                    day=day,
+                    days_past_due=days_past_due,
+                    past_due_amount=past_due_amount,
+                    bucket=bucket,
+                )
+            )
+        )
+    elif recorded_delinquent:
+        session.execute(
+            delete(DelinquencyDay).where(DelinquencyDay.account_id == account_id, DelinquencyDay.day == day)
+        )
+
+
+def record_carried_delinquencies(session: Session, account_ids: Sequence[str], day: date) -> None:
+    """Record in ``delinquency_days`` the delinquency of ``account_ids`` as their ``account_billing``
+    rows hold it as of ``day`` (after :func:`carry_delinquencies` and :func:`set_buckets`): one
+    statement for them all."""
+    if not account_ids:
+        return
+    session.execute(
+        _replacing(
+            insert(DelinquencyDay).from_select(
+                ["account_id", "day", "days_past_due", "past_due_amount", "bucket"],
+                select(
+                    AccountBilling.account_id,
+                    AccountBilling.as_of,
+                    AccountBilling.days_past_due,
+                    AccountBilling.past_due_amount,
+                    AccountBilling.delinquency_bucket,
+                ).where(
+                    AccountBilling.account_id.in_(list(account_ids)),
+                    AccountBilling.as_of == day,
+                    AccountBilling.days_past_due > 0,
+                ),
+            )
+        )
+    )
 
 
 def first_opened_day(session: Session) -> datetime | None:

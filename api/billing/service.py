@@ -16,6 +16,11 @@ a day again changes nothing. ``carry_unchanged_delinquencies`` does step 5 at on
 delinquent accounts where only time passed (no statement, due date, payment or return that
 day): most of a book's delinquent accounts, most days.
 
+Step 5 keeps each account's current state in ``account_billing`` and, in the same transaction,
+each delinquent account's state that day in ``delinquency_days`` (a row per account and day,
+replaced when the day runs again; no row: current): the one record of delinquency, which the
+warehouse reports from (pipelines/README.md, "Delinquency").
+
 Everything the job posts for day ``D`` is stamped at the last microsecond of ``D`` (UTC),
 so it belongs to that day's cycle and to nothing earlier.
 """
@@ -383,6 +388,7 @@ def carry_unchanged_delinquencies(session: Session, day: date) -> set[str]:
     )
     buckets = {a: rules.delinquency_bucket(days) for a, days, _ in carried}
     repository.set_buckets(session, {a: buckets[a] for a, _, before in carried if buckets[a] != before})
+    repository.record_carried_delinquencies(session, list(buckets), day)
     return set(buckets)
 
 
@@ -447,6 +453,15 @@ def process_account_day(session: Session, account_id: str, day: date) -> dict[st
             balance = ledger.lock_balances(session, account_id).current_balance  # what they charged
         state = delinquency_on(
             session, account, day, balance=balance, statements=statements, payments=payments
+        )
+        repository.record_delinquency(
+            session,
+            account_id,
+            day,
+            days_past_due=state.days_past_due,
+            past_due_amount=state.past_due_amount,
+            bucket=state.bucket,
+            recorded_delinquent=billing.as_of == day and billing.days_past_due > 0,
         )
         billing.as_of = day
         billing.days_past_due = state.days_past_due

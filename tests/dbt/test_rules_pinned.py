@@ -1,10 +1,10 @@
 """The rules the warehouse must compute as the API does, where a SQL copy beside Python must stay.
 
-dbt cannot import Python, so two rules have a copy in a dbt macro: the sign of each transaction
-type on what the customer owes (``api.billing.rules.BALANCE_SIGN``, macro ``balance_sign``) and
-the delinquency bucket (``api.billing.rules.delinquency_bucket``, macro
-``delinquency_bucket``). Each macro is rendered as dbt renders it (Jinja) and evaluated by
-PostgreSQL on every case the Python rule distinguishes, and the answers must be the same.
+dbt cannot import Python, so one rule has a copy in a dbt macro: the sign of each transaction
+type on what the customer owes (``api.billing.rules.BALANCE_SIGN``, macro ``balance_sign``). The
+macro is rendered as dbt renders it (Jinja) and evaluated by PostgreSQL on every case the Python
+rule distinguishes, and the answers must be the same. (The delinquency bucket had a macro too;
+the warehouse now reads the bucket the daily job recorded, ``raw.delinquency_days``.)
 """
 
 from __future__ import annotations
@@ -43,11 +43,3 @@ def test_each_transaction_types_sign_is_the_same_in_dbt(session: Session) -> Non
     assert rules.DEBIT_TYPES == {t for t, sign in rules.BALANCE_SIGN.items() if sign > 0}
     assert rules.CREDIT_TYPES == {t for t, sign in rules.BALANCE_SIGN.items() if sign < 0}
 
-
-def test_the_delinquency_bucket_is_the_same_in_dbt(session: Session) -> None:
-    days = list(range(-3, 400))
-    in_sql = session.execute(
-        text(f"select d, {render('delinquency_bucket', 'd')} from unnest(cast(:days as int[])) as d"),
-        {"days": days},
-    ).all()
-    assert dict(in_sql) == {d: rules.delinquency_bucket(d) for d in days}

@@ -109,6 +109,9 @@ class World:
     interest: dict[date, int] = field(default_factory=lambda: defaultdict(int))
     days_past_due: dict[str, int] = field(default_factory=dict)
     past_due_cents: int = 0
+    # The daily job's delinquency record (delinquency_days): (account, day, days past due,
+    # past-due amount, bucket) of each delinquent account-day, sorted.
+    delinquency_days: list[tuple[str, date, int, int, str]] = field(default_factory=list)
     statements: int = 0
 
     @property
@@ -381,6 +384,16 @@ def bill_world(
             ),
             {"ids": world.accounts},
         ).scalar_one()
+        world.delinquency_days = sorted(
+            (r[0], r[1], r[2], r[3], r[4])
+            for r in conn.execute(
+                text(
+                    "select account_id, day, days_past_due, past_due_amount, bucket from delinquency_days "
+                    "where account_id = any(:ids)"
+                ),
+                {"ids": world.accounts},
+            )
+        )
 
 
 @pytest.fixture(scope="session")

@@ -46,6 +46,8 @@ def test_asset_graph_jobs_schedules_and_sensor(dbt_manifest: Path) -> None:
         "raw/payments",
         "raw/payment_exceptions",
         "raw/billing_runs",
+        "raw/delinquency_days",
+        "staging/stg_cardportal__delinquency_days",
         "raw/audit_events",
         "marts/fct_payments",
         "marts/fct_statements",

@@ -493,7 +493,8 @@ def test_rpt_payments_and_revenue_equal_the_ground_truth(pipeline: Pipeline) -> 
 
 
 def test_delinquency_is_what_the_daily_job_computed(pipeline: Pipeline) -> None:
-    """The marts' own days past due (from statements and payments) equal billing's, account by account."""
+    """The marts' days past due are billing's own record (``delinquency_days``), extracted whole,
+    equal to what the API shows account by account; every day of the world is reported."""
     world = pipeline.world
     last = world.all_days[-1]
     with pipeline.warehouse() as conn:
@@ -504,11 +505,23 @@ def test_delinquency_is_what_the_daily_job_computed(pipeline: Pipeline) -> None:
                 (last,),
             ).fetchall()
         )
+        extracted = sorted(
+            conn.execute(
+                "select account_id, date_day, days_past_due, past_due_cents, delinquency_bucket "
+                "from staging.stg_cardportal__delinquency_days where account_id = any(%s)",
+                (world.accounts,),
+            ).fetchall()
+        )
+        reported_days = [r[0] for r in conn.execute("select date_day from marts.rpt_delinquency order by 1")]
         report = conn.execute(
             "select accounts_count, current_count, dpd_1_29_count, past_due_cents "
             "from marts.rpt_delinquency where date_day = %s",
             (last,),
         ).fetchone()
+    # The record as the world's daily job wrote it, each delinquent day of account 2 among it.
+    assert extracted == world.delinquency_days
+    assert [r[4] for r in extracted if r[0] == world.accounts[2] and r[1] == last] == ["1-29"]
+    assert reported_days == world.all_days
     assert computed == world.days_past_due
     assert world.days_past_due[world.accounts[2]] > 0
     delinquent = sum(1 for dpd in world.days_past_due.values() if dpd > 0)

@@ -8,5 +8,7 @@ select
     started_at,
     finished_at,
     counts,
-    created_at
+    created_at,
+    -- Null on rows extracted before the column existed: those runs recorded nothing.
+    coalesce(delinquency_recorded, false) as delinquency_recorded
 from source
