@@ -384,8 +384,11 @@ def test_a_one_cent_difference_fails_the_blocking_check_and_stops_the_reports(pi
             conn.execute("delete from raw.payments where id = 'pay_planted'")
             conn.commit()
         # The staged facts are incremental: rows deleted from raw behind the pipeline's back (no
-        # extract ever does) stay there until the facts are rebuilt whole.
-        facts = ("fct_transactions", "fct_authorizations", "fct_payments")
+        # extract ever does) stay there until the facts are rebuilt whole, and with what they
+        # read: the staging tables (stg_cardportal__transactions is a table, built by the failed
+        # run with the planted row). Rebuilding the facts alone copied the planted purchase back
+        # from it, and the next daily run failed the reconciliation (CI, 2026-12-06).
+        facts = ("+fct_transactions", "+fct_authorizations", "+fct_payments")
         done = run_dbt(pipeline, "run", "--full-refresh", "--select", *facts)
         assert done.returncode == 0, done.stdout
 
