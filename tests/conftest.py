@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -347,9 +348,9 @@ def api(client: TestClient, engine: Engine) -> TestClient:
     return client
 
 
-@pytest.fixture(scope="session")
-def live_server(app: FastAPI, engine: Engine) -> Iterator[str]:
-    """The app behind a real uvicorn on a free loopback port (for concurrency tests)."""
+@contextmanager
+def serving(app: FastAPI) -> Iterator[str]:
+    """``app`` behind a real uvicorn on a free loopback port, its base URL; stopped on exit."""
     import socket
     import threading
     import time
@@ -369,9 +370,18 @@ def live_server(app: FastAPI, engine: Engine) -> Iterator[str]:
         if time.monotonic() > deadline:
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_server(app: FastAPI, engine: Engine) -> Iterator[str]:
+    """The app behind a real uvicorn on a free loopback port (for concurrency tests)."""
+    with serving(app) as url:
+        yield url
 
 
 @pytest.fixture

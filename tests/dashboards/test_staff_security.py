@@ -12,17 +12,12 @@ No pipeline run: an empty warehouse (pages say "not built yet") and a registered
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pyotp
 import pytest
 import streamlit as st
-import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
@@ -33,7 +28,7 @@ from dashboards import auth, data, reports
 from dashboards.auth import SESSION_KEY, Principal
 from tests.api.audit.test_audit import events, registered_report
 from tests.api.auth.test_mfa import enrolled, next_code, production_app
-from tests.conftest import login_password
+from tests.conftest import login_password, serving
 from tests.dashboards.conftest import APP, sign_in
 from tests.factories import PASSWORD, LoggedIn, user_with_role
 
@@ -186,27 +181,6 @@ def test_an_idle_dashboards_session_ends(
 
 
 # --- production: enrolment from the dashboards ---------------------------------------------------
-
-
-@contextmanager
-def serving(app: FastAPI) -> Iterator[str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def test_production_staff_enrol_from_the_dashboards(

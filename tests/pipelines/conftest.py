@@ -437,6 +437,34 @@ def range_tags(first: date, last: date) -> dict[str, str]:
     }
 
 
+def dbt_cli(warehouse_url: str, *args: str, target: Path, logs: Path) -> subprocess.CompletedProcess[str]:
+    """The dbt CLI on ``warehouse_url``, its artifacts in ``target`` and its logs in ``logs``:
+    never the shared dbt/target/, whose manifest every code location loads and the other xdist
+    worker may be reading or writing meanwhile."""
+    from pipelines.assets_dbt import DBT_DIR, dbt_environment
+    from pipelines.definitions import dbt_executable
+
+    return subprocess.run(
+        [
+            dbt_executable(),
+            *args,
+            "--project-dir",
+            str(DBT_DIR),
+            "--profiles-dir",
+            str(DBT_DIR),
+            "--target-path",
+            str(target),
+            "--log-path",
+            str(logs),
+        ],
+        env={**os.environ, **dbt_environment(warehouse_url)},
+        cwd=DBT_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
 def daily_selection() -> list[Any]:
     from pipelines.assets_dbt import cardportal_dbt_assets
     from pipelines.assets_extract import api_requests, extract_assets

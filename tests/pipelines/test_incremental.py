@@ -13,8 +13,6 @@ facts must be equal row for row, byte for byte.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,7 +26,7 @@ from psycopg import sql
 
 from cardportal.database import database_on_same_server, libpq_conninfo, parse_url
 from tests.conftest import TEMPLATE_DB
-from tests.pipelines.conftest import raw_fingerprint
+from tests.pipelines.conftest import dbt_cli, raw_fingerprint
 
 DAYS = 120
 FACTS = "+fct_transactions +fct_authorizations +fct_payments +int_ledger_movements_daily"
@@ -88,28 +86,7 @@ def incremental_world(
 
 
 def _dbt(world: IncrementalWorld, url: str, *args: str) -> None:
-    from pipelines.assets_dbt import DBT_DIR, dbt_environment
-    from pipelines.definitions import dbt_executable
-
-    done = subprocess.run(
-        [
-            dbt_executable(),
-            *args,
-            "--project-dir",
-            str(DBT_DIR),
-            "--profiles-dir",
-            str(DBT_DIR),
-            "--target-path",
-            str(world.target),
-            "--log-path",
-            str(world.target.parent / "dbt-logs"),
-        ],
-        env={**os.environ, **dbt_environment(url)},
-        cwd=DBT_DIR,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = dbt_cli(url, *args, target=world.target, logs=world.target.parent / "dbt-logs")
     assert done.returncode == 0, done.stdout[-3000:]
 
 

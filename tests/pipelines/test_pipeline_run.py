@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import os
 import subprocess
 import tempfile
 import threading
@@ -25,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from cardportal.database import libpq_conninfo
 from tests.factories import customer, user_with_role
-from tests.pipelines.conftest import SALT, Pipeline
+from tests.pipelines.conftest import SALT, Pipeline, dbt_cli
 
 pytestmark = pytest.mark.xdist_group("pipeline")
 
@@ -580,31 +579,8 @@ LEFTOVERS = "select relname from pg_class where relname like '%%__dbt_backup' or
 
 
 def run_dbt(pipeline: Pipeline, *args: str) -> subprocess.CompletedProcess[str]:
-    from pipelines.assets_dbt import DBT_DIR, dbt_environment
-    from pipelines.definitions import dbt_executable
-
-    # A target folder of its own: dbt/target/manifest.json is what every code location loads,
-    # and the other xdist worker may be loading it (or running dbt) meanwhile.
     with tempfile.TemporaryDirectory(prefix="dbt-target-") as target:
-        return subprocess.run(
-            [
-                dbt_executable(),
-                *args,
-                "--project-dir",
-                str(DBT_DIR),
-                "--profiles-dir",
-                str(DBT_DIR),
-                "--target-path",
-                target,
-                "--log-path",
-                target,
-            ],
-            env={**os.environ, **dbt_environment(pipeline.warehouse_url)},
-            cwd=DBT_DIR,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        return dbt_cli(pipeline.warehouse_url, *args, target=Path(target), logs=Path(target))
 
 
 def test_rebuilding_the_staging_views_keeps_the_views_built_on_them(pipeline: Pipeline) -> None:
