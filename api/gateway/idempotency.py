@@ -20,6 +20,7 @@ Keys are scoped to the caller (a user id, the network, or an anonymous IP).
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Annotated, Any, TypeVar
@@ -263,6 +264,22 @@ def idempotency_dependency(scope_of: Callable[..., str], *, required: bool) -> C
         return _pending(request, fingerprint, scope, key, required=False).begin(session)
 
     return optional_dependency
+
+
+_KEY_PATTERN = re.compile(_KEY_RULES["pattern"])
+
+
+def pending_of_request(request: Request, fingerprint: str, scope: str) -> PendingIdempotency | None:
+    """The optional key as ``pending_idempotency_dependency`` takes it, for a route that reads
+    its request below FastAPI's dependency system (``api.network.lean``). None when the header
+    breaks the rules the dependency declares (sent twice, empty, too long, not printable): the
+    dependency answers those. Raises what the dependency raises otherwise."""
+    keys = request.headers.getlist("idempotency-key")
+    if not keys:
+        return _pending(request, fingerprint, scope, None, required=False)
+    if len(keys) > 1 or not 1 <= len(keys[0]) <= MAX_KEY_LENGTH or not _KEY_PATTERN.fullmatch(keys[0]):
+        return None
+    return _pending(request, fingerprint, scope, keys[0], required=False)
 
 
 def pending_idempotency_dependency(scope_of: Callable[..., Any]) -> Callable[..., Any]:

@@ -9,8 +9,10 @@ psycopg pool (``api.db.StatementPools``): the key's lock and look-up, the work,
 the answer built as JSON and stored for the key, all in the database
 (``api.network.service.authorize_once``, ``resolve_once``); the route sends the
 answer's bytes as they are (a replay's too, with ``Idempotent-Replayed: true``).
-No session, no thread-pool hop, no separate commit. The body, the network key
-and the key's dependency are checked by FastAPI as before, on the event loop, so
+No session, no thread-pool hop, no separate commit. A well-formed message is
+read below FastAPI's dependency system (``api.network.lean``: the same checks,
+then the same code); anything else goes through FastAPI's handler as before,
+with the body, the network key and the key's dependency checked by FastAPI, so
 the OpenAPI document and every 4xx are unchanged.
 
 A refund (rare) runs its whole unit of work (the key, the service call, the stored
@@ -26,15 +28,17 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
+from api.clock import Clock
 from api.deps import ClockDep, NetworkCaller, NetworkIdempotency, unit_of_work
 from api.errors import problem_responses
 from api.gateway.idempotency import PendingIdempotency
 from api.ids import PathId
 from api.network import service
+from api.network.lean import LEAN, LeanRoute, json_body, machine_caller, path_id
 from api.network.schemas import AuthorizationIn, AuthorizationOut, ClearIn, RefundIn, TransactionOut
 from api.responses import JSON, model_response
 
-router = APIRouter(prefix="/v1/network", tags=["network"])
+router = APIRouter(prefix="/v1/network", tags=["network"], route_class=LeanRoute)
 
 AuthorizationId = PathId
 _ERRORS = problem_responses(
@@ -61,11 +65,9 @@ def _answer_response(answer: service.Answer) -> Response:
     return Response(answer.body, status_code=answer.status_code, media_type=JSON, headers=headers)
 
 
-@router.post("/authorizations", responses=_ERRORS, response_model=AuthorizationOut)
-async def authorize(
-    body: AuthorizationIn, _: NetworkCaller, request: Request, clock: ClockDep, idem: NetworkIdempotency
+async def _authorize(
+    request: Request, body: AuthorizationIn, clock: Clock, idem: PendingIdempotency
 ) -> Response:
-    """Approve or decline; a decline is a 200 with `approved: false` and a `decline_code`."""
     message = service.AuthorizationRequest(
         card_id=body.card_id,
         amount=body.amount,
@@ -82,6 +84,30 @@ async def authorize(
     return _answer_response(answer)
 
 
+async def _resolve(
+    request: Request, authorization_id: str, action: str, amount: int, clock: Clock, idem: PendingIdempotency
+) -> Response:
+    now = clock.now()
+    async with request.app.state.statement_pools.connection() as connection:
+        answer = await service.resolve_once(
+            connection,
+            idempotency=idem,
+            authorization_id=authorization_id,
+            action=action,
+            amount=amount,
+            now=now,
+        )
+    return _answer_response(answer)
+
+
+@router.post("/authorizations", responses=_ERRORS, response_model=AuthorizationOut)
+async def authorize(
+    body: AuthorizationIn, _: NetworkCaller, request: Request, clock: ClockDep, idem: NetworkIdempotency
+) -> Response:
+    """Approve or decline; a decline is a 200 with `approved: false` and a `decline_code`."""
+    return await _authorize(request, body, clock, idem)
+
+
 @router.post("/authorizations/{id}/clear", responses=_STATE_ERRORS, response_model=TransactionOut)
 async def clear(
     id: AuthorizationId,
@@ -91,24 +117,46 @@ async def clear(
     clock: ClockDep,
     idem: NetworkIdempotency,
 ) -> Response:
-    now = clock.now()
-    async with request.app.state.statement_pools.connection() as connection:
-        answer = await service.resolve_once(
-            connection, idempotency=idem, authorization_id=id, action="clear", amount=body.amount, now=now
-        )
-    return _answer_response(answer)
+    return await _resolve(request, id, "clear", body.amount, clock, idem)
 
 
 @router.post("/authorizations/{id}/reverse", responses=_STATE_ERRORS, response_model=TransactionOut)
 async def reverse(
     id: AuthorizationId, _: NetworkCaller, request: Request, clock: ClockDep, idem: NetworkIdempotency
 ) -> Response:
-    now = clock.now()
-    async with request.app.state.statement_pools.connection() as connection:
-        answer = await service.resolve_once(
-            connection, idempotency=idem, authorization_id=id, action="reversed", amount=0, now=now
-        )
-    return _answer_response(answer)
+    return await _resolve(request, id, "reversed", 0, clock, idem)
+
+
+# The same three routes for well-formed messages, below FastAPI's dependency system
+# (api.network.lean): None hands the request to FastAPI's handler, which answers every error.
+
+
+async def _lean_authorize(request: Request) -> Response | None:
+    idem = await machine_caller(request)
+    body = await json_body(request, AuthorizationIn) if idem is not None else None
+    if idem is None or body is None:
+        return None
+    return await _authorize(request, body, request.app.state.clock, idem)
+
+
+async def _lean_clear(request: Request) -> Response | None:
+    authorization_id = path_id(request)
+    idem = await machine_caller(request) if authorization_id is not None else None
+    body = await json_body(request, ClearIn) if idem is not None else None
+    if authorization_id is None or idem is None or body is None:
+        return None
+    return await _resolve(request, authorization_id, "clear", body.amount, request.app.state.clock, idem)
+
+
+async def _lean_reverse(request: Request) -> Response | None:
+    authorization_id = path_id(request)
+    idem = await machine_caller(request) if authorization_id is not None else None
+    if authorization_id is None or idem is None:
+        return None
+    return await _resolve(request, authorization_id, "reversed", 0, request.app.state.clock, idem)
+
+
+LEAN.update({authorize: _lean_authorize, clear: _lean_clear, reverse: _lean_reverse})
 
 
 @router.post("/refunds", responses=_STATE_ERRORS, response_model=TransactionOut)

@@ -246,3 +246,68 @@ def test_an_app_outside_its_lifespan_still_answers(
         app.state.warehouse_engine.dispose()
         app.state.credit_bureau.close()
         app.state.access_log.close()
+
+
+# --- the lean path (api.network.lean) -------------------------------------------
+
+
+@pytest.fixture
+def lean_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bool]]:
+    """Each lean reader's calls: (route, whether it answered)."""
+    from api.network import lean
+
+    calls: list[tuple[str, bool]] = []
+    for endpoint, reader in list(lean.LEAN.items()):
+
+        def counting(request: Any, reader: Any = reader, name: str = endpoint.__name__) -> Any:
+            async def run() -> Any:
+                response = await reader(request)
+                calls.append((name, response is not None))
+                return response
+
+            return run()
+
+        monkeypatch.setitem(lean.LEAN, endpoint, counting)
+    return calls
+
+
+def test_well_formed_messages_take_the_lean_path_and_others_fastapis(
+    api: TestClient, card: tuple[str, str], lean_calls: list[tuple[str, bool]]
+) -> None:
+    body = {"card_id": card[1], "amount": 5_00, "currency": "USD", "merchant": GROCER}
+    auth = api.post("/v1/network/authorizations", headers=NET | {"Idempotency-Key": "lean-1"}, json=body)
+    assert auth.status_code == 200, auth.text
+    cleared = api.post(
+        f"/v1/network/authorizations/{auth.json()['id']}/clear", headers=NET, json={"amount": 5_00}
+    )
+    assert cleared.status_code == 200, cleared.text
+    other = api.post("/v1/network/authorizations", headers=NET, json=body).json()
+    assert api.post(f"/v1/network/authorizations/{other['id']}/reverse", headers=NET).status_code == 200
+    assert lean_calls == [("authorize", True), ("clear", True), ("authorize", True), ("reverse", True)]
+    lean_calls.clear()
+
+    # Each of these is answered by FastAPI's handler, exactly as before.
+    refused = [
+        api.post("/v1/network/authorizations", json=body),  # no network key
+        api.post("/v1/network/authorizations", headers={"X-Network-Key": "wrong"}, json=body),
+        api.post("/v1/network/authorizations", headers=NET | {"Idempotency-Key": "x" * 256}, json=body),
+        api.post("/v1/network/authorizations", headers=NET | {"Idempotency-Key": "   "}, json=body),
+        api.post("/v1/network/authorizations", headers=NET, json=body | {"amount": 0}),
+        api.post("/v1/network/authorizations", headers=NET, json=body | {"extra": 1}),
+        api.post(
+            "/v1/network/authorizations",
+            headers=NET,
+            content=b"{not json",
+        ),
+        api.post(
+            "/v1/network/authorizations",
+            headers=NET | {"Content-Type": "text/plain"},
+            content=b'{"card_id": "x"}',
+        ),
+        api.post("/v1/network/authorizations/bad%20id/reverse", headers=NET),
+        api.post(f"/v1/network/authorizations/{other['id']}/clear", headers=NET, json={"amount": -1}),
+    ]
+    assert [r.status_code for r in refused] == [401, 401, 400, 400, 422, 422, 422, 422, 422, 422]
+    for response in refused:
+        assert response.headers["content-type"] == "application/problem+json", response.text
+    assert all(answered is False for _, answered in lean_calls), lean_calls
