@@ -5,22 +5,30 @@ the session dependency (``SessionDep``, re-exported by ``api.deps``) commits
 once the endpoint has returned and before the response is sent, and rolls
 back on any exception. It lives here, below ``api.deps`` and
 ``api.gateway.idempotency``, which both import it.
+
+The card network's hot routes (authorize, clear, reverse) are one autocommitted
+statement each (``api.network.service``), run on the event loop through an
+async psycopg pool (``StatementPools``) that the app's lifespan opens: no
+session, no thread-pool hop, no separate commit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import BigInteger, DateTime, MetaData, create_engine, func
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from api.errors import AppError
-from cardportal.database import ping_when_idle, with_driver
+from cardportal.database import libpq_conninfo, ping_when_idle, with_driver
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -108,3 +116,44 @@ def get_session(request: Request) -> Iterator[Session]:
 # scope="function": the commit happens before the response is sent, so a
 # client never sees a success whose transaction then failed.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+class StatementPools:
+    """Autocommit async connections for one-statement units of work, one pool per event loop.
+
+    The app's lifespan opens the pool of the loop it runs on (``serving``); an app may be
+    served by more than one loop (a test's ``TestClient`` and a uvicorn beside it), and a
+    pool's connections belong to the loop that made them. A loop without a pool (an app used
+    outside its lifespan) gets a connection of its own per unit of work: slower, still right.
+    """
+
+    def __init__(self, url: str, *, max_size: int) -> None:
+        self.conninfo = libpq_conninfo(url)
+        self.max_size = max_size
+        self._pools: dict[asyncio.AbstractEventLoop, AsyncConnectionPool[AsyncConnection]] = {}
+
+    @asynccontextmanager
+    async def serving(self) -> AsyncIterator[None]:
+        """This loop's pool, open for the block (the app's lifespan)."""
+        loop = asyncio.get_running_loop()
+        pool: AsyncConnectionPool[AsyncConnection] = AsyncConnectionPool(
+            self.conninfo, min_size=1, max_size=self.max_size, kwargs={"autocommit": True}, open=False
+        )
+        await pool.open()
+        self._pools[loop] = pool
+        try:
+            yield
+        finally:
+            self._pools.pop(loop, None)
+            await pool.close()
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[AsyncConnection]:
+        """An autocommit connection: each statement is its own transaction."""
+        pool = self._pools.get(asyncio.get_running_loop())
+        if pool is None:
+            async with await AsyncConnection.connect(self.conninfo, autocommit=True) as connection:
+                yield connection
+            return
+        async with pool.connection() as connection:
+            yield connection

@@ -27,7 +27,7 @@ from api.billing.router import router as billing_router
 from api.cards.numbers import CardVault
 from api.cards.router import router as cards_router
 from api.clock import Clock
-from api.db import make_engine, make_sessionmaker
+from api.db import StatementPools, make_engine, make_sessionmaker
 from api.errors import install_handlers, problem_response, problem_responses
 from api.gateway.access_log import AccessLogWriter
 from api.gateway.idempotency import IdempotentReplay
@@ -76,13 +76,16 @@ def create_app(
     )
 
     engine = make_engine(database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
+    # The network's hot routes: one autocommitted statement each, on the event loop (api.db).
+    statement_pools = StatementPools(database_url, max_size=settings.db_pool_size)
     token_versions = TokenVersions(engine)
     access_log = AccessLogWriter(settings.log_dir / "api")
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         token_versions.start()
-        yield
+        async with statement_pools.serving():
+            yield
         token_versions.stop()
         app.state.credit_bureau.close()
         access_log.close()
@@ -99,6 +102,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.statement_pools = statement_pools
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.clock = Clock(
         movable=settings.env == "sandbox", engine=engine, cache_seconds=settings.clock_cache_seconds

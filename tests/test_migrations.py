@@ -80,13 +80,30 @@ def test_a_function_migration_downgrades_to_the_definitions_before_it(fresh_data
     leaves the functions exactly as 0014 had them, and upgrading again gives head's."""
     migrate.upgrade(fresh_database, "0014")
     before = _functions(fresh_database)
-    migrate.upgrade(fresh_database)
-    head = _functions(fresh_database)
-    assert set(head) - set(before) == {"account_available_credit"}
+    migrate.upgrade(fresh_database, "0015")
+    after = _functions(fresh_database)
+    assert set(after) - set(before) == {"account_available_credit"}
     migrate.downgrade(fresh_database, "0014")
     assert _functions(fresh_database) == before
-    migrate.upgrade(fresh_database)
-    assert _functions(fresh_database) == head
+    migrate.upgrade(fresh_database, "0015")
+    assert _functions(fresh_database) == after
+
+
+def test_0017_adds_the_network_statements_and_its_downgrade_drops_them(fresh_database: str) -> None:
+    """0017 adds four functions and changes none (api/migrations/replaceable.py)."""
+    migrate.upgrade(fresh_database, "0016")
+    before = _functions(fresh_database)
+    migrate.upgrade(fresh_database, "0017")
+    after = _functions(fresh_database)
+    assert set(after) - set(before) == {
+        "json_timestamp",
+        "idempotency_save",
+        "network_authorize_once",
+        "network_resolve_once",
+    }
+    assert {name: after[name] for name in before} == before
+    migrate.downgrade(fresh_database, "0016")
+    assert _functions(fresh_database) == before
 
 
 def test_0016_fills_in_the_last_runs_day_from_each_accounts_delinquency(fresh_database: str) -> None:

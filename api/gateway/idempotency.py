@@ -20,6 +20,7 @@ Keys are scoped to the caller (a user id, the network, or an anonymous IP).
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Annotated, Any, TypeVar
@@ -57,6 +58,27 @@ class IdempotencyRecord(Base):
     expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
+def lock_id(scope: str, key: str) -> int:
+    """The advisory lock of (caller, key): the same number wherever the key is begun."""
+    return int.from_bytes(
+        hashlib.blake2b(f"{scope}\x00{key}".encode(), digest_size=8).digest(), "big", signed=True
+    )
+
+
+def key_in_use() -> Conflict:
+    return Conflict(
+        "A request with this Idempotency-Key is still being processed; retry later.",
+        code="idempotency_key_in_use",
+    )
+
+
+def key_reused() -> UnprocessableEntity:
+    return UnprocessableEntity(
+        "This Idempotency-Key was already used with a different request.",
+        code="idempotency_key_reused",
+    )
+
+
 class IdempotentReplay(Exception):
     """Raised to answer with a stored response instead of running the route."""
 
@@ -80,29 +102,20 @@ class Idempotency:
     def begin(self) -> None:
         if self.key is None:
             return
-        lock_id = int.from_bytes(
-            hashlib.blake2b(f"{self.scope}\x00{self.key}".encode(), digest_size=8).digest(),
-            "big",
-            signed=True,
-        )
         # The lock and the look-up of a stored answer in one round trip (migration 0007).
-        row = self.session.execute(_BEGIN, {"scope": self.scope, "key": self.key, "lock": lock_id}).one()
+        row = self.session.execute(
+            _BEGIN, {"scope": self.scope, "key": self.key, "lock": lock_id(self.scope, self.key)}
+        ).one()
         acquired: bool = row[0]
         fingerprint: str | None = row[1]
         status_code: int = row[2]
         body: Any = row[3]
         if not acquired:
-            raise Conflict(
-                "A request with this Idempotency-Key is still being processed; retry later.",
-                code="idempotency_key_in_use",
-            )
+            raise key_in_use()
         if fingerprint is None:
             return
         if fingerprint != self.fingerprint:
-            raise UnprocessableEntity(
-                "This Idempotency-Key was already used with a different request.",
-                code="idempotency_key_reused",
-            )
+            raise key_reused()
         raise IdempotentReplay(status_code, body)
 
     def save(self, status_code: int, payload: T) -> T:
@@ -163,10 +176,11 @@ async def request_fingerprint(request: Request) -> str:
 class PendingIdempotency:
     """An Idempotency-Key checked but not begun: for routes that open their own transaction.
 
-    The network's routes run their whole unit of work in one thread-pool call
-    (``api.db.unit_of_work``); their idempotency dependency does no I/O, so
-    FastAPI runs it on the event loop, and ``begin`` happens in the route's
-    transaction.
+    The network's routes begin it in their own unit of work: a refund in its
+    thread-pool call (``api.db.unit_of_work``) with ``begin``; an authorization, a
+    clear or a reverse in the one statement that also does the work and stores
+    the answer (``statement_arguments``). Their idempotency dependency does no
+    I/O, so FastAPI runs it on the event loop.
     """
 
     def __init__(self, *, scope: str, key: str | None, fingerprint: str, ttl: timedelta) -> None:
@@ -174,6 +188,18 @@ class PendingIdempotency:
         self.key = key
         self.fingerprint = fingerprint
         self.ttl = ttl
+
+    def statement_arguments(self) -> dict[str, Any]:
+        """The key's arguments of the one-statement database functions that begin it, run the
+        work and store its answer (``network_authorize_once``, ``network_resolve_once``):
+        ``scope``, ``key`` (None: no key), ``lock``, ``fingerprint``, ``ttl``."""
+        return {
+            "scope": self.scope,
+            "key": self.key,
+            "lock": None if self.key is None else lock_id(self.scope, self.key),
+            "fingerprint": self.fingerprint,
+            "ttl": self.ttl,
+        }
 
     def begin(self, session: Session) -> Idempotency:
         idem = Idempotency(
@@ -238,6 +264,22 @@ def idempotency_dependency(scope_of: Callable[..., str], *, required: bool) -> C
         return _pending(request, fingerprint, scope, key, required=False).begin(session)
 
     return optional_dependency
+
+
+_KEY_PATTERN = re.compile(_KEY_RULES["pattern"])
+
+
+def pending_of_request(request: Request, fingerprint: str, scope: str) -> PendingIdempotency | None:
+    """The optional key as ``pending_idempotency_dependency`` takes it, for a route that reads
+    its request below FastAPI's dependency system (``api.network.lean``). None when the header
+    breaks the rules the dependency declares (sent twice, empty, too long, not printable): the
+    dependency answers those. Raises what the dependency raises otherwise."""
+    keys = request.headers.getlist("idempotency-key")
+    if not keys:
+        return _pending(request, fingerprint, scope, None, required=False)
+    if len(keys) > 1 or not 1 <= len(keys[0]) <= MAX_KEY_LENGTH or not _KEY_PATTERN.fullmatch(keys[0]):
+        return None
+    return _pending(request, fingerprint, scope, keys[0], required=False)
 
 
 def pending_idempotency_dependency(scope_of: Callable[..., Any]) -> Callable[..., Any]:

@@ -1,6 +1,8 @@
-"""The network domain's queries: a card with its account, the authorization rows, and the two
+"""The network domain's queries: a card with its account, the authorization rows, and the
 database functions an authorization's life runs in (``network_authorize``, ``network_resolve``,
-``api/network/sql/``), called with the arguments ``api.network.service`` prepares."""
+and the API's one-statement forms of them, ``network_authorize_once`` and
+``network_resolve_once``; ``api/network/sql/``), called with the arguments
+``api.network.service`` prepares."""
 
 from __future__ import annotations
 
@@ -8,7 +10,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+import psycopg
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
 from sqlalchemy import Row, RowMapping, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from api.accounts.models import Account
@@ -75,3 +81,43 @@ _RESOLVE = text(
 def network_resolve(session: Session, arguments: Mapping[str, Any]) -> RowMapping:
     """The outcome code, the ceiling a clear may reach (``max_amount``) and the row's columns."""
     return session.execute(_RESOLVE, arguments).mappings().one()
+
+
+# The API's forms: the Idempotency-Key's lock and look-up, the function above, the answer's
+# JSON and its storing, in one statement that the API runs in autocommit (psycopg, async).
+_AUTHORIZE_ONCE = (
+    "select outcome, status_code, body from network_authorize_once("
+    "%(scope)s, %(key)s::text, %(lock)s::bigint, %(fingerprint)s, %(ttl)s::interval,"
+    " %(id)s, %(transfer_id)s, %(card_id)s, %(amount)s::bigint, %(currency)s, %(merchant_name)s,"
+    " %(merchant_mcc)s, %(mcc_group)s, %(merchant_country)s, %(now)s::timestamptz,"
+    " %(currencies)s::text[], %(max_amount)s::bigint)"
+)
+_RESOLVE_ONCE = (
+    "select outcome, max_amount, status_code, body from network_resolve_once("
+    "%(scope)s, %(key)s::text, %(lock)s::bigint, %(fingerprint)s, %(ttl)s::interval,"
+    " %(id)s, %(action)s, %(amount)s::bigint, %(now)s::timestamptz, %(transfer_id)s,"
+    " %(tipping)s::text[], %(tip_bps)s::integer)"
+)
+
+
+async def _one(connection: AsyncConnection, statement: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
+    try:
+        async with connection.cursor(row_factory=dict_row) as cursor:
+            await cursor.execute(statement, arguments)
+            row = await cursor.fetchone()
+    except psycopg.Error as error:
+        # As the engine's errors are: logged by their statement and SQLSTATE, never their values
+        # (api.db.make_engine hides parameters; the gateway logs a DBAPIError without its message).
+        raise DBAPIError.instance(statement, None, error, psycopg.Error, hide_parameters=True) from error
+    assert row is not None
+    return row
+
+
+async def network_authorize_once(connection: AsyncConnection, arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """``outcome``, ``status_code``, ``body`` (the answer's JSON text)."""
+    return await _one(connection, _AUTHORIZE_ONCE, arguments)
+
+
+async def network_resolve_once(connection: AsyncConnection, arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """``outcome``, ``max_amount`` (for clear_exceeds_authorization), ``status_code``, ``body``."""
+    return await _one(connection, _RESOLVE_ONCE, arguments)

@@ -14,6 +14,13 @@ locking, the checks above and the writes, and the functions here pass them their
 arguments (through ``api.network.repository``, which holds the domain's queries)
 and turn their answers into results or API errors. A refund stays in Python (rare,
 and it goes through ``history.post``: the transfer and its history row).
+
+The API runs authorize, clear and reverse as ONE autocommitted statement each
+(``authorize_once``, ``resolve_once``: the functions ``network_authorize_once`` and
+``network_resolve_once``), which also begins the request's Idempotency-Key, builds the
+answer's JSON and stores it for the key: one round trip where the session's unit of work
+made four (the key, the work, the stored answer, the commit). The answers are the bytes
+``AuthorizationOut`` and ``TransactionOut`` serialise to (a test pins them).
 """
 
 from __future__ import annotations
@@ -22,13 +29,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from psycopg import AsyncConnection
 from sqlalchemy.orm import Session
 
 from api.accounts.models import Account
 from api.billing import recoveries
 from api.cards import controls as spending
 from api.cards.models import Card
-from api.errors import Conflict, NotFound, UnprocessableEntity
+from api.errors import AppError, Conflict, NotFound, UnprocessableEntity
+from api.gateway.idempotency import PendingIdempotency, key_in_use, key_reused
 from api.ids import new_id
 from api.ledger import service as ledger
 from api.money import ISSUING_CURRENCIES
@@ -133,6 +142,43 @@ def authorize(
     return _authorization_result(params, row)
 
 
+@dataclass(frozen=True)
+class Answer:
+    """An answer built and stored by the database: the status, the JSON's bytes, and whether it
+    is a stored answer replayed for its Idempotency-Key."""
+
+    status_code: int
+    body: bytes
+    replayed: bool
+
+
+def _answer(row: dict[str, Any]) -> Answer | None:
+    """The row's answer; None when the outcome is an error for the caller to raise."""
+    outcome = row["outcome"]
+    if outcome in ("ok", "replayed"):
+        return Answer(int(row["status_code"]), row["body"].encode(), replayed=outcome == "replayed")
+    if outcome == "idempotency_key_in_use":
+        raise key_in_use()
+    if outcome == "idempotency_key_reused":
+        raise key_reused()
+    return None
+
+
+async def authorize_once(
+    connection: AsyncConnection,
+    *,
+    idempotency: PendingIdempotency,
+    request: AuthorizationRequest,
+    now: datetime,
+) -> Answer:
+    """``authorize`` and the Idempotency-Key's steps, one autocommitted statement; the answer."""
+    arguments = idempotency.statement_arguments() | authorization_arguments(request, now)
+    answer = _answer(await repository.network_authorize_once(connection, arguments))
+    if answer is None:
+        raise NotFound("No card with this id.", code="card_not_found")
+    return answer
+
+
 def _lock_authorization(session: Session, authorization_id: str) -> Transaction:
     transaction = repository.lock_authorization(session, authorization_id)
     if transaction is None:
@@ -149,35 +195,42 @@ _CONFLICTS = {
 }
 
 
-def _resolve(
-    session: Session, *, authorization_id: str, action: str, amount: int, now: datetime
-) -> Transaction:
-    # One statement (``network_resolve``): it answers an outcome code and the row as it is.
-    row = repository.network_resolve(
-        session,
-        {
-            "id": authorization_id,
-            "action": action,
-            "amount": amount,
-            "now": now,
-            "transfer_id": ledger.new_transfer_id(),
-            "tipping": _TIPPING,
-            "tip_bps": spending.TIP_TOLERANCE_BPS,
-        },
-    )
+def _resolve_arguments(authorization_id: str, action: str, amount: int, now: datetime) -> dict[str, Any]:
+    return {
+        "id": authorization_id,
+        "action": action,
+        "amount": amount,
+        "now": now,
+        "transfer_id": ledger.new_transfer_id(),
+        "tipping": _TIPPING,
+        "tip_bps": spending.TIP_TOLERANCE_BPS,
+    }
+
+
+def _resolve_error(row: Any) -> AppError:
+    """The API error of ``network_resolve``'s outcome code other than ``ok``."""
     outcome = row["outcome"]
     if outcome == "authorization_not_found":
-        raise NotFound("No authorization with this id.", code="authorization_not_found")
+        return NotFound("No authorization with this id.", code="authorization_not_found")
     if outcome in _CONFLICTS:
-        raise Conflict(_CONFLICTS[outcome], code=outcome)
+        return Conflict(_CONFLICTS[outcome], code=outcome)
     if outcome == "clear_exceeds_authorization":
         ceiling = int(row["max_amount"])
-        raise UnprocessableEntity(
+        return UnprocessableEntity(
             f"The clearing amount exceeds what this authorization allows ({ceiling}).",
             code="clear_exceeds_authorization",
             max_amount=ceiling,
         )
-    assert outcome == "ok", outcome
+    raise AssertionError(outcome)
+
+
+def _resolve(
+    session: Session, *, authorization_id: str, action: str, amount: int, now: datetime
+) -> Transaction:
+    # One statement (``network_resolve``): it answers an outcome code and the row as it is.
+    row = repository.network_resolve(session, _resolve_arguments(authorization_id, action, amount, now))
+    if row["outcome"] != "ok":
+        raise _resolve_error(row)
     return Transaction(**{key: value for key, value in row.items() if key not in ("outcome", "max_amount")})
 
 
@@ -193,6 +246,27 @@ def reverse(
     if reason not in ("reversed", "expired"):
         raise ValueError(f"unknown reason {reason!r}")
     return _resolve(session, authorization_id=authorization_id, action=reason, amount=0, now=now)
+
+
+async def resolve_once(
+    connection: AsyncConnection,
+    *,
+    idempotency: PendingIdempotency,
+    authorization_id: str,
+    action: str,
+    amount: int,
+    now: datetime,
+) -> Answer:
+    """``clear`` (``action`` "clear") or ``reverse`` ("reversed") and the Idempotency-Key's
+    steps, one autocommitted statement; the answer (the transaction, ``TransactionOut``)."""
+    if action not in ("clear", "reversed"):
+        raise ValueError(f"unknown action {action!r}")
+    arguments = idempotency.statement_arguments() | _resolve_arguments(authorization_id, action, amount, now)
+    row = await repository.network_resolve_once(connection, arguments)
+    answer = _answer(row)
+    if answer is None:
+        raise _resolve_error(row)
+    return answer
 
 
 def refund(

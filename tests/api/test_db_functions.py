@@ -62,13 +62,17 @@ def test_each_function_file_defines_one_function_named_like_it() -> None:
     assert {_name(p) for p in FILES} >= {
         "account_available_credit",
         "idempotency_begin",
+        "idempotency_save",
+        "json_timestamp",
         "ledger_hold",
         "ledger_house",
         "ledger_resolve_pending",
         "ledger_write_transfer",
         "network_authorize",
+        "network_authorize_once",
         "network_batch",
         "network_resolve",
+        "network_resolve_once",
     }
 
 
