@@ -1,7 +1,7 @@
 """ledger: drop three indexes no query reads (issue 24, ledger_core)
 
 Revision ID: 0019
-Revises: 0016
+Revises: 0017
 
 Every transfer paid for index entries that nothing reads: ``ix_ledger_transfers_debit_account_id``
 and ``ix_ledger_transfers_credit_account_id`` (two per transfer row) and
@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0019"
-down_revision: str | None = "0016"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
