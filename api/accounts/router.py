@@ -11,7 +11,7 @@ from api.accounts import repository, service
 from api.accounts.models import Account
 from api.accounts.schemas import AccountOut
 from api.audit import service as audit
-from api.deps import CurrentPrincipal, OriginDep, SessionDep, unit_of_work
+from api.deps import CurrentPrincipal, OriginDep, SessionDep, read_only_work, read_sessions, unit_of_work
 from api.errors import BadRequest, problem_responses
 from api.ids import PathId
 from api.network.schemas import TransactionOut
@@ -77,8 +77,12 @@ async def list_transactions(
     status, type and a time range [from, to)."""
 
     # One thread-pool call for the page's whole unit of work (a hot read: see api/network/router.py).
+    # A customer's read writes nothing (staff reads write an audit row): autocommit, with no
+    # BEGIN and COMMIT round trips; staff reads are one transaction with their audit row.
+    reads = read_sessions(request) if principal.role == "customer" else None
+
     def page() -> bytes:
-        with unit_of_work(request) as session:
+        with read_only_work(reads) if reads is not None else unit_of_work(request) as session:
             account = service.history_account(session, principal, id)
             audit.staff_read(  # writes only when staff read a customer's history
                 session,
