@@ -39,7 +39,7 @@ from api.gateway.idempotency import (
     idempotency_dependency,
     pending_idempotency_dependency,
 )
-from api.gateway.ratelimit import raise_for_user
+from api.gateway.ratelimit import RateLimiter, raise_for_user
 from cardportal.settings import Settings
 
 
@@ -115,11 +115,8 @@ async def current_principal(request: Request, token: Annotated[str | None, Depen
     if counted is not None and counted[0] == principal.user_id:
         raise_for_user(counted[1])
         return principal
-    limiter = request.app.state.rate_limiter
-    if limiter.in_memory:
-        limiter.check_user(principal.user_id)
-    else:  # a network round trip (redis): not on the event loop
-        await run_in_threadpool(limiter.check_user, principal.user_id)
+    limiter: RateLimiter = request.app.state.rate_limiter
+    raise_for_user((await limiter.check_async(ip=None, user_id=principal.user_id)).user_retry_after)
     return principal
 
 

@@ -82,7 +82,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         token_versions.start()
+        await app.state.rate_limiter.open()  # the loop's own connections for the counters
         yield
+        await app.state.rate_limiter.close()
         token_versions.stop()
         app.state.credit_bureau.close()
         access_log.close()

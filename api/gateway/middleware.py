@@ -14,7 +14,6 @@ into a problem+json 500 without a trace; write one access-log line.
 
 from __future__ import annotations
 
-import functools
 import hmac
 import json
 import logging
@@ -25,13 +24,12 @@ import uuid
 from typing import Any
 from urllib.parse import parse_qs
 
-import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth.security import access_tokens
 from api.errors import PROBLEM_JSON, AppError, problem_body
 from api.gateway.access_log import AccessLogWriter
-from api.gateway.ratelimit import RateLimiter, Verdict
+from api.gateway.ratelimit import RateLimiter
 
 log = logging.getLogger("cardportal.gateway")
 
@@ -155,12 +153,9 @@ class GatewayMiddleware:
             user_id = _bearer_user(scope, headers)
             if limited_ip is not None or user_id is not None:
                 credentials = limited_ip is not None and _costs_a_password_hash(scope, headers, body)
-                check = functools.partial(
-                    self.rate_limiter.check, ip=limited_ip, credentials=credentials, user_id=user_id
-                )
-                # A round trip to PostgreSQL or Redis: not on the event loop.
-                verdict: Verdict = (
-                    check() if self.rate_limiter.in_memory else await anyio.to_thread.run_sync(check)
+                # A round trip to PostgreSQL (on the loop's own connections) or Redis.
+                verdict = await self.rate_limiter.check_async(
+                    ip=limited_ip, credentials=credentials, user_id=user_id
                 )
                 if user_id is not None:
                     state["user_limit"] = (user_id, verdict.user_retry_after)

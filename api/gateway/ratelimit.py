@@ -25,6 +25,8 @@ cost per request: docs/security.md (issue 21, finding 8).
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import math
 import random
@@ -32,8 +34,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
+import anyio.to_thread
+import psycopg
 from limits import RateLimitItem, parse_many
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
@@ -65,21 +69,24 @@ class RateLimitCounter(Base):
 # One fixed window per key: a row whose window has run out starts over at this hit's amount.
 # `now()` is the database's clock, the same for every API process. Several keys in one
 # statement, in key order (two requests locking the same rows lock them in the same order).
-_UPSERT = text(
-    """
+_UPSERT_SQL = """
     insert into rate_limit_counters as c (key, hits, expires_at)
     select hit.key, 1, now() + hit.seconds * interval '1 second'
-    from unnest(cast(:keys as varchar[]), cast(:seconds as float8[])) as hit (key, seconds)
+    from unnest(cast({keys} as varchar[]), cast({seconds} as float8[])) as hit (key, seconds)
     order by hit.key
     on conflict (key) do update set
         hits = case when c.expires_at <= now() then 1 else c.hits + 1 end,
         expires_at = case when c.expires_at <= now() then excluded.expires_at else c.expires_at end
     returning c.key, c.hits, greatest(extract(epoch from c.expires_at - now()), 0)::float8
-    """
-)
+"""
+_UPSERT = text(_UPSERT_SQL.format(keys=":keys", seconds=":seconds"))
+_UPSERT_PSYCOPG = _UPSERT_SQL.format(keys="%(keys)s", seconds="%(seconds)s")
 # Expired windows are swept now and then (about one hit in SWEEP_EVERY), not by a job.
-_SWEEP = text("delete from rate_limit_counters where expires_at < now() - interval '1 minute'")
+_SWEEP_SQL = "delete from rate_limit_counters where expires_at < now() - interval '1 minute'"
+_SWEEP = text(_SWEEP_SQL)
 SWEEP_EVERY = 1000
+# Connections of the event loop's own (per API process), for the database storage.
+LOOP_CONNECTIONS = 4
 
 
 # One counter to hit: its limit, namespace ("ip", "credentials-ip", "user") and caller.
@@ -116,21 +123,71 @@ class _DatabaseCounter:
         # AUTOCOMMIT is the driver connection's own flag: setting and resetting it on the
         # pooled connection costs no round trip.
         self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
     def hit(self, hits: Sequence[Hit]) -> list[int | None]:
-        keys = [item.key_for(namespace, key) for item, namespace, key in hits]
+        keys = _keys(hits)
         with self._engine.connect() as conn:
-            rows = conn.execute(
-                _UPSERT, {"keys": keys, "seconds": [float(item.get_expiry()) for item, _, _ in hits]}
-            ).all()
+            rows = conn.execute(_UPSERT, {"keys": keys, "seconds": _seconds(hits)}).all()
             if random.randrange(SWEEP_EVERY) == 0:
                 conn.execute(_SWEEP)
-        counted = {row[0]: (int(row[1]), float(row[2])) for row in rows}
-        out: list[int | None] = []
-        for (item, _, _), key in zip(hits, keys, strict=True):
-            count, seconds_left = counted[key]
-            out.append(None if count <= item.amount else max(1, math.ceil(seconds_left)))
-        return out
+        return _answers(hits, keys, [tuple(row) for row in rows])
+
+
+class _LoopConnections:
+    """A few autocommitted psycopg connections of one event loop (the app's, opened by its
+    lifespan), for the counters' upsert without a thread-pool hop: on these machines the
+    hop's hand-offs (a queue put, a thread wake-up, ``call_soon_threadsafe`` back) cost a
+    worker about a third of its GIL time under the history page's load (py-spy ``--gil``).
+
+    At most ``size`` connections, opened on demand (a refused connection fails at once, as
+    the engine's does) and closed when a statement on them fails or is interrupted."""
+
+    def __init__(self, conninfo: str, *, size: int) -> None:
+        self.loop = asyncio.get_running_loop()
+        self._conninfo = conninfo
+        self._slots = asyncio.Semaphore(size)
+        self._idle: list[psycopg.AsyncConnection[tuple[object, ...]]] = []
+
+    async def hit(self, hits: Sequence[Hit]) -> list[int | None]:
+        keys = _keys(hits)
+        async with self._slots:
+            conn = self._idle.pop() if self._idle else None
+            if conn is None:
+                conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
+            try:
+                cursor = await conn.execute(_UPSERT_PSYCOPG, {"keys": keys, "seconds": _seconds(hits)})
+                rows = await cursor.fetchall()
+                if random.randrange(SWEEP_EVERY) == 0:
+                    await conn.execute(_SWEEP_SQL)
+            except BaseException:
+                await conn.close()
+                raise
+            self._idle.append(conn)
+        return _answers(hits, keys, rows)
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            await conn.close()
+
+
+def _keys(hits: Sequence[Hit]) -> list[str]:
+    return [item.key_for(namespace, key) for item, namespace, key in hits]
+
+
+def _seconds(hits: Sequence[Hit]) -> list[float]:
+    return [float(item.get_expiry()) for item, _, _ in hits]
+
+
+def _answers(hits: Sequence[Hit], keys: list[str], rows: Sequence[tuple[Any, ...]]) -> list[int | None]:
+    """Per hit, from the upsert's rows (key, hits, seconds left): the seconds to wait, or None."""
+    counted = {row[0]: (int(row[1]), float(row[2])) for row in rows}
+    out: list[int | None] = []
+    for (item, _, _), key in zip(hits, keys, strict=True):
+        count, seconds_left = counted[key]
+        out.append(None if count <= item.amount else max(1, math.ceil(seconds_left)))
+    return out
 
 
 @dataclass(frozen=True)
@@ -165,29 +222,44 @@ class RateLimiter:
         self.per_user: list[RateLimitItem] = parse_many(per_user)
         self.credentials_per_ip: list[RateLimitItem] = parse_many(credentials_per_ip)
         self._last_error_logged = -math.inf
+        self._loop_connections: _LoopConnections | None = None
 
-    def _hit(self, hits: list[Hit]) -> list[int | None]:
-        """Per hit, the seconds to wait when its limit is exceeded, else None.
+    # --- the event loop's own connections (database storage) ----------------------------------
 
-        An unreachable store fails open (logged, at most once a minute): `/healthz` must
+    async def open(self) -> None:
+        """Give the running event loop connections of its own (the app's lifespan calls it):
+        ``check_async`` then needs no thread-pool hop. Without it (or on another loop),
+        ``check_async`` runs ``check`` in the thread pool."""
+        if isinstance(self._counter, _DatabaseCounter) and self._loop_connections is None:
+            self._loop_connections = _LoopConnections(self._counter.conninfo, size=LOOP_CONNECTIONS)
+
+    async def close(self) -> None:
+        connections, self._loop_connections = self._loop_connections, None
+        if connections is not None:
+            await connections.close()
+
+    # --- the checks ------------------------------------------------------------------------------
+
+    def _storage_unavailable(self, exc: BaseException) -> None:
+        """An unreachable store fails open (logged, at most once a minute): `/healthz` must
         still answer with the database down, and every route that does real work needs the
         database anyway. The login lockout is in the database, not here."""
+        now = time.monotonic()
+        if now - self._last_error_logged >= 60:
+            self._last_error_logged = now
+            log.warning("rate-limit storage unavailable, not limiting: %s", type(exc).__name__)
+
+    def _hit(self, hits: list[Hit]) -> list[int | None]:
+        """Per hit, the seconds to wait when its limit is exceeded, else None."""
         if not hits:
             return []
         try:
             return self._counter.hit(hits)
         except Exception as exc:
-            now = time.monotonic()
-            if now - self._last_error_logged >= 60:
-                self._last_error_logged = now
-                log.warning("rate-limit storage unavailable, not limiting: %s", type(exc).__name__)
+            self._storage_unavailable(exc)
         return [None] * len(hits)
 
-    def check(self, *, ip: str | None, credentials: bool = False, user_id: str | None = None) -> Verdict:
-        """Count this request once on each of its counters, in one call to the store (one
-        round trip for the database): the general per-IP limit, the tight per-IP credential
-        limit (for a password grant or a registration, which cost an argon2 hash each) and the
-        per-user limit. ``ip`` None: the address is exempt; ``user_id`` None: no user known."""
+    def _hits(self, ip: str | None, credentials: bool, user_id: str | None) -> list[Hit]:
         hits: list[Hit] = []
         if ip is not None:
             hits += [(item, "ip", ip) for item in self.per_ip]
@@ -195,10 +267,38 @@ class RateLimiter:
                 hits += [(item, "credentials-ip", ip) for item in self.credentials_per_ip]
         if user_id is not None:
             hits += [(item, "user", user_id) for item in self.per_user]
-        answers = self._hit(hits)
-        ip_answers = [a for (_, namespace, _), a in zip(hits, answers, strict=True) if namespace != "user"]
-        user_answers = [a for (_, namespace, _), a in zip(hits, answers, strict=True) if namespace == "user"]
-        return Verdict(_first(ip_answers), _first(user_answers))
+        return hits
+
+    def check(self, *, ip: str | None, credentials: bool = False, user_id: str | None = None) -> Verdict:
+        """Count this request once on each of its counters, in one call to the store (one
+        round trip for the database): the general per-IP limit, the tight per-IP credential
+        limit (for a password grant or a registration, which cost an argon2 hash each) and the
+        per-user limit. ``ip`` None: the address is exempt; ``user_id`` None: no user known.
+        Blocking I/O (but for ``memory://``): from a thread, or ``check_async``."""
+        hits = self._hits(ip, credentials, user_id)
+        return _verdict(hits, self._hit(hits))
+
+    async def check_async(
+        self, *, ip: str | None, credentials: bool = False, user_id: str | None = None
+    ) -> Verdict:
+        """``check`` for the event loop: in memory at once, on the loop's own connections
+        (``open``) when it has them, else in the thread pool."""
+        if self.in_memory:
+            return self.check(ip=ip, credentials=credentials, user_id=user_id)
+        connections = self._loop_connections
+        if connections is None or connections.loop is not asyncio.get_running_loop():
+            return await anyio.to_thread.run_sync(
+                functools.partial(self.check, ip=ip, credentials=credentials, user_id=user_id)
+            )
+        hits = self._hits(ip, credentials, user_id)
+        if not hits:
+            return Verdict()
+        try:
+            answers = await connections.hit(hits)
+        except Exception as exc:
+            self._storage_unavailable(exc)
+            answers = [None] * len(hits)
+        return _verdict(hits, answers)
 
     def retry_after_ip(self, ip: str, *, credentials: bool = False) -> int | None:
         """The per-IP limits alone (see ``check``)."""
@@ -212,6 +312,12 @@ class RateLimiter:
 def raise_for_user(retry_after: int | None) -> None:
     if retry_after is not None:
         raise TooManyRequests("Too many requests for this user; retry later.", retry_after=retry_after)
+
+
+def _verdict(hits: list[Hit], answers: list[int | None]) -> Verdict:
+    ip_answers = [a for (_, namespace, _), a in zip(hits, answers, strict=True) if namespace != "user"]
+    user_answers = [a for (_, namespace, _), a in zip(hits, answers, strict=True) if namespace == "user"]
+    return Verdict(_first(ip_answers), _first(user_answers))
 
 
 def _first(answers: list[int | None]) -> int | None:
