@@ -15,12 +15,13 @@ run one way, none at the bottom of a module or inside a function.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy.orm import Session, sessionmaker
@@ -39,6 +40,7 @@ from api.gateway.idempotency import (
     idempotency_dependency,
     pending_idempotency_dependency,
 )
+from api.gateway.loop_db import LoopConnections
 from api.gateway.ratelimit import RateLimiter, raise_for_user
 from cardportal.settings import Settings
 
@@ -70,6 +72,31 @@ def read_only_work(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session from ``read_sessions`` for one read-only piece of work."""
     with factory() as session:
         yield session
+
+
+async def open_loop_resources(app: FastAPI) -> None:
+    """The app's lifespan, on its event loop: the loop's own database connections, for the
+    rate limiter and for hot reads (``api.gateway.loop_db``)."""
+    await app.state.rate_limiter.open()
+    settings: Settings = app.state.settings
+    conninfo = app.state.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    app.state.loop_connections = LoopConnections(conninfo, size=settings.db_pool_size)
+
+
+async def close_loop_resources(app: FastAPI) -> None:
+    connections: LoopConnections | None = getattr(app.state, "loop_connections", None)
+    app.state.loop_connections = None
+    if connections is not None:
+        await connections.close()
+    await app.state.rate_limiter.close()
+
+
+def loop_connections(request: Request) -> LoopConnections | None:
+    """The running loop's own connections, when the app's lifespan opened them on this loop."""
+    connections: LoopConnections | None = getattr(request.app.state, "loop_connections", None)
+    if connections is None or connections.loop is not asyncio.get_running_loop():
+        return None
+    return connections
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]

@@ -28,6 +28,7 @@ from api.cards.numbers import CardVault
 from api.cards.router import router as cards_router
 from api.clock import Clock
 from api.db import make_engine, make_sessionmaker
+from api.deps import close_loop_resources, open_loop_resources
 from api.errors import install_handlers, problem_response, problem_responses
 from api.gateway.access_log import AccessLogWriter
 from api.gateway.idempotency import IdempotentReplay
@@ -82,9 +83,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         token_versions.start()
-        await app.state.rate_limiter.open()  # the loop's own connections for the counters
+        await open_loop_resources(app)  # the loop's own database connections (api.deps)
         yield
-        await app.state.rate_limiter.close()
+        await close_loop_resources(app)
         token_versions.stop()
         app.state.credit_bureau.close()
         access_log.close()

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from psycopg.rows import dict_row
 from sqlalchemy import Row, RowMapping, Select, bindparam, select, tuple_
+from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 from sqlalchemy.orm import Session
 
 from api.accounts.models import Account
+from api.gateway.loop_db import AsyncConnection
 from api.ledger.models import LedgerTransfer
 from api.network.models import Transaction
 from api.pagination import decode_cursor, encode_cursor
@@ -148,3 +152,49 @@ def _page_statement(
 
 _FIRST_PAGE = _page_statement()
 _NEXT_PAGE = _page_statement(cursor="next")
+
+
+# --- the same two reads on the event loop's own connections (api.gateway.loop_db) --------------
+#
+# The statements above, compiled once for psycopg (``%(name)s`` parameters): the same SQL as
+# the Session runs, and the same row shape (column names as keys).
+_COMPILED: dict[str, str] = {}
+
+
+def _sql(name: str) -> str:
+    if not _COMPILED:
+        global _HISTORY_ACCOUNT
+        if _HISTORY_ACCOUNT is None:
+            _HISTORY_ACCOUNT = _history_account_statement()
+        dialect = psycopg_dialect.dialect()  # type: ignore[no-untyped-call]
+        for key, statement in (
+            ("account", _HISTORY_ACCOUNT),
+            ("first", _FIRST_PAGE),
+            ("next", _NEXT_PAGE),
+        ):
+            _COMPILED[key] = str(statement.compile(dialect=dialect))
+    return _COMPILED[name]
+
+
+async def history_account_row_async(conn: AsyncConnection, account_id: str) -> Mapping[str, Any] | None:
+    """``history_account_row`` on a loop connection: ``user_id``, ``charge_off_transfer_id``,
+    ``charged_off_amount``."""
+    cursor = conn.cursor(row_factory=dict_row)
+    await cursor.execute(_sql("account"), {"account_id": account_id})
+    return await cursor.fetchone()
+
+
+async def transaction_page_async(
+    conn: AsyncConnection, account_id: str, *, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """``transaction_page`` without filters on a loop connection."""
+    params: dict[str, Any] = {"account_id": account_id, "rows": limit + 1}
+    if cursor is not None:
+        params["after_created"], params["after_id"] = decode_cursor(cursor)
+    result = conn.cursor(row_factory=dict_row)
+    await result.execute(_sql("first" if cursor is None else "next"), params)
+    rows = await result.fetchall()
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    return rows, encode_cursor(rows[-1]["created_at"], rows[-1]["id"])

@@ -25,7 +25,6 @@ cost per request: docs/security.md (issue 21, finding 8).
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import math
@@ -37,7 +36,6 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import anyio.to_thread
-import psycopg
 from limits import RateLimitItem, parse_many
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
@@ -47,6 +45,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from api.db import Base
 from api.errors import TooManyRequests
+from api.gateway.loop_db import AsyncConnection, LoopConnections
 
 log = logging.getLogger("cardportal.gateway")
 
@@ -134,42 +133,14 @@ class _DatabaseCounter:
         return _answers(hits, keys, [tuple(row) for row in rows])
 
 
-class _LoopConnections:
-    """A few autocommitted psycopg connections of one event loop (the app's, opened by its
-    lifespan), for the counters' upsert without a thread-pool hop: on these machines the
-    hop's hand-offs (a queue put, a thread wake-up, ``call_soon_threadsafe`` back) cost a
-    worker about a third of its GIL time under the history page's load (py-spy ``--gil``).
-
-    At most ``size`` connections, opened on demand (a refused connection fails at once, as
-    the engine's does) and closed when a statement on them fails or is interrupted."""
-
-    def __init__(self, conninfo: str, *, size: int) -> None:
-        self.loop = asyncio.get_running_loop()
-        self._conninfo = conninfo
-        self._slots = asyncio.Semaphore(size)
-        self._idle: list[psycopg.AsyncConnection[tuple[object, ...]]] = []
-
-    async def hit(self, hits: Sequence[Hit]) -> list[int | None]:
-        keys = _keys(hits)
-        async with self._slots:
-            conn = self._idle.pop() if self._idle else None
-            if conn is None:
-                conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
-            try:
-                cursor = await conn.execute(_UPSERT_PSYCOPG, {"keys": keys, "seconds": _seconds(hits)})
-                rows = await cursor.fetchall()
-                if random.randrange(SWEEP_EVERY) == 0:
-                    await conn.execute(_SWEEP_SQL)
-            except BaseException:
-                await conn.close()
-                raise
-            self._idle.append(conn)
-        return _answers(hits, keys, rows)
-
-    async def close(self) -> None:
-        idle, self._idle = self._idle, []
-        for conn in idle:
-            await conn.close()
+async def _upsert_on(conn: AsyncConnection, hits: Sequence[Hit]) -> list[int | None]:
+    """The counters' upsert on one of the loop's own connections (``api.gateway.loop_db``)."""
+    keys = _keys(hits)
+    cursor = await conn.execute(_UPSERT_PSYCOPG, {"keys": keys, "seconds": _seconds(hits)})
+    rows = await cursor.fetchall()
+    if random.randrange(SWEEP_EVERY) == 0:
+        await conn.execute(_SWEEP_SQL)
+    return _answers(hits, keys, rows)
 
 
 def _keys(hits: Sequence[Hit]) -> list[str]:
@@ -222,7 +193,7 @@ class RateLimiter:
         self.per_user: list[RateLimitItem] = parse_many(per_user)
         self.credentials_per_ip: list[RateLimitItem] = parse_many(credentials_per_ip)
         self._last_error_logged = -math.inf
-        self._loop_connections: _LoopConnections | None = None
+        self._loop_connections: LoopConnections | None = None
 
     # --- the event loop's own connections (database storage) ----------------------------------
 
@@ -231,7 +202,7 @@ class RateLimiter:
         ``check_async`` then needs no thread-pool hop. Without it (or on another loop),
         ``check_async`` runs ``check`` in the thread pool."""
         if isinstance(self._counter, _DatabaseCounter) and self._loop_connections is None:
-            self._loop_connections = _LoopConnections(self._counter.conninfo, size=LOOP_CONNECTIONS)
+            self._loop_connections = LoopConnections(self._counter.conninfo, size=LOOP_CONNECTIONS)
 
     async def close(self) -> None:
         connections, self._loop_connections = self._loop_connections, None
@@ -286,7 +257,7 @@ class RateLimiter:
         if self.in_memory:
             return self.check(ip=ip, credentials=credentials, user_id=user_id)
         connections = self._loop_connections
-        if connections is None or connections.loop is not asyncio.get_running_loop():
+        if connections is None or not connections.on_this_loop():
             return await anyio.to_thread.run_sync(
                 functools.partial(self.check, ip=ip, credentials=credentials, user_id=user_id)
             )
@@ -294,7 +265,7 @@ class RateLimiter:
         if not hits:
             return Verdict()
         try:
-            answers = await connections.hit(hits)
+            answers = await connections.run(functools.partial(_upsert_on, hits=hits))
         except Exception as exc:
             self._storage_unavailable(exc)
             answers = [None] * len(hits)
