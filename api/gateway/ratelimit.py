@@ -271,14 +271,6 @@ class RateLimiter:
             answers = [None] * len(hits)
         return _verdict(hits, answers)
 
-    def retry_after_ip(self, ip: str, *, credentials: bool = False) -> int | None:
-        """The per-IP limits alone (see ``check``)."""
-        return self.check(ip=ip, credentials=credentials).ip_retry_after
-
-    def check_user(self, user_id: str) -> None:
-        """The per-user limit alone: 429 when exceeded."""
-        raise_for_user(self.check(ip=None, user_id=user_id).user_retry_after)
-
 
 def raise_for_user(retry_after: int | None) -> None:
     if retry_after is not None:
