@@ -15,13 +15,13 @@ session, no thread-pool hop, no separate commit.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, OperationalError
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import BigInteger, DateTime, MetaData, create_engine, func
 from sqlalchemy.engine import Engine
@@ -29,6 +29,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 
 from api.errors import AppError
 from cardportal.database import libpq_conninfo, ping_when_idle, with_driver
+
+T = TypeVar("T")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -121,10 +123,18 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 class StatementPools:
     """Autocommit async connections for one-statement units of work, one pool per event loop.
 
+    The event loop's own connections, for the statements of the hottest paths without a
+    thread-pool hop: the network's messages, a request's rate-limit counters
+    (``api.gateway.ratelimit``), a customer's history page (``api.accounts``). A thread-pool
+    call costs each request a hand-off to a worker thread and back; on our 2-core machines
+    those hand-offs were the largest single item of an API worker's GIL time (py-spy
+    ``--gil``, bench/README.md, issue 24).
+
     The app's lifespan opens the pool of the loop it runs on (``serving``); an app may be
     served by more than one loop (a test's ``TestClient`` and a uvicorn beside it), and a
     pool's connections belong to the loop that made them. A loop without a pool (an app used
-    outside its lifespan) gets a connection of its own per unit of work: slower, still right.
+    outside its lifespan) gets a connection of its own per unit of work (``connection``):
+    slower, still right; callers that have a thread-pool path ask ``serves_this_loop`` first.
     """
 
     def __init__(self, url: str, *, max_size: int) -> None:
@@ -146,6 +156,23 @@ class StatementPools:
         finally:
             self._pools.pop(loop, None)
             await pool.close()
+
+    def serves_this_loop(self) -> bool:
+        """Whether the running loop has a pool (its app's lifespan runs on it)."""
+        return asyncio.get_running_loop() in self._pools
+
+    async def run(self, work: Callable[[AsyncConnection], Awaitable[T]], *, retry: bool = False) -> T:
+        """``work`` on one connection. ``retry``: for reads, once more when the connection
+        turns out to be gone (a pooled connection after a database restart); the pool
+        discards a broken connection when it is returned."""
+        for attempt in (1, 2):
+            try:
+                async with self.connection() as connection:
+                    return await work(connection)
+            except OperationalError:
+                if not retry or attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[AsyncConnection]:

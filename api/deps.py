@@ -16,18 +16,21 @@ run one way, none at the bottom of a module or inside a function.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+from sqlalchemy.orm import Session, sessionmaker
 
 from api.audit.service import Origin
-from api.auth.security import Principal, decode_access_token
+from api.auth.security import Principal, access_tokens
 from api.auth.versions import TokenVersions
 from api.clock import Clock
 from api.db import SessionDep as SessionDep
+from api.db import StatementPools, make_sessionmaker
 from api.db import unit_of_work as unit_of_work
 from api.errors import Forbidden, Unauthorized
 from api.gateway.idempotency import (
@@ -36,6 +39,7 @@ from api.gateway.idempotency import (
     idempotency_dependency,
     pending_idempotency_dependency,
 )
+from api.gateway.ratelimit import RateLimiter, raise_for_user
 from cardportal.settings import Settings
 
 
@@ -47,6 +51,32 @@ async def get_settings_dep(request: Request) -> Settings:
 async def get_clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
+
+
+def read_sessions(request: Request) -> sessionmaker[Session]:
+    """Sessions for work that writes nothing, in autocommit: no ``BEGIN`` and no ``COMMIT``
+    round trip around the reads (each statement sees its own snapshot). Call it on the event
+    loop; the sessions themselves are used in the thread pool."""
+    state = request.app.state
+    factory: sessionmaker[Session] | None = getattr(state, "read_sessionmaker", None)
+    if factory is None:
+        factory = make_sessionmaker(state.engine.execution_options(isolation_level="AUTOCOMMIT"))
+        state.read_sessionmaker = factory
+    return factory
+
+
+@contextmanager
+def read_only_work(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session from ``read_sessions`` for one read-only piece of work."""
+    with factory() as session:
+        yield session
+
+
+def loop_connections(request: Request) -> StatementPools | None:
+    """The running loop's own connections (``api.db.StatementPools``), when the app's lifespan
+    opened them on this loop; None elsewhere (use the thread pool and a Session)."""
+    pools: StatementPools = request.app.state.statement_pools
+    return pools if pools.serves_this_loop() else None
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
@@ -69,7 +99,8 @@ _bearer = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)
 async def current_principal(request: Request, token: Annotated[str | None, Depends(_bearer)]) -> Principal:
     if not token:
         raise Unauthorized("Send a bearer access token.", code="not_authenticated")
-    principal = decode_access_token(request.app.state.token_settings, token)
+    # Verified once per token, remembered until it expires (api.auth.security.AccessTokens).
+    principal = access_tokens(request.app.state).principal(token)
     # A role change or a deactivation revokes tokens already issued (api.auth.versions): from
     # this process's memory, a database read only the first time a user is seen.
     versions: TokenVersions = request.app.state.token_versions
@@ -86,11 +117,13 @@ async def current_principal(request: Request, token: Annotated[str | None, Depen
         )
     request.state.user_id = principal.user_id
     request.state.role = principal.role
-    limiter = request.app.state.rate_limiter
-    if limiter.in_memory:
-        limiter.check_user(principal.user_id)
-    else:  # a network round trip (redis): not on the event loop
-        await run_in_threadpool(limiter.check_user, principal.user_id)
+    # The gateway counted this user's limit with the address's, in one call to the store.
+    counted = request.scope.get("state", {}).get("user_limit")
+    if counted is not None and counted[0] == principal.user_id:
+        raise_for_user(counted[1])
+        return principal
+    limiter: RateLimiter = request.app.state.rate_limiter
+    raise_for_user((await limiter.check_async(ip=None, user_id=principal.user_id)).user_retry_after)
     return principal
 
 

@@ -76,7 +76,8 @@ def create_app(
     )
 
     engine = make_engine(database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
-    # The network's hot routes: one autocommitted statement each, on the event loop (api.db).
+    # The event loop's own connections (api.db): the network's messages (one autocommitted
+    # statement each), the rate-limit counters and a customer's history page.
     statement_pools = StatementPools(database_url, max_size=settings.db_pool_size)
     token_versions = TokenVersions(engine)
     access_log = AccessLogWriter(settings.log_dir / "api")
@@ -129,6 +130,7 @@ def create_app(
         settings.rate_limit_credentials_per_ip,
         engine=engine,
     )
+    app.state.rate_limiter.use(statement_pools)
     app.state.access_log = access_log
     app.state.card_vault = CardVault(settings.secret("card_data_key"))
     # TOTP secrets at rest: the card numbers' scheme, under a key of their own purpose.

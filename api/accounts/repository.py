@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, RowMapping, Select, select, tuple_
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+from sqlalchemy import Row, RowMapping, Select, bindparam, select, tuple_
+from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 from sqlalchemy.orm import Session
 
 from api.accounts.models import Account
@@ -29,15 +33,29 @@ def select_open_account_id(session: Session, user_id: str) -> str | None:
     return row[0] if row is not None else None
 
 
-def history_account_row(session: Session, account_id: str) -> Row[str, str | None, int | None] | None:
-    """The account's owner and charge-off (if any), in one query: what a history page checks."""
+def _history_account_statement() -> Select[str, str | None, int | None]:
     from api.billing.models import AccountBilling
 
-    return session.execute(
+    return (
         select(Account.user_id, AccountBilling.charge_off_transfer_id, AccountBilling.charged_off_amount)
         .outerjoin(AccountBilling, AccountBilling.account_id == Account.id)
-        .where(Account.id == account_id)
-    ).one_or_none()
+        .where(Account.id == bindparam("account_id"))
+    )
+
+
+_HISTORY_ACCOUNT: Select[str, str | None, int | None] | None = None
+
+
+def history_account_row(session: Session, account_id: str) -> Row[str, str | None, int | None] | None:
+    """The account's owner and charge-off (if any), in one query: what a history page checks.
+
+    The hot read's statements are built once (SQLAlchemy then reuses their cache key and
+    compiled form) and run as Core statements on the session's connection (no ORM compile
+    step: they return plain rows)."""
+    global _HISTORY_ACCOUNT
+    if _HISTORY_ACCOUNT is None:
+        _HISTORY_ACCOUNT = _history_account_statement()
+    return session.connection().execute(_HISTORY_ACCOUNT, {"account_id": account_id}).one_or_none()
 
 
 def select_transfer(session: Session, transfer_id: str) -> LedgerTransfer | None:
@@ -88,7 +106,34 @@ def transaction_page(
     created_at, id): an Index Scan Backward that reads ``limit + 1`` rows
     whatever the history's length.
     """
-    statement = select(*_PAGE_COLUMNS).where(Transaction.account_id == account_id)
+    filtered = status is not None or type_ is not None or created_from is not None or created_to is not None
+    params: dict[str, Any] = {"account_id": account_id, "rows": limit + 1}
+    if cursor is not None:
+        params["after_created"], params["after_id"] = decode_cursor(cursor)
+    if filtered:
+        statement = _page_statement(
+            status=status, type_=type_, created_from=created_from, created_to=created_to, cursor=cursor
+        )
+    else:  # the usual page: a statement built once
+        statement = _NEXT_PAGE if cursor is not None else _FIRST_PAGE
+    rows = list(session.connection().execute(statement, params).mappings())
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    return rows, encode_cursor(rows[-1]["created_at"], rows[-1]["id"])
+
+
+def _page_statement(
+    *,
+    status: str | None = None,
+    type_: str | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    cursor: str | None = None,
+) -> Select[*tuple[Any, ...]]:
+    """The page's statement; bound at run time: ``account_id``, ``rows`` and, after a cursor,
+    ``after_created`` and ``after_id``."""
+    statement = select(*_PAGE_COLUMNS).where(Transaction.account_id == bindparam("account_id"))
     if status is not None:
         statement = statement.where(Transaction.status == status)
     if type_ is not None:
@@ -98,12 +143,57 @@ def transaction_page(
     if created_to is not None:
         statement = statement.where(Transaction.created_at < created_to)
     if cursor is not None:
-        after_created, after_id = decode_cursor(cursor)
         statement = statement.where(
-            tuple_(Transaction.created_at, Transaction.id) < tuple_(after_created, after_id)
+            tuple_(Transaction.created_at, Transaction.id)
+            < tuple_(bindparam("after_created", type_=Transaction.created_at.type), bindparam("after_id"))
         )
-    statement = statement.order_by(Transaction.created_at.desc(), Transaction.id.desc()).limit(limit + 1)
-    rows = list(session.execute(statement).mappings())
+    return statement.order_by(Transaction.created_at.desc(), Transaction.id.desc()).limit(bindparam("rows"))
+
+
+_FIRST_PAGE = _page_statement()
+_NEXT_PAGE = _page_statement(cursor="next")
+
+
+# --- the same two reads on the event loop's own connections (api.db.StatementPools) --------------
+#
+# The statements above, compiled once for psycopg (``%(name)s`` parameters): the same SQL as
+# the Session runs, and the same row shape (column names as keys).
+_COMPILED: dict[str, str] = {}
+
+
+def _sql(name: str) -> str:
+    if not _COMPILED:
+        global _HISTORY_ACCOUNT
+        if _HISTORY_ACCOUNT is None:
+            _HISTORY_ACCOUNT = _history_account_statement()
+        dialect = psycopg_dialect.dialect()  # type: ignore[no-untyped-call]
+        for key, statement in (
+            ("account", _HISTORY_ACCOUNT),
+            ("first", _FIRST_PAGE),
+            ("next", _NEXT_PAGE),
+        ):
+            _COMPILED[key] = str(statement.compile(dialect=dialect))
+    return _COMPILED[name]
+
+
+async def history_account_row_async(conn: AsyncConnection, account_id: str) -> Mapping[str, Any] | None:
+    """``history_account_row`` on a loop connection: ``user_id``, ``charge_off_transfer_id``,
+    ``charged_off_amount``."""
+    cursor = conn.cursor(row_factory=dict_row)
+    await cursor.execute(_sql("account"), {"account_id": account_id})
+    return await cursor.fetchone()
+
+
+async def transaction_page_async(
+    conn: AsyncConnection, account_id: str, *, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """``transaction_page`` without filters on a loop connection."""
+    params: dict[str, Any] = {"account_id": account_id, "rows": limit + 1}
+    if cursor is not None:
+        params["after_created"], params["after_id"] = decode_cursor(cursor)
+    result = conn.cursor(row_factory=dict_row)
+    await result.execute(_sql("first" if cursor is None else "next"), params)
+    rows = await result.fetchall()
     if len(rows) <= limit:
         return rows, None
     rows = rows[:limit]

@@ -11,7 +11,15 @@ from api.accounts import repository, service
 from api.accounts.models import Account
 from api.accounts.schemas import AccountOut
 from api.audit import service as audit
-from api.deps import CurrentPrincipal, OriginDep, SessionDep, unit_of_work
+from api.deps import (
+    CurrentPrincipal,
+    OriginDep,
+    SessionDep,
+    loop_connections,
+    read_only_work,
+    read_sessions,
+    unit_of_work,
+)
 from api.errors import BadRequest, problem_responses
 from api.ids import PathId
 from api.network.schemas import TransactionOut
@@ -76,9 +84,27 @@ async def list_transactions(
     """The account's transactions, newest first, with its charge-off once written off; filter by
     status, type and a time range [from, to)."""
 
+    # A customer's unfiltered page (what the app asks for most): on the event loop's own
+    # connections, no thread-pool hop (api.db.StatementPools), autocommitted.
+    connections = loop_connections(request) if principal.role == "customer" else None
+    unfiltered = all(value is None for value in (status, type, created_from, created_to))
+    if connections is not None and unfiltered:
+        plain = await connections.run(
+            lambda conn: service.plain_history_page(conn, principal, id, limit=limit, cursor=cursor),
+            retry=True,
+        )
+        if plain is not None:
+            return Response(
+                pydantic_core.to_json({"data": plain[0], "next_cursor": plain[1]}), media_type=JSON
+            )
+
     # One thread-pool call for the page's whole unit of work (a hot read: see api/network/router.py).
+    # A customer's read writes nothing (staff reads write an audit row): autocommit, with no
+    # BEGIN and COMMIT round trips; staff reads are one transaction with their audit row.
+    reads = read_sessions(request) if principal.role == "customer" else None
+
     def page() -> bytes:
-        with unit_of_work(request) as session:
+        with read_only_work(reads) if reads is not None else unit_of_work(request) as session:
             account = service.history_account(session, principal, id)
             audit.staff_read(  # writes only when staff read a customer's history
                 session,

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from psycopg import AsyncConnection
 from sqlalchemy.orm import Session
 
 from api.accounts import repository
@@ -214,3 +215,18 @@ def transaction_history(
         page = page[:limit]
         next_cursor = encode_cursor(page[-1]["created_at"], page[-1]["id"])
     return page, next_cursor
+
+
+async def plain_history_page(
+    conn: AsyncConnection, principal: Principal, account_id: str, *, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None] | None:
+    """``history_account`` then ``transaction_history`` without filters, on one of the event
+    loop's own connections (``api.db.StatementPools``): the page a customer's app asks for most.
+    None when the account was charged off: that page merges the charge-off (the general path)."""
+    row = await repository.history_account_row_async(conn, account_id)
+    _require_visible(principal, row["user_id"] if row is not None else None)
+    assert row is not None
+    if row["charge_off_transfer_id"] is not None:
+        return None
+    rows, next_cursor = await repository.transaction_page_async(conn, account_id, limit=limit, cursor=cursor)
+    return [transaction_out_dict(r) for r in rows], next_cursor

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -94,6 +95,12 @@ def issue_access_token(
 
 
 def decode_access_token(config: TokenSettings, token: str) -> Principal:
+    return _decode(config, token)[0]
+
+
+def _decode(config: TokenSettings, token: str) -> tuple[Principal, float]:
+    """The token's principal and its expiry (epoch seconds), once its signature and claims
+    are verified."""
     try:
         claims: dict[str, Any] = jwt.decode(
             token,
@@ -120,9 +127,48 @@ def decode_access_token(config: TokenSettings, token: str) -> Principal:
     scope = claims.get("scope")
     if scope is not None and not isinstance(scope, str):
         raise Unauthorized("The access token is invalid.", code="invalid_token")
-    return Principal(
+    principal = Principal(
         user_id=sub, role=role, token_id=jti, version=version, enrolment_only=scope == MFA_ENROLMENT_SCOPE
     )
+    return principal, float(claims["exp"])
+
+
+class AccessTokens:
+    """Verified access tokens, remembered until they expire (keyed by the whole token).
+
+    A bearer token is checked on every request, by the gateway (to count the user's rate
+    limit with the address's) and by ``api.deps.current_principal``: the signature and the
+    claims are verified once per token, and a token seen again is answered from here until
+    its ``exp`` (then it is decoded afresh, which refuses it as expired). Only the string that
+    was verified matches; a refused token is never remembered. What the cache does not
+    answer is revocation: the token's version is checked against ``api.auth.versions`` on
+    every request, so a role change still revokes at once. Used from the event loop only."""
+
+    def __init__(self, config: TokenSettings, *, max_entries: int = 10_000) -> None:
+        self.config = config
+        self._max_entries = max_entries
+        self._entries: dict[str, tuple[Principal, float]] = {}
+
+    def principal(self, token: str) -> Principal:
+        entry = self._entries.get(token)
+        if entry is not None:
+            if time.time() < entry[1]:
+                return entry[0]
+            del self._entries[token]
+        principal, expires_at = _decode(self.config, token)
+        if len(self._entries) >= self._max_entries:
+            del self._entries[next(iter(self._entries))]  # the oldest
+        self._entries[token] = (principal, expires_at)
+        return principal
+
+
+def access_tokens(state: Any) -> AccessTokens:
+    """The app's ``AccessTokens`` (``app.state``), for its current token settings."""
+    tokens: AccessTokens | None = getattr(state, "access_tokens", None)
+    if tokens is None or tokens.config is not state.token_settings:
+        tokens = AccessTokens(state.token_settings)
+        state.access_tokens = tokens
+    return tokens
 
 
 def new_refresh_token() -> str:

@@ -4,14 +4,16 @@ In order: assign the request id; refuse bodies over the limit (413, also for
 chunked bodies with no length, by reading at most limit+1 bytes before the
 app runs); apply the per-IP rate limit, and the tight per-IP limit of the
 endpoints that hash a password (429 with ``Retry-After``, before any argon2
-work); run the
+work), counting the per-user limit of a valid bearer token in the same call
+to the store (its verdict is left in ``state["user_limit"]`` for
+``api.deps.current_principal``, which answers 429 after the token's other
+checks); run the
 app; add ``X-Request-ID`` and the security headers; turn an unexpected crash
 into a problem+json 500 without a trace; write one access-log line.
 """
 
 from __future__ import annotations
 
-import functools
 import hmac
 import json
 import logging
@@ -22,10 +24,10 @@ import uuid
 from typing import Any
 from urllib.parse import parse_qs
 
-import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import PROBLEM_JSON, problem_body
+from api.auth.security import access_tokens
+from api.errors import PROBLEM_JSON, AppError, problem_body
 from api.gateway.access_log import AccessLogWriter
 from api.gateway.ratelimit import RateLimiter
 
@@ -147,16 +149,17 @@ class GatewayMiddleware:
             body = body_or_error
             bytes_in = len(body)
 
-            if client_ip and not self._exempt(client_ip, headers):
-                credentials = _costs_a_password_hash(scope, headers, body)
-                if self.rate_limiter.in_memory:
-                    retry_after = self.rate_limiter.retry_after_ip(client_ip, credentials=credentials)
-                else:  # a round trip to PostgreSQL or Redis: not on the event loop
-                    retry_after = await anyio.to_thread.run_sync(
-                        functools.partial(
-                            self.rate_limiter.retry_after_ip, client_ip, credentials=credentials
-                        )
-                    )
+            limited_ip = client_ip if client_ip and not self._exempt(client_ip, headers) else None
+            user_id = _bearer_user(scope, headers)
+            if limited_ip is not None or user_id is not None:
+                credentials = limited_ip is not None and _costs_a_password_hash(scope, headers, body)
+                # A round trip to PostgreSQL (on the loop's own connections) or Redis.
+                verdict = await self.rate_limiter.check_async(
+                    ip=limited_ip, credentials=credentials, user_id=user_id
+                )
+                if user_id is not None:
+                    state["user_limit"] = (user_id, verdict.user_retry_after)
+                retry_after = verdict.ip_retry_after
                 if retry_after is not None:
                     await self._problem(
                         send_wrapper,
@@ -253,6 +256,19 @@ class GatewayMiddleware:
             headers.append((key.encode(), value.encode()))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+def _bearer_user(scope: Scope, headers: dict[str, str]) -> str | None:
+    """The user of a valid bearer token (verified once per token, ``api.auth.security``), else
+    None: a missing or refused token is the route's to answer (401), not the gateway's."""
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or "app" not in scope:
+        return None
+    try:
+        return access_tokens(scope["app"].state).principal(token).user_id
+    except AppError:
+        return None
 
 
 def _headers(scope: Scope) -> dict[str, str]:
