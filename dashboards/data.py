@@ -4,9 +4,15 @@
   dashboards' own role ``cardportal_dashboards`` (``DASHBOARDS_WAREHOUSE_URL``),
   which may only read the marts and the report registry; transactions are
   read-only too. The process holds no owner's credentials (issue 21, finding 3).
-- Loaders are ``st.cache_data(ttl=...)`` functions keyed by plain values (SQL
-  text, parameter tuples, dates). Pages query the ``rpt_`` and ``dim_`` marts,
-  never ``fct_transactions`` whole, and never the operational database.
+- Loaders are ``st.cache_data`` functions keyed by plain values (SQL text,
+  parameter tuples, dates) and by the warehouse's published version
+  (:func:`published_version`): the marts change only when a run publishes (and the
+  report registry when a run registers files), so a figure is read once per
+  version and every page shows a new publish on its next render, whatever the
+  cache's age. The cache holds the marts only, the same for every staff member: nothing
+  of the signed-in user (token, role, fetched files) is a key or a cached value.
+  Pages query the ``rpt_`` and ``dim_`` marts, never ``fct_transactions`` whole,
+  and never the operational database.
 - A mart that does not exist (yet, in an old warehouse) is reported by
   :func:`mart_exists`, so a page can say "not built yet".
 """
@@ -15,6 +21,8 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +36,9 @@ from sqlalchemy.engine import Engine
 from cardportal.database import ping_when_idle, with_driver
 from cardportal.warehouse import reader_connect_args
 
-TTL_SECONDS = 300
+# A published version's figures never change: the TTL only bounds memory (with max_entries).
+TTL_SECONDS = 6 * 3600
+MAX_ENTRIES = 4096
 MARTS = "marts"
 
 
@@ -90,20 +100,60 @@ def _read(url: str, sql: str, params: dict[str, Any]) -> pd.DataFrame:
         return pd.read_sql_query(sa.text(sql), conn, params=params)
 
 
-@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
-def query(sql: str, params: tuple[tuple[str, Any], ...] = ()) -> pd.DataFrame:
-    """A cached query on the marts; ``params`` as ``(("name", value), …)`` so it hashes."""
+# What changes the dashboards' figures: a publish of the marts, a report file registered, a dbt
+# build's test results recorded (reporting.*, cardportal.warehouse). Read once per script run.
+_VERSION_SQL = """
+select concat_ws('|',
+    (select max(published_at) from reporting.published_days),
+    (select max(created_at) from reporting.report_files),
+    (select max(recorded_at) from reporting.dbt_test_results)) as version
+"""
+# A script run is one thread (Streamlit starts one per run); a thread that reruns reuses the
+# version for at most this long.
+_VERSION_SECONDS = 1.0
+_run = threading.local()
+
+
+def published_version() -> str:
+    """The warehouse's published version, read once per script run (one small query)."""
+    now = time.monotonic()
+    known = getattr(_run, "version", None)
+    if known is not None and now - known[0] < _VERSION_SECONDS:
+        return str(known[1])
+    try:
+        version = str(_read(config().warehouse_url, _VERSION_SQL, {})["version"].iloc[0])
+    except sa.exc.ProgrammingError:
+        # A warehouse without the registry (never set up by the platform): five-minute buckets.
+        version = f"unversioned-{int(time.time() // 300)}"
+    _run.version = (now, version)
+    return version
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=MAX_ENTRIES, show_spinner=False)
+def _query(sql: str, params: tuple[tuple[str, Any], ...], version: str) -> pd.DataFrame:  # noqa: ARG001 (the cache key)
     return _read(config().warehouse_url, sql, dict(params))
 
 
-@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
-def existing_marts() -> frozenset[str]:
+def query(sql: str, params: tuple[tuple[str, Any], ...] = ()) -> pd.DataFrame:
+    """A cached query on the marts; ``params`` as ``(("name", value), …)`` so it hashes."""
+    return _query(sql, params, published_version())
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=MAX_ENTRIES, show_spinner=False)
+def _existing_marts(version: str) -> frozenset[str]:  # noqa: ARG001 (the cache key)
     frame = _read(
         config().warehouse_url,
-        "select table_name from information_schema.tables where table_schema = :schema",
+        "select c.relname as table_name from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+        "where n.nspname = :schema and c.relkind in ('r', 'v', 'm', 'p') "
+        "and has_table_privilege(c.oid, 'select')",
         {"schema": MARTS},
     )
     return frozenset(frame["table_name"])
+
+
+def existing_marts() -> frozenset[str]:
+    """The marts this login may read (the catalogue, not information_schema's slower views)."""
+    return _existing_marts(published_version())
 
 
 def mart_exists(name: str) -> bool:
@@ -147,6 +197,17 @@ def activity(
         f"select {_ACTIVITY_COLUMNS} from {MARTS}.{GRAINS[grain]} where {' and '.join(where)} "
         "order by period_start, mcc_group",
         tuple(params),
+    )
+
+
+def latest_activity(grain: str, *, days: int) -> pd.DataFrame:
+    """:func:`activity` (MCC group ``all``) of the ``days`` days up to the latest period with activity."""
+    mart = f"{MARTS}.{GRAINS[grain]}"
+    return query(
+        f"select {_ACTIVITY_COLUMNS} from {mart} where mcc_group = 'all' and period_start >= "
+        f"(select max(period_start) from {mart} where mcc_group = 'all') - cast(:back as integer) "
+        "order by period_start, mcc_group",
+        (("back", days - 1),),
     )
 
 
@@ -443,6 +504,10 @@ FRESHNESS_COLUMNS = {
 }
 
 
+# The facts published by day (their live tables get each day's rows; pipelines/assets_publish.py).
+PUBLISHED_BY_DAY = ("fct_transactions", "fct_authorizations", "fct_payments")
+
+
 def freshness() -> pd.DataFrame:
     # reltuples is -1 until a table is first analyzed (the marts are created whole and swapped
     # in, so a new mart has not been): then the statistics' live row count, as exact as it gets
@@ -456,14 +521,27 @@ def freshness() -> pd.DataFrame:
         "where n.nspname = :schema and c.relkind in ('r', 'v', 'm') order by 1",
         (("schema", MARTS),),
     )
-    # Every mart with a business date; the facts' max() reads them whole (cached for TTL_SECONDS).
+    # Every mart with a business date: the report tables' and dimensions' max() of their column
+    # (small tables). The big facts are published by day (pipelines/assets_publish.py): their
+    # latest day is the latest day published, read from the registry, since their max() read
+    # them whole (no index on the day) on every render of the page (issue 24).
     parts = [
-        f"select '{mart}' as mart, max({column}) as latest_day from {MARTS}.{mart}"
+        f"select '{mart}' as mart, "
+        + (
+            "(select max(day) from reporting.published_days)"
+            if mart in PUBLISHED_BY_DAY
+            else f"(select max({column}) from {MARTS}.{mart})"
+        )
+        + " as latest_day"
         for mart, column in FRESHNESS_COLUMNS.items()
         if mart_exists(mart)
     ]
     latest = query(" union all ".join(parts)) if parts else pd.DataFrame(columns=["mart", "latest_day"])
-    return sizes.merge(latest, on="mart", how="left")
+    fresh = sizes.merge(latest, on="mart", how="left")
+    # An empty fact has no latest day, whatever was published.
+    empty_fact = fresh["mart"].isin(PUBLISHED_BY_DAY) & (fresh["estimated_rows"] <= 0)
+    fresh.loc[empty_fact, "latest_day"] = None
+    return fresh
 
 
 # Report files (reporting.report_files) ------------------------------------------------------

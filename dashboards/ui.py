@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -112,9 +111,11 @@ def not_built(topic: str, mart: str) -> None:
 
 
 def csv_download(frame: pd.DataFrame, name: str, *, key: str) -> None:
+    """A CSV of ``frame`` made when the button is pressed (Streamlit's deferred download), not on
+    every render: writing each chart's and table's CSV up front was a fifth of a page's time."""
     st.download_button(
         f"Download {name} (CSV)",
-        frame.to_csv(index=False).encode(),
+        lambda: frame.to_csv(index=False).encode(),
         file_name=f"{name}.csv",
         mime="text/csv",
         key=key,
@@ -122,33 +123,68 @@ def csv_download(frame: pd.DataFrame, name: str, *, key: str) -> None:
     )
 
 
-def money_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Every ``*_cents`` column as ``*_usd`` dollars (for charts and tables; CSVs stay exact)."""
-    out = frame.copy()
-    for column in [c for c in frame.columns if c.endswith("_cents")]:
-        out[column.removesuffix("_cents") + "_usd"] = out.pop(column).astype("float64") / 100
-    return out
+def money_frame(frame: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
+    """Every ``*_cents`` column as ``*_usd`` dollars (for charts and tables; CSVs stay exact).
+
+    ``columns``: only these, in this order (``*_usd`` ones made from their ``*_cents``), so a
+    chart of three columns does not convert the other ten first.
+    """
+    if columns is None:
+        cents = [c for c in frame.columns if c.endswith("_cents")]
+        columns = [c for c in frame.columns if c not in cents] + [
+            c.removesuffix("_cents") + "_usd" for c in cents
+        ]
+    made = {}
+    for column in columns:
+        if column.endswith("_usd") and column not in frame.columns:
+            made[column] = frame[column.removesuffix("_usd") + "_cents"].astype("float64") / 100
+        else:
+            made[column] = frame[column]
+    # One new frame from the columns (a copy and a pop per column cost more than the charts).
+    return pd.DataFrame(made, index=frame.index)
 
 
-def _x_axis(values: pd.Series, x_type: str) -> alt.Axis:
+_VEGA_TYPES = {"T": "temporal", "Q": "quantitative", "N": "nominal", "O": "ordinal"}
+
+
+def _x_axis(values: pd.Series, x_type: str) -> dict[str, Any]:
     """Business days on a time axis tick by day (never by hour); category labels stay level."""
     if x_type != "T":
-        return alt.Axis(labelAngle=0, labelLimit=160)
+        return {"labelAngle": 0, "labelLimit": 160}
     if values.nunique() <= 31:
-        return alt.Axis(format="%a %d %b", tickCount={"interval": "day", "step": 1}, labelOverlap=True)
-    return alt.Axis(format="%d %b %Y")
+        return {"format": "%a %d %b", "labelOverlap": True, "tickCount": {"interval": "day", "step": 1}}
+    return {"format": "%d %b %Y"}
 
 
-class Chart(alt.Chart):
-    """``alt.Chart`` serialised without validating the spec against the Vega-Lite JSON schema.
+def _field_type(values: pd.Series) -> str:
+    """The Vega-Lite type Altair infers for a column (numbers, dates and times, anything else)."""
+    kind = values.dtype.kind
+    if kind in "iufc":
+        return "quantitative"
+    if kind in "mM":
+        return "temporal"
+    if kind == "O":
+        sample = values.dropna()
+        if not sample.empty and isinstance(sample.iloc[0], date | datetime | time | timedelta):
+            return "temporal"
+        if (
+            not sample.empty
+            and len(sample) == len(values)
+            and isinstance(sample.iloc[0], int | float | Decimal)
+        ):
+            return "quantitative"
+    return "nominal"
 
-    Streamlit calls ``to_dict()`` on every render; the validation (jsonschema over the whole
-    schema) was a third of a chart's cost and only ever raises: the spec it returns is the
-    same. Our charts are fixed code, rendered in tests/dashboards.
+
+def vega_chart(frame: pd.DataFrame, spec: dict[str, Any]) -> None:
+    """A Vega-Lite chart of ``frame``, the spec written as Altair would write it.
+
+    Altair was a third of each page's render: building its objects, validating them, serialising
+    them back to this dict (issue 24). The dicts here are the ones Streamlit sent for the same
+    Altair charts: Altair's ``to_dict()`` without its data and its default ``config``, which
+    Streamlit's theme replaces (tests/dashboards/test_charts.py holds them to it).
     """
-
-    def to_dict(self, validate: Any = False, **kwargs: Any) -> Any:
-        return super().to_dict(validate=validate, **kwargs)
+    st.vega_lite_chart(frame, spec, width="stretch")
 
 
 def chart(
@@ -166,20 +202,27 @@ def chart(
     x_type: str = "T",
     sort: Any = None,
 ) -> None:
-    """An Altair chart with title, axes and units, and its data downloadable as CSV below it."""
+    """A Vega-Lite chart with title, axes and units, and its data downloadable as CSV below it."""
     if frame.empty:
         empty_state(f"{title}: nothing to show for this selection.")
         return
-    base = Chart(frame, title=title)
-    mark = {"line": base.mark_line(point=True), "bar": base.mark_bar(), "area": base.mark_area(opacity=0.6)}[
-        kind
-    ]
-    encodings: dict[str, Any] = {
-        "x": alt.X(f"{x}:{x_type}", title=x_title, sort=sort, axis=_x_axis(frame[x], x_type)),
-        "y": alt.Y(f"{y}:Q", title=y_title, axis=alt.Axis(format=y_format)),
-        "tooltip": [alt.Tooltip(c) for c in frame.columns[:8]],
+    mark = {
+        "line": {"type": "line", "point": True},
+        "bar": {"type": "bar"},
+        "area": {"type": "area", "opacity": 0.6},
+    }[kind]
+    encoding: dict[str, Any] = {
+        "x": {
+            "axis": _x_axis(frame[x], x_type),
+            "field": x,
+            "sort": sort,
+            "title": x_title,
+            "type": _VEGA_TYPES[x_type],
+        },
+        "y": {"axis": {"format": y_format}, "field": y, "title": y_title, "type": "quantitative"},
+        "tooltip": [{"field": c, "type": _field_type(frame[c])} for c in frame.columns[:8]],
     }
     if color:
-        encodings["color"] = alt.Color(f"{color}:N", title=color.replace("_", " "))
-    st.altair_chart(mark.encode(**encodings), width="stretch")
+        encoding["color"] = {"field": color, "title": color.replace("_", " "), "type": "nominal"}
+    vega_chart(frame, {"mark": mark, "encoding": encoding, "title": title})
     csv_download(frame, key, key=f"csv_{key}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -70,13 +69,19 @@ if reasons.empty:
     st.info("No declined applications in this window.")
 else:
     st.caption("The mart keeps each day's most common decline reason: days on which each reason led.")
-    st.altair_chart(
-        ui.Chart(reasons, title="Most common decline reason (days it led)")
-        .mark_bar()
-        .encode(
-            x=alt.X("days_as_top_reason:Q", title="Days as the top reason"),
-            y=alt.Y("top_decline_reason:N", title="Reason code", sort="-x"),
-        ),
-        width="stretch",
+    ui.vega_chart(
+        reasons,
+        {
+            "mark": {"type": "bar"},
+            "encoding": {
+                "x": {
+                    "field": "days_as_top_reason",
+                    "title": "Days as the top reason",
+                    "type": "quantitative",
+                },
+                "y": {"field": "top_decline_reason", "sort": "-x", "title": "Reason code", "type": "nominal"},
+            },
+            "title": "Most common decline reason (days it led)",
+        },
     )
     ui.csv_download(reasons, "decline_reasons", key="csv_decline_reasons")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import altair as alt
 import streamlit as st
 
 from dashboards import data, ui
@@ -57,7 +56,7 @@ with left:
         key="risk_utilisation",
     )
 with right:
-    stacked = ui.money_frame(history)[["balance_date", "outstanding_balance_usd", "pending_holds_usd"]].melt(
+    stacked = ui.money_frame(history, ["balance_date", "outstanding_balance_usd", "pending_holds_usd"]).melt(
         "balance_date", var_name="balance", value_name="usd"
     )
     ui.chart(
@@ -75,15 +74,22 @@ with right:
 limits = ui.money_frame(data.credit_limits())
 if not limits.empty:
     st.subheader("Credit limits of open accounts")
-    histogram = (
-        ui.Chart(limits[limits["status"] == "active"], title="Accounts by credit limit (USD)")
-        .mark_bar()
-        .encode(
-            x=alt.X("credit_limit_usd:Q", bin=alt.Bin(maxbins=20), title="Credit limit (USD)"),
-            y=alt.Y("count():Q", title="Accounts"),
-        )
+    ui.vega_chart(
+        limits[limits["status"] == "active"],
+        {
+            "mark": {"type": "bar"},
+            "encoding": {
+                "x": {
+                    "bin": {"maxbins": 20},
+                    "field": "credit_limit_usd",
+                    "title": "Credit limit (USD)",
+                    "type": "quantitative",
+                },
+                "y": {"aggregate": "count", "title": "Accounts", "type": "quantitative"},
+            },
+            "title": "Accounts by credit limit (USD)",
+        },
     )
-    st.altair_chart(histogram, width="stretch")
     ui.csv_download(limits, "credit_limits", key="csv_credit_limits")
 
 st.subheader("Delinquency, roll rates and charge-offs")

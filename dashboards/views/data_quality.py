@@ -69,7 +69,10 @@ else:
     st.dataframe(tests.drop(columns="run_id"), hide_index=True, key="dq_dbt_tests")
 
 st.subheader("Mart freshness")
-st.caption("Each mart's latest business day (from its own date column) and its estimated row count.")
+st.caption(
+    "Each mart's latest business day (from its own date column; for the facts published by day, "
+    "the latest day published) and its estimated row count."
+)
 fresh = data.freshness()
 st.dataframe(fresh, hide_index=True, key="dq_freshness")
 ui.csv_download(fresh, "mart_freshness", key="csv_freshness")

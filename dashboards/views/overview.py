@@ -15,11 +15,13 @@ def value(row: Any, column: str) -> Any:
 
 
 st.title("Overview")
-if not data.mart_exists("rpt_card_activity_daily") or not data.periods("daily"):
+# The 90-day trend up to the latest day (which holds the daily rows) in one query.
+trend = data.latest_activity("daily", days=90) if data.mart_exists("rpt_card_activity_daily") else None
+if trend is None or trend.empty:
     ui.empty_state()
     st.stop()
 
-as_of = data.periods("daily")[0]
+as_of = trend["period_start"].iloc[-1]
 st.caption(
     f"As of **{as_of:%a %d %b %Y}**, the latest business day in the marts. Weeks are ISO weeks "
     "(Monday to Sunday), months calendar months; the current week and month are to date, compared "
@@ -35,7 +37,6 @@ starts = {
     "monthly": as_of.replace(day=1),
 }
 priors = {grain: ui.prior_start(grain, start) for grain, start in starts.items()}
-trend = data.activity("daily", first=as_of - timedelta(days=89), last=as_of)
 longer = data.activity_periods([(grain, priors[grain], starts[grain]) for grain in ("weekly", "monthly")])
 activity_rows = {
     "daily": trend[(trend["period_start"] >= priors["daily"]) & (trend["period_start"] <= as_of)],
@@ -98,7 +99,7 @@ for grain, heading in GRAINS:
         )
 
 ui.chart(
-    ui.money_frame(trend)[["period_start", "purchase_volume_usd", "purchase_count", "active_accounts"]],
+    ui.money_frame(trend, ["period_start", "purchase_volume_usd", "purchase_count", "active_accounts"]),
     x="period_start",
     y="purchase_volume_usd",
     title="Purchase volume per day, last 90 days (USD)",

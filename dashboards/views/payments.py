@@ -66,7 +66,7 @@ with left:
     )
 with right:
     ui.chart(
-        ui.money_frame(payments)[["payment_date", "succeeded_usd", "failed_usd", "returned_usd"]].melt(
+        ui.money_frame(payments, ["payment_date", "succeeded_usd", "failed_usd", "returned_usd"]).melt(
             "payment_date", var_name="outcome", value_name="usd"
         ),
         x="payment_date",

@@ -28,16 +28,17 @@ def render(grain: str) -> None:
         }[grain]
         + " Compared with the prior period. Money in US dollars."
     )
-    available = data.periods(grain) if data.mart_exists(data.GRAINS[grain]) else []
-    if not available:
+    # Every period's totals in one query: the periods offered, this one and the prior, the trend.
+    series = data.activity(grain) if data.mart_exists(data.GRAINS[grain]) else pd.DataFrame()
+    if series.empty:
         ui.empty_state()
         return
+    available = list(series["period_start"])[::-1]  # newest first
     start = st.selectbox(
         "Period", available, format_func=lambda d: ui.period_label(grain, d), key=f"{grain}_period"
     )
     prior = ui.prior_start(grain, start)
-    rows = data.activity(grain, first=prior, last=start, mcc_group=None)
-    totals = rows[rows["mcc_group"] == "all"].set_index("period_start")
+    totals = series.set_index("period_start")
     current = totals.loc[start]
     before = totals.loc[prior] if prior in totals.index else None
 
@@ -89,9 +90,10 @@ def render(grain: str) -> None:
 
     left, right = st.columns(2)
     with left:
-        groups = rows[(rows["period_start"] == start) & (rows["mcc_group"] != "all")]
+        groups = data.activity(grain, first=start, last=start, mcc_group=None)
+        groups = groups[groups["mcc_group"] != "all"]
         ui.chart(
-            ui.money_frame(groups)[["mcc_group", "purchase_volume_usd", "purchase_count"]],
+            ui.money_frame(groups, ["mcc_group", "purchase_volume_usd", "purchase_count"]),
             x="mcc_group",
             y="purchase_volume_usd",
             x_type="N",
@@ -103,9 +105,9 @@ def render(grain: str) -> None:
             key=f"{grain}_by_group",
         )
     with right:
-        trend = data.activity(grain, last=start).tail(TREND_PERIODS[grain])
+        trend = series[series["period_start"] <= start].tail(TREND_PERIODS[grain])
         ui.chart(
-            ui.money_frame(trend)[["period_start", "purchase_volume_usd", "purchase_count"]],
+            ui.money_frame(trend, ["period_start", "purchase_volume_usd", "purchase_count"]),
             x="period_start",
             y="purchase_volume_usd",
             kind="bar" if grain != "daily" else "line",

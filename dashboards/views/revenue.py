@@ -40,10 +40,11 @@ cols[1].metric(
 cols[2].metric("Total income", ui.dollars(latest["total_income_cents"]), border=True)
 cols[3].metric("Charge-offs", ui.dollars(latest["charged_off_cents"]), border=True)
 
+in_dollars = ui.money_frame(revenue)
 ui.chart(
-    ui.money_frame(revenue)[
-        ["period_start", "interest_income_usd", "late_fee_income_usd", "other_fee_income_usd"]
-    ].melt("period_start", var_name="income", value_name="usd"),
+    in_dollars[["period_start", "interest_income_usd", "late_fee_income_usd", "other_fee_income_usd"]].melt(
+        "period_start", var_name="income", value_name="usd"
+    ),
     x="period_start",
     y="usd",
     color="income",
@@ -53,5 +54,5 @@ ui.chart(
     y_title="USD",
     key="revenue_monthly",
 )
-st.dataframe(ui.money_frame(revenue), hide_index=True, key="revenue_table")
+st.dataframe(in_dollars, hide_index=True, key="revenue_table")
 ui.csv_download(revenue, "rpt_revenue_monthly", key="csv_revenue")

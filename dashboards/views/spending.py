@@ -39,10 +39,11 @@ cols[0].metric("Purchase volume", ui.dollars(volume), border=True)
 cols[1].metric("Purchases", ui.count(purchases), border=True)
 cols[2].metric("Average ticket", ui.dollars(round(volume / purchases) if purchases else None), border=True)
 
+group_dollars = ui.money_frame(by_group)
 left, right = st.columns(2)
 with left:
     ui.chart(
-        ui.money_frame(by_group),
+        group_dollars,
         x="mcc_group",
         y="purchase_volume_usd",
         x_type="N",
@@ -55,7 +56,7 @@ with left:
     )
 with right:
     ui.chart(
-        ui.money_frame(by_group),
+        group_dollars,
         x="mcc_group",
         y="average_ticket_usd",
         x_type="N",
@@ -84,7 +85,7 @@ with left:
     )
 with right:
     ui.chart(
-        ui.money_frame(totals)[["period_start", "average_ticket_usd", "purchase_count"]],
+        ui.money_frame(totals, ["period_start", "average_ticket_usd", "purchase_count"]),
         x="period_start",
         y="average_ticket_usd",
         title="Average ticket per day (USD)",

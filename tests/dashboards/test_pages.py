@@ -485,3 +485,71 @@ def test_each_report_reads_exactly_the_marts_its_exposure_declares(
             assert run_report.success
         assert read, name
         assert _declared_marts(reports[name]) == read, name
+
+
+# Caching (issue 24): the pages' queries are cached by the warehouse's published version.
+
+
+def test_a_new_publish_shows_on_the_next_render_and_not_before(
+    dashboards: Dashboards, analyst: LoggedIn
+) -> None:
+    """Figures come from the cache until a run publishes; the render after a publish shows the new ones."""
+    last = dashboards.pipeline.world.days[-1]
+    volume = int(
+        dashboards.scalar(  # type: ignore[call-overload]
+            "select purchase_volume_cents from marts.rpt_card_activity_daily "
+            "where mcc_group = 'all' and period_start = %s",
+            last,
+        )
+    )
+    changed = "update marts.rpt_card_activity_daily set purchase_volume_cents = purchase_volume_cents + %s "
+    changed += "where mcc_group = 'all' and period_start = %s"
+    # What publish_marts does last (pipelines/assets_publish.py): the day recorded as published now.
+    published = (
+        "insert into reporting.published_days (day, run_id) values (%s, 'test-republish') "
+        "on conflict (day) do update set published_at = clock_timestamp()"
+    )
+    at = sign_in(AppTest.from_file(str(APP), default_timeout=30), analyst.email)
+    assert metric(at, "Purchase volume") == dollars(volume)
+    try:
+        with dashboards.pipeline.warehouse() as conn:
+            conn.execute(changed, (12_345, last))
+        at.run()  # not published: the cached figure
+        assert metric(at, "Purchase volume") == dollars(volume)
+        with dashboards.pipeline.warehouse() as conn:
+            conn.execute(published, (last,))
+        at.run()
+        assert metric(at, "Purchase volume") == dollars(volume + 12_345)
+    finally:
+        with dashboards.pipeline.warehouse() as conn:
+            conn.execute(changed, (-12_345, last))
+            conn.execute(published, (last,))
+    at.run()
+    assert metric(at, "Purchase volume") == dollars(volume)
+
+
+def test_the_cache_holds_no_signed_in_user(dashboards: Dashboards, api: TestClient, session: Any) -> None:
+    """Two staff members see the same marts, each signed in as themselves: the cached loaders are
+    keyed by SQL, parameters and the published version only, never by who asks."""
+    import inspect
+
+    from dashboards import data
+    from tests.factories import user_with_role
+
+    first, second = user_with_role(api, session, "analyst"), user_with_role(api, session, "finance")
+    one = sign_in(AppTest.from_file(str(APP), default_timeout=30), first.email)
+    two = sign_in(AppTest.from_file(str(APP), default_timeout=30), second.email)  # from the cache
+    for at, person, other in ((one, first, second), (two, second, first)):
+        assert not at.exception, [e.value for e in at.exception]
+        assert at.session_state[SESSION_KEY].email == person.email
+        shown = " ".join(str(c.value) for c in at.sidebar.caption)
+        assert person.email in shown
+        assert other.email not in shown
+    assert metric(one, "Purchase volume") == metric(two, "Purchase volume")
+    from streamlit.runtime.caching.cache_utils import CachedFunc
+
+    cached = [getattr(data, name) for name in dir(data) if isinstance(getattr(data, name), CachedFunc)]
+    assert len(cached) > 3
+    cached.remove(data.config)  # the process's readers' URLs and home
+    keys = {p for f in cached for p in inspect.signature(f).parameters}
+    assert keys <= {"sql", "params", "version", "url", "limit"}, keys
