@@ -31,6 +31,7 @@ from pydantic import BaseModel
 from api.deps import network_caller
 from api.errors import AppError
 from api.gateway.idempotency import PendingIdempotency, pending_of_request, request_fingerprint
+from api.ids import ID_PATTERN
 
 M = TypeVar("M", bound=BaseModel)
 # What a route's lean reader answers: a response, or None for FastAPI's handler to answer.
@@ -39,7 +40,7 @@ LeanReader = Callable[[Request], Awaitable[Response | None]]
 LEAN: dict[Callable[..., Any], LeanReader] = {}
 
 # api.ids.PathId's rule.
-_PATH_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_PATH_ID = re.compile(ID_PATTERN)
 
 
 class LeanRoute(APIRoute):

@@ -7,8 +7,12 @@ makes (applications, decisions, authorizations approved or declined, clears,
 reversals, refunds, freezes, payments; see ``summary["events"]``); reads and
 the daily job's own work are not counted, but their time is. No Stripe
 emulator here, so the HTTP world makes no payments. Baseline: authorizations/s
-through the same server with the bench's lean load client, measured
-alternately with ours.
+with the bench's lean load client, measured alternately with ours, through the
+same API on a database of its own: on the world's database, each baseline
+load left thousands of holds on its 100 accounts for the world's next daily
+job to expire (a clock advance took up to 5 s), so the simulation was timed
+on the baseline's leftovers (2026-12-06: 32 to 51 events/s after a 5-second load
+against 102 to 161 without one, same code).
 
 Also measured, in ``extra``: the ``--bulk`` mode (``simulator.inprocess``: the
 same world through the services in process, no HTTP) on a database of its
@@ -74,11 +78,15 @@ def run(env: BenchEnv) -> Result:
     from simulator.inprocess import InProcessTransport
 
     url = env.fresh_database("bench_simulate")
-    seed_accounts(url, first=1, last=ACCOUNTS)
     _admin(url)
+    authorize_url = env.fresh_database("bench_simulate_authorize")
+    seed_accounts(authorize_url, first=1, last=ACCOUNTS)
     workers = int(env.shared.get("workers", 2))  # type: ignore[call-overload]
     events: list[int] = []
-    with product.api_server(env, url, workers=workers, name="simulate") as server:
+    with (
+        product.api_server(env, url, workers=workers, name="simulate") as server,
+        product.api_server(env, authorize_url, workers=workers, name="simulate-authorize") as loaded,
+    ):
         base_url = f"http://{server.host}:{server.port}"
 
         def ours() -> float:
@@ -88,8 +96,8 @@ def run(env: BenchEnv) -> Result:
 
         def authorize() -> float:
             return run_load(
-                server.host,
-                server.port,
+                loaded.host,
+                loaded.port,
                 product.authorize(1, ACCOUNTS, seed=len(events)),
                 concurrency=product.CONCURRENCY,
                 seconds=env.seconds,
