@@ -30,12 +30,19 @@ def test_the_api_survives_linked_sequences(app: FastAPI, api: TestClient, sessio
     document = app.openapi()
     assert document["paths"]["/v1/applications"]["post"]["responses"]["201"]["links"]
     schema = schemathesis.openapi.from_dict(document)
-    holder = customer(api, email=scored_email(800))
     admin = user_with_role(api, session, "admin")
     calls: list[int] = []
     reached: set[str] = set()
 
     class Workflow(schema.as_state_machine()):  # type: ignore[misc]
+        def setup(self) -> None:
+            # Each example starts from the same state: a new cardholder. With one customer for
+            # the whole run, the first example's approved application made every later one a 409
+            # account_exists (issue 21's one account per customer), so the same choices met other
+            # answers and Hypothesis stopped with FlakyStrategyDefinition ("a bundle that was
+            # unexpectedly empty"), about one run in ten.
+            self.holder = customer(api, email=scored_email(800))
+
         def get_call_kwargs(self, case: Any) -> dict[str, Any]:
             path = case.operation.path
             if path.startswith("/v1/network/"):
@@ -43,7 +50,7 @@ def test_the_api_survives_linked_sequences(app: FastAPI, api: TestClient, sessio
             elif path.startswith(("/v1/admin/", "/v1/sandbox/")):
                 auth = admin.headers
             else:
-                auth = holder.headers
+                auth = self.holder.headers
             return {"app": app, "headers": {**(case.headers or {}), **auth}}
 
         def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
