@@ -31,7 +31,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import bindparam, func, select, text
+import psycopg
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from api.ids import new_id
@@ -118,15 +120,36 @@ def available_credit(credit_limit: int, balances: Balances) -> int:
     return credit_limit - balances.current_balance - balances.pending_amount
 
 
+# The ledger's writes are calls of its SQL functions (``api/ledger/sql/``), one statement
+# each, on the session's own connection and in its transaction. They go to psycopg directly,
+# below SQLAlchemy's statement layer: the session's execute path (compiled-statement cache,
+# result wrapping) cost ~125 µs of Python per call, 40 % of a ledger_core repetition's Python
+# time (bench/README.md, issue 24). What that layer gave is kept: pending ORM objects are
+# flushed first (the session's autoflush), and a database error is raised as SQLAlchemy's own
+# (IntegrityError, OperationalError...) with its parameters hidden, as ``make_engine`` sets.
+def _call(session: Session, statement: str, params: tuple[object, ...]) -> tuple[object, ...]:
+    """The one row of a ledger function's call, in the session's transaction."""
+    if session.autoflush:  # False inside ``session.no_autoflush``, as for its execute
+        session.flush()
+    driver = session.connection().connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)
+    try:
+        row = driver.execute(statement, params).fetchone()
+    except psycopg.Error as error:
+        raise DBAPIError.instance(statement, params, error, psycopg.Error, hide_parameters=True) from error
+    if row is None:
+        raise LedgerError(f"no row from {statement.split('(')[0]}")
+    return tuple(row)
+
+
 # One statement writes a transfer: the transfer row, its entries, and the
 # balances of every account it touches (created on first use), so balances
 # and entries can never disagree. The function is ``ledger_write_transfer``
 # (``api/ledger/sql/``); the hold, the resolution of a hold and the network's
 # authorization call it too.
-_WRITE_TRANSFER = text(
-    "select ledger_write_transfer(:id, :kind, :state, :debit, :credit, :amount, :currency,"
-    " :pending_id, :reference, :now, cast(:accounts as text[]), cast(:amounts as bigint[]),"
-    " cast(:layers as text[]))"
+_WRITE_TRANSFER = (
+    "select ledger_write_transfer(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+    " %s::text[], %s::bigint[], %s::text[])"
 )
 
 
@@ -146,24 +169,25 @@ def _write(
     transfer_id: str | None = None,
 ) -> str:
     transfer_id = transfer_id or new_transfer_id()
-    written: bool = session.execute(
+    written = _call(
+        session,
         _WRITE_TRANSFER,
-        {
-            "accounts": [leg[0] for leg in legs],
-            "amounts": [leg[1] for leg in legs],
-            "layers": [leg[2] for leg in legs],
-            "id": transfer_id,
-            "kind": kind,
-            "state": state,
-            "debit": debit,
-            "credit": credit,
-            "amount": amount,
-            "currency": currency,
-            "pending_id": pending_id,
-            "reference": reference,
-            "now": now,
-        },
-    ).scalar_one()
+        (
+            transfer_id,
+            kind,
+            state,
+            debit,
+            credit,
+            amount,
+            currency,
+            pending_id,
+            reference,
+            now,
+            [leg[0] for leg in legs],
+            [leg[1] for leg in legs],
+            [leg[2] for leg in legs],
+        ),
+    )[0]
     if not written:
         # The function wrote nothing: an account is in another currency.
         raise LedgerError(f"currency mismatch on transfer {kind} ({currency})")
@@ -216,10 +240,7 @@ class Hold:
     available_after: int
 
 
-_HOLD = text(
-    "select outcome, available from ledger_hold(:transfer_id, :account_id, :amount, :credit_limit,"
-    " :currency, :now, :reference)"
-)
+_HOLD = "select outcome, available from ledger_hold(%s, %s, %s, %s, %s, %s, %s)"
 
 
 def hold(
@@ -243,26 +264,17 @@ def hold(
     """
     _check_amount(amount)
     transfer_id = transfer_id or new_transfer_id()
-    row = session.execute(
-        _HOLD,
-        {
-            "transfer_id": transfer_id,
-            "account_id": account_id,
-            "amount": amount,
-            "credit_limit": credit_limit,
-            "currency": currency,
-            "now": now,
-            "reference": reference,
-        },
-    ).one()
-    outcome: str = row[0]
-    available: int = row[1]
+    outcome, available = _call(
+        session, _HOLD, (transfer_id, account_id, amount, credit_limit, currency, now, reference)
+    )
     if outcome == "limit_exceeded":
+        assert isinstance(available, int)
         raise LimitExceeded(available=available)
     if outcome == "currency_mismatch":
         raise LedgerError(f"currency mismatch on transfer hold ({currency})")
     if outcome != "ok":
         raise LedgerError(f"no ledger for account {account_id}")
+    assert isinstance(available, int)
     return Hold(transfer_id=transfer_id, available_after=available)
 
 
@@ -271,9 +283,7 @@ def hold(
 # everywhere, then moves the transfer from pending to its new state only if it
 # still is pending (a concurrent resolver that committed first makes the
 # re-checked ``state = 'pending'`` fail), and writes the resolving transfer.
-_RESOLVE = text(
-    "select ledger_resolve_pending(:pending_id, :post, :amount, :kind, :now, :reference, :transfer_id)"
-)
+_RESOLVE = "select ledger_resolve_pending(%s, %s, %s, %s, %s, %s, %s)"
 
 
 def _resolve(
@@ -288,18 +298,7 @@ def _resolve(
 ) -> str:
     """Post or void a pending transfer, once; the resolving transfer's id."""
     transfer_id = new_transfer_id()
-    outcome: str = session.execute(
-        _RESOLVE,
-        {
-            "pending_id": pending_id,
-            "post": post,
-            "amount": amount,
-            "kind": kind,
-            "now": now,
-            "reference": reference,
-            "transfer_id": transfer_id,
-        },
-    ).scalar_one()
+    outcome = str(_call(session, _RESOLVE, (pending_id, post, amount, kind, now, reference, transfer_id))[0])
     if outcome == "not_found":
         raise PendingNotFound(pending_id)
     if outcome != "ok":

@@ -286,3 +286,34 @@ def test_the_house_shard_is_the_same_in_python_and_in_the_database(session: Sess
     ).scalars()
     assert list(in_sql) == [ledger.house(ledger.House.NETWORK_SETTLEMENT, a) for a in accounts]
     assert len({ledger.house(ledger.House.FEE_INCOME, a) for a in accounts}) == ledger.HOUSE_SHARDS
+
+
+def test_a_ledger_call_sees_what_the_session_holds_and_fails_as_sqlalchemy_does(
+    session: Session, account_id: str
+) -> None:
+    """The ledger's functions run on the session's driver connection (issue 24), and still behave
+    as a session's execute: pending ORM objects are flushed first, and a database error is
+    SQLAlchemy's own, with the values it was given hidden."""
+    # A receivable added to the session, not flushed: the hold must find it (autoflush).
+    unflushed = new_id("acct")
+    session.add(LedgerAccount(id=ledger.receivable(unflushed), currency="USD"))
+    assert hold(session, unflushed, 5_00).available_after == LIMIT - 5_00
+    session.commit()
+
+    # A transfer id used twice: the primary key refuses it, as an IntegrityError naming no value.
+    first = hold(session, account_id, 10_00)
+    session.commit()
+    with pytest.raises(IntegrityError) as error:
+        ledger.hold(
+            session,
+            account_id=account_id,
+            amount=20_00,
+            credit_limit=LIMIT,
+            currency="USD",
+            now=NOW,
+            transfer_id=first.transfer_id,
+        )
+    assert "hidden due to hide_parameters" in str(error.value)
+    assert "2000" not in str(error.value)
+    session.rollback()
+    assert ledger.balances(session, [account_id])[account_id] == ledger.Balances(0, 10_00)
