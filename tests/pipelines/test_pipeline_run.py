@@ -624,6 +624,20 @@ def test_a_view_whose_columns_changed_is_created_afresh(pipeline: Pipeline) -> N
     assert {"intermediate.int_calendar_days", "intermediate.int_receivable_balances_daily"} <= set(views)
 
 
+def test_a_full_refresh_of_the_seed_keeps_the_views_built_on_it(pipeline: Pipeline) -> None:
+    """A full refresh drops a seed with ``cascade`` unless it is ``full_refresh: false``: every view
+    built on mcc_groups went with it, and a selection that stops at the seed builds none again."""
+    with pipeline.warehouse() as conn:
+        before = dict(conn.execute(VIEWS).fetchall())
+        groups = conn.execute("select count(*) from staging.mcc_groups").fetchone()
+    assert "intermediate.int_transactions_classified" in before
+    done = run_dbt(pipeline, "build", "--full-refresh", "--select", "mcc_groups")
+    assert done.returncode == 0, done.stdout
+    with pipeline.warehouse() as conn:
+        assert dict(conn.execute(VIEWS).fetchall()) == before
+        assert conn.execute("select count(*) from staging.mcc_groups").fetchone() == groups
+
+
 COLUMNS = (
     "select column_name from information_schema.columns where table_schema = 'staging' "
     "and table_name = %s order by ordinal_position"
