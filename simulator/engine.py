@@ -86,6 +86,7 @@ class CustomerState:
     profile: Customer
     application_id: str | None = None
     status: str | None = None
+    review_facts: tuple[int, int] | None = None  # the application's credit score and DTI (bps)
     account_id: str | None = None
     card_id: str | None = None
     cycle_day: int | None = None
@@ -189,15 +190,10 @@ class Simulation:
                 for day_index in range(config.days):
                     today = start + timedelta(days=day_index)
                     tally = DayTally()
-                    joining = [s for s in self.states if s.profile.joins_on_day == day_index]
-                    self._onboard(pool, joining, tally)
-                    lanes: dict[int, list[CustomerState]] = defaultdict(list)
-                    for state in self.states:
-                        if state.card_id is not None:
-                            assert state.account_id is not None
-                            lanes[transport.lane_of(state.profile, state.account_id)].append(state)
-                    day = partial(self._lane_day, day_index=day_index, today=today, tally=tally)
-                    list(pool.map(day, lanes.values()))
+                    if transport.overlaps_onboarding:
+                        self._chains_day(pool, day_index, today, tally)
+                    else:
+                        self._phases_day(pool, day_index, today, tally)
                     billing = transport.advance_clock(days=1)
                     self.ground_truth[today.isoformat()] = {**tally.as_dict(), "billing": billing}
                     if self.on_day:
@@ -210,6 +206,40 @@ class Simulation:
         finally:
             transport.close()
         return summary
+
+    def _phases_day(self, pool: ThreadPoolExecutor, day_index: int, today: date, tally: DayTally) -> None:
+        """In process: every newcomer's onboarding, in batches; then the lanes, batch by batch."""
+        joining = [s for s in self.states if s.profile.joins_on_day == day_index]
+        self._onboard(pool, joining, tally)
+        lanes: dict[int, list[CustomerState]] = defaultdict(list)
+        for state in self.states:
+            if state.card_id is not None:
+                assert state.account_id is not None
+                lanes[self.transport.lane_of(state.profile, state.account_id)].append(state)
+        day = partial(self._lane_day, day_index=day_index, today=today, tally=tally)
+        list(pool.map(day, lanes.values()))
+
+    def _chains_day(self, pool: ThreadPoolExecutor, day_index: int, today: date, tally: DayTally) -> None:
+        """Over HTTP: each customer's day as one chain (a newcomer's onboarding first), every
+        customer at once, so that newcomers' registrations (an argon2 hash each, twice) overlap
+        the others' spending. A customer's calls are the ones the phases make, in the same
+        order; customers are independent accounts, so the world is the same."""
+        chain = partial(self._customer_chain, day_index=day_index, today=today, tally=tally)
+        active = [s for s in self.states if s.card_id is not None or s.profile.joins_on_day == day_index]
+        list(pool.map(chain, active))
+
+    def _customer_chain(self, state: CustomerState, day_index: int, today: date, tally: DayTally) -> None:
+        transport = self.transport
+        if state.profile.joins_on_day == day_index:
+            with transport.unit_of_work():
+                self._apply(state, tally)
+            with transport.unit_of_work():
+                self._decide_reviews([state], tally)
+            if transport.pays_through_stripe and state.account_id is not None and state.profile.autopay:
+                with transport.unit_of_work():
+                    transport.turn_on_autopay(state.profile, state.account_id, self._payment_method(state))
+        if state.card_id is not None:
+            self._batch_day([state], day_index, today, tally)
 
     def _batches(self, states: Sequence[CustomerState]) -> list[Sequence[CustomerState]]:
         size = self.transport.batch_size
@@ -242,6 +272,8 @@ class Simulation:
     def _apply(self, state: CustomerState, tally: DayTally) -> None:
         application = self.transport.register_and_apply(state.profile)
         state.application_id, state.status = application.id, application.status
+        if application.credit_score is not None and application.debt_to_income_bps is not None:
+            state.review_facts = (application.credit_score, application.debt_to_income_bps)
         tally.add(f"applications_{application.status}")
         for reason in application.reasons:
             tally.add(f"application_reason_{reason}")
@@ -254,7 +286,9 @@ class Simulation:
         for state in joining:
             if state.status != "manual_review" or state.application_id is None:
                 continue
-            credit_score, debt_to_income_bps = self.transport.review_facts(state.application_id)
+            credit_score, debt_to_income_bps = state.review_facts or self.transport.review_facts(
+                state.application_id
+            )
             approve = credit_score >= 600 and debt_to_income_bps <= 4_500
             decided = self.transport.decide(state.application_id, "approved" if approve else "declined")
             state.status = decided.status

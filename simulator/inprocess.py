@@ -67,6 +67,10 @@ ADMIN_NAME = "Simulated underwriter"
 
 
 class InProcessTransport:
+    # Onboarding in batches before the lanes: a lane is a house-shard group, which a newcomer
+    # has none of until their account opens.
+    overlaps_onboarding = False
+
     def __init__(
         self, config: SimulationConfig, *, database_url: str, card_data_key: str, batch_size: int = BATCH_SIZE
     ) -> None:
