@@ -241,33 +241,47 @@ class Simulation:
         if state.card_id is not None:
             self._batch_day([state], day_index, today, tally)
 
-    def _batches(self, states: Sequence[CustomerState]) -> list[Sequence[CustomerState]]:
-        size = self.transport.batch_size
+    def _batches(
+        self, states: Sequence[CustomerState], size: int | None = None
+    ) -> list[Sequence[CustomerState]]:
+        size = size or self.transport.batch_size
         return [states[first : first + size] for first in range(0, len(states), size)]
+
+    def _spread(self, states: Sequence[CustomerState]) -> list[Sequence[CustomerState]]:
+        """Batches for work any split will do: at most a batch each, and every worker busy."""
+        share = -(-len(states) // self.config.workers)
+        return self._batches(states, max(1, min(self.transport.batch_size, share)))
 
     # --- onboarding -------------------------------------------------------------------
 
     def _onboard(self, pool: ThreadPoolExecutor, joining: list[CustomerState], tally: DayTally) -> None:
         """The day's newcomers register and apply in batches (no house account is touched: any
         split will do), then the underwriter's decisions, then autopay (its Stripe customer is
-        made in a transaction of its own, which must see the committed user)."""
+        made in a transaction of its own, which must see the committed user); each phase's
+        batches on the worker threads (applications and accounts are the customer's own)."""
 
         def apply(batch: Sequence[CustomerState]) -> None:
             with self.transport.unit_of_work():
                 for state in batch:
                     self._apply(state, tally)
 
-        list(pool.map(apply, self._batches(joining)))
-        with self.transport.unit_of_work():
-            self._decide_reviews(joining, tally)
-        if not self.transport.pays_through_stripe:
-            return
-        with self.transport.unit_of_work():
-            for state in joining:
-                if state.account_id is not None and state.profile.autopay:
-                    self.transport.turn_on_autopay(
-                        state.profile, state.account_id, self._payment_method(state)
-                    )
+        def decide(batch: Sequence[CustomerState]) -> None:
+            with self.transport.unit_of_work():
+                self._decide_reviews(batch, tally)
+
+        def autopay(batch: Sequence[CustomerState]) -> None:
+            with self.transport.unit_of_work():
+                for state in batch:
+                    if state.account_id is not None and state.profile.autopay:
+                        self.transport.turn_on_autopay(
+                            state.profile, state.account_id, self._payment_method(state)
+                        )
+
+        list(pool.map(apply, self._spread(joining)))
+        reviews = [s for s in joining if s.status == "manual_review"]
+        list(pool.map(decide, self._spread(reviews)))
+        if self.transport.pays_through_stripe:
+            list(pool.map(autopay, self._spread(joining)))
 
     def _apply(self, state: CustomerState, tally: DayTally) -> None:
         application = self.transport.register_and_apply(state.profile)
@@ -281,7 +295,7 @@ class Simulation:
             assert application.account_id is not None
             self._open(state, application.account_id)
 
-    def _decide_reviews(self, joining: list[CustomerState], tally: DayTally) -> None:
+    def _decide_reviews(self, joining: Sequence[CustomerState], tally: DayTally) -> None:
         """A simulated underwriter: approves reviews with a fair score and housing under 45 %."""
         for state in joining:
             if state.status != "manual_review" or state.application_id is None:
