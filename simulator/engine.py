@@ -86,6 +86,7 @@ class CustomerState:
     profile: Customer
     application_id: str | None = None
     status: str | None = None
+    review_facts: tuple[int, int] | None = None  # the application's credit score and DTI (bps)
     account_id: str | None = None
     card_id: str | None = None
     cycle_day: int | None = None
@@ -189,15 +190,10 @@ class Simulation:
                 for day_index in range(config.days):
                     today = start + timedelta(days=day_index)
                     tally = DayTally()
-                    joining = [s for s in self.states if s.profile.joins_on_day == day_index]
-                    self._onboard(pool, joining, tally)
-                    lanes: dict[int, list[CustomerState]] = defaultdict(list)
-                    for state in self.states:
-                        if state.card_id is not None:
-                            assert state.account_id is not None
-                            lanes[transport.lane_of(state.profile, state.account_id)].append(state)
-                    day = partial(self._lane_day, day_index=day_index, today=today, tally=tally)
-                    list(pool.map(day, lanes.values()))
+                    if transport.overlaps_onboarding:
+                        self._chains_day(pool, day_index, today, tally)
+                    else:
+                        self._phases_day(pool, day_index, today, tally)
                     billing = transport.advance_clock(days=1)
                     self.ground_truth[today.isoformat()] = {**tally.as_dict(), "billing": billing}
                     if self.on_day:
@@ -211,37 +207,87 @@ class Simulation:
             transport.close()
         return summary
 
-    def _batches(self, states: Sequence[CustomerState]) -> list[Sequence[CustomerState]]:
-        size = self.transport.batch_size
+    def _phases_day(self, pool: ThreadPoolExecutor, day_index: int, today: date, tally: DayTally) -> None:
+        """In process: every newcomer's onboarding, in batches; then the lanes, batch by batch."""
+        joining = [s for s in self.states if s.profile.joins_on_day == day_index]
+        self._onboard(pool, joining, tally)
+        lanes: dict[int, list[CustomerState]] = defaultdict(list)
+        for state in self.states:
+            if state.card_id is not None:
+                assert state.account_id is not None
+                lanes[self.transport.lane_of(state.profile, state.account_id)].append(state)
+        day = partial(self._lane_day, day_index=day_index, today=today, tally=tally)
+        list(pool.map(day, lanes.values()))
+
+    def _chains_day(self, pool: ThreadPoolExecutor, day_index: int, today: date, tally: DayTally) -> None:
+        """Over HTTP: each customer's day as one chain (a newcomer's onboarding first), every
+        customer at once, so that newcomers' registrations (an argon2 hash each, twice) overlap
+        the others' spending. A customer's calls are the ones the phases make, in the same
+        order; customers are independent accounts, so the world is the same."""
+        chain = partial(self._customer_chain, day_index=day_index, today=today, tally=tally)
+        active = [s for s in self.states if s.card_id is not None or s.profile.joins_on_day == day_index]
+        list(pool.map(chain, active))
+
+    def _customer_chain(self, state: CustomerState, day_index: int, today: date, tally: DayTally) -> None:
+        transport = self.transport
+        if state.profile.joins_on_day == day_index:
+            with transport.unit_of_work():
+                self._apply(state, tally)
+            with transport.unit_of_work():
+                self._decide_reviews([state], tally)
+            if transport.pays_through_stripe and state.account_id is not None and state.profile.autopay:
+                with transport.unit_of_work():
+                    transport.turn_on_autopay(state.profile, state.account_id, self._payment_method(state))
+        if state.card_id is not None:
+            self._batch_day([state], day_index, today, tally)
+
+    def _batches(
+        self, states: Sequence[CustomerState], size: int | None = None
+    ) -> list[Sequence[CustomerState]]:
+        size = size or self.transport.batch_size
         return [states[first : first + size] for first in range(0, len(states), size)]
+
+    def _spread(self, states: Sequence[CustomerState]) -> list[Sequence[CustomerState]]:
+        """Batches for work any split will do: at most a batch each, and every worker busy."""
+        share = -(-len(states) // self.config.workers)
+        return self._batches(states, max(1, min(self.transport.batch_size, share)))
 
     # --- onboarding -------------------------------------------------------------------
 
     def _onboard(self, pool: ThreadPoolExecutor, joining: list[CustomerState], tally: DayTally) -> None:
         """The day's newcomers register and apply in batches (no house account is touched: any
         split will do), then the underwriter's decisions, then autopay (its Stripe customer is
-        made in a transaction of its own, which must see the committed user)."""
+        made in a transaction of its own, which must see the committed user); each phase's
+        batches on the worker threads (applications and accounts are the customer's own)."""
 
         def apply(batch: Sequence[CustomerState]) -> None:
             with self.transport.unit_of_work():
                 for state in batch:
                     self._apply(state, tally)
 
-        list(pool.map(apply, self._batches(joining)))
-        with self.transport.unit_of_work():
-            self._decide_reviews(joining, tally)
-        if not self.transport.pays_through_stripe:
-            return
-        with self.transport.unit_of_work():
-            for state in joining:
-                if state.account_id is not None and state.profile.autopay:
-                    self.transport.turn_on_autopay(
-                        state.profile, state.account_id, self._payment_method(state)
-                    )
+        def decide(batch: Sequence[CustomerState]) -> None:
+            with self.transport.unit_of_work():
+                self._decide_reviews(batch, tally)
+
+        def autopay(batch: Sequence[CustomerState]) -> None:
+            with self.transport.unit_of_work():
+                for state in batch:
+                    if state.account_id is not None and state.profile.autopay:
+                        self.transport.turn_on_autopay(
+                            state.profile, state.account_id, self._payment_method(state)
+                        )
+
+        list(pool.map(apply, self._spread(joining)))
+        reviews = [s for s in joining if s.status == "manual_review"]
+        list(pool.map(decide, self._spread(reviews)))
+        if self.transport.pays_through_stripe:
+            list(pool.map(autopay, self._spread(joining)))
 
     def _apply(self, state: CustomerState, tally: DayTally) -> None:
         application = self.transport.register_and_apply(state.profile)
         state.application_id, state.status = application.id, application.status
+        if application.credit_score is not None and application.debt_to_income_bps is not None:
+            state.review_facts = (application.credit_score, application.debt_to_income_bps)
         tally.add(f"applications_{application.status}")
         for reason in application.reasons:
             tally.add(f"application_reason_{reason}")
@@ -249,12 +295,14 @@ class Simulation:
             assert application.account_id is not None
             self._open(state, application.account_id)
 
-    def _decide_reviews(self, joining: list[CustomerState], tally: DayTally) -> None:
+    def _decide_reviews(self, joining: Sequence[CustomerState], tally: DayTally) -> None:
         """A simulated underwriter: approves reviews with a fair score and housing under 45 %."""
         for state in joining:
             if state.status != "manual_review" or state.application_id is None:
                 continue
-            credit_score, debt_to_income_bps = self.transport.review_facts(state.application_id)
+            credit_score, debt_to_income_bps = state.review_facts or self.transport.review_facts(
+                state.application_id
+            )
             approve = credit_score >= 600 and debt_to_income_bps <= 4_500
             decided = self.transport.decide(state.application_id, "approved" if approve else "declined")
             state.status = decided.status

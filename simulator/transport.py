@@ -57,6 +57,9 @@ class Application:
     status: str
     reasons: tuple[str, ...]
     account_id: str | None
+    # What the underwriter looks at, when the answer carries it (then it is not read again).
+    credit_score: int | None = None
+    debt_to_income_bps: int | None = None
 
 
 # What a customer reads before paying: the latest statement's closing balance and minimum
@@ -71,6 +74,13 @@ class Transport(Protocol):
     @property
     def batch_size(self) -> int:
         """Customers per unit of work (1 over HTTP)."""
+        ...
+
+    @property
+    def overlaps_onboarding(self) -> bool:
+        """Whether each customer's day runs as one chain, the day's newcomers' onboarding (apply,
+        the underwriter's decision, autopay) first, every customer at once (over HTTP); or in
+        phases: every newcomer's onboarding, then the lanes (in process)."""
         ...
 
     @property

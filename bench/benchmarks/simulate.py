@@ -1,8 +1,9 @@
 """``simulate``: simulated events/s through the API ÷ ``authorize``'s rate (goal ≥ 0.5).
 
 Ours: ``cardportal simulate``'s engine (``simulator.engine.Simulation``, its
-httpx client, 8 customer threads) against the real API in a ``uvicorn``
-process, a fresh seed per repetition; an *event* is every write the world
+aiohttp client on an event loop of its own, 8 customers in flight, each
+customer's day one chain, onboarding included) against the real API in a
+``uvicorn`` process, a fresh seed per repetition; an *event* is every write the world
 makes (applications, decisions, authorizations approved or declined, clears,
 reversals, refunds, freezes, payments; see ``summary["events"]``); reads and
 the daily job's own work are not counted, but their time is. No Stripe
@@ -125,7 +126,7 @@ def run(env: BenchEnv) -> Result:
         ours_runs=ours_runs,
         baseline_runs=base_runs,
         notes=(
-            f"HTTP mode, {workers} uvicorn worker(s), 8 simulator threads (httpx); "
+            f"HTTP mode, {workers} uvicorn worker(s), 8 customers in flight (aiohttp); "
             f"--bulk: {bulk_rate:,.0f} events/s = {bulk_rate / authorize_rate:.2f} x authorize"
         ),
         extra={
