@@ -6,7 +6,7 @@ and the API's one-statement forms of them, ``network_authorize_once`` and
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -100,6 +100,20 @@ _RESOLVE_ONCE = (
 )
 
 
+# Several authorizations in one statement, one commit (api.network.batching): each message's
+# arguments as arrays, in order; each answer in its row.
+_AUTHORIZE_MANY = (
+    "select message_index, outcome, status_code, body from network_authorize_many("
+    "%(scope)s::text[], %(key)s::text[], %(lock)s::bigint[], %(fingerprint)s::text[],"
+    " %(ttl)s::interval[], %(id)s::text[], %(transfer_id)s::text[], %(card_id)s::text[],"
+    " %(amount)s::bigint[], %(currency)s::text[], %(merchant_name)s::text[],"
+    " %(merchant_mcc)s::text[], %(mcc_group)s::text[], %(merchant_country)s::text[],"
+    " %(now)s::timestamptz[], %(currencies)s::text[], %(max_amount)s::bigint)"
+)
+# The arguments that are the same for every message of a batch (the rules it checks).
+_SHARED = ("currencies", "max_amount")
+
+
 async def _one(connection: AsyncConnection, statement: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
     try:
         async with connection.cursor(row_factory=dict_row) as cursor:
@@ -116,6 +130,24 @@ async def _one(connection: AsyncConnection, statement: str, arguments: Mapping[s
 async def network_authorize_once(connection: AsyncConnection, arguments: Mapping[str, Any]) -> dict[str, Any]:
     """``outcome``, ``status_code``, ``body`` (the answer's JSON text)."""
     return await _one(connection, _AUTHORIZE_ONCE, arguments)
+
+
+async def network_authorize_many(
+    connection: AsyncConnection, messages: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """Per message, in order: ``outcome``, ``status_code``, ``body``, as ``network_authorize_once``
+    answers it (``messages`` share their ``currencies`` and ``max_amount``)."""
+    first = messages[0]
+    arguments = {name: [m[name] for m in messages] for name in first if name not in _SHARED}
+    arguments |= {name: first[name] for name in _SHARED}
+    try:
+        async with connection.cursor(row_factory=dict_row) as cursor:
+            await cursor.execute(_AUTHORIZE_MANY, arguments)
+            rows = await cursor.fetchall()
+    except psycopg.Error as error:
+        raise DBAPIError.instance(_AUTHORIZE_MANY, None, error, psycopg.Error, hide_parameters=True) from error
+    assert [row.pop("message_index") for row in rows] == list(range(1, len(messages) + 1))
+    return rows
 
 
 async def network_resolve_once(connection: AsyncConnection, arguments: Mapping[str, Any]) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from api.errors import problem_responses
 from api.gateway.idempotency import PendingIdempotency
 from api.ids import PathId
 from api.network import service
+from api.network.batching import batches_of
 from api.network.lean import LEAN, LeanRoute, json_body, machine_caller, path_id
 from api.network.schemas import AuthorizationIn, AuthorizationOut, ClearIn, RefundIn, TransactionOut
 from api.responses import JSON, model_response
@@ -79,8 +80,9 @@ async def _authorize(
     # The clock reads the shared sandbox offset at most once per CLOCK_CACHE_SECONDS (a short
     # blocking read on the loop then); otherwise it is arithmetic.
     now = clock.now()
-    async with request.app.state.statement_pools.connection() as connection:
-        answer = await service.authorize_once(connection, idempotency=idem, request=message, now=now)
+    answer = await service.authorize_batched(
+        batches_of(request.app.state), idempotency=idem, request=message, now=now
+    )
     return _answer_response(answer)
 
 

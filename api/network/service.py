@@ -42,6 +42,7 @@ from api.ids import new_id
 from api.ledger import service as ledger
 from api.money import ISSUING_CURRENCIES
 from api.network import history, repository
+from api.network.batching import AuthorizationBatches
 from api.network.models import Transaction
 
 # The largest single authorization we approve ($50,000): larger ones decline.
@@ -173,7 +174,24 @@ async def authorize_once(
 ) -> Answer:
     """``authorize`` and the Idempotency-Key's steps, one autocommitted statement; the answer."""
     arguments = idempotency.statement_arguments() | authorization_arguments(request, now)
-    answer = _answer(await repository.network_authorize_once(connection, arguments))
+    return _authorization_answer(await repository.network_authorize_once(connection, arguments))
+
+
+async def authorize_batched(
+    batches: AuthorizationBatches,
+    *,
+    idempotency: PendingIdempotency,
+    request: AuthorizationRequest,
+    now: datetime,
+) -> Answer:
+    """``authorize_once``, its statement shared with the authorizations that arrive with it
+    (``api.network.batching``: one commit for them all); the same answer."""
+    arguments = idempotency.statement_arguments() | authorization_arguments(request, now)
+    return _authorization_answer(await batches.authorize(arguments))
+
+
+def _authorization_answer(row: dict[str, Any]) -> Answer:
+    answer = _answer(row)
     if answer is None:
         raise NotFound("No card with this id.", code="card_not_found")
     return answer
