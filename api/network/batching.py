@@ -7,9 +7,9 @@ authorization 1.0-1.2 ms one per statement, 0.60 four per statement, 0.48 eight)
 event loop at most ``MAX_IN_FLIGHT`` authorization statements run at once; the authorizations
 that arrive meanwhile wait for the next free slot and then go together, up to ``MAX_BATCH``,
 as one ``network_authorize_many`` statement: one transaction, one commit. Nothing waits on a
-timer: an authorization that finds a free slot goes at once, alone, as
-``network_authorize_once`` (a quiet API answers exactly as before), and a batch forms only while
-the slots are busy.
+timer: an authorization that finds a free slot goes at once (with those that arrived in the
+same turn of the loop), and one that goes alone is ``network_authorize_once``, as before; a
+batch forms only while the slots are busy or requests arrive together.
 
 What a batch changes, and what it does not:
 
