@@ -1,4 +1,4 @@
-"""The network's authorizations that arrive together, committed together.
+"""The network's messages that arrive together, committed together.
 
 Under load, most of PostgreSQL's work per authorization was not the authorization but its
 statement and its transaction: the round trip, the transaction's start and commit, the
@@ -6,21 +6,23 @@ commit's WAL flush and the wake-ups around it (bench/README.md, issue 24: Postgr
 authorization 1.0-1.2 ms one per statement, 0.60 four per statement, 0.48 eight). So on each
 event loop at most ``MAX_IN_FLIGHT`` authorization statements run at once; the authorizations
 that arrive meanwhile wait for the next free slot and then go together, up to ``MAX_BATCH``,
-as one ``network_authorize_many`` statement: one transaction, one commit. Nothing waits on a
-timer: an authorization that finds a free slot goes at once (with those that arrived in the
-same turn of the loop), and one that goes alone is ``network_authorize_once``, as before; a
+as one ``network_authorize_many`` statement: one transaction, one commit. Clears and reversals
+likewise (``network_resolve_many``), in slots of their own. Nothing waits on a timer: a message
+that finds a free slot goes at once (with those that arrived in the same turn of the loop), and
+one that goes alone is ``network_authorize_once`` (``network_resolve_once``), as before; a
 batch forms only while the slots are busy or requests arrive together.
 
 What a batch changes, and what it does not:
 
-- Each message runs ``network_authorize_once``, unchanged: its rules, its Idempotency-Key's
-  lock, look-up and stored answer, its answer's bytes. Two messages with the same key never go
-  in one batch (the second waits for the next one, and so sees the first's stored answer, or
-  its lock, as it would have).
+- Each message runs ``network_authorize_once`` (``network_resolve_once``), unchanged: its
+  rules, its Idempotency-Key's lock, look-up and stored answer, its answer's bytes. Two
+  messages with the same key never go in one batch (the second waits for the next one, and so
+  sees the first's stored answer, or its lock, as it would have).
 - Durability: the batch's commit is a normal, synchronous commit; no answer is sent before it.
-- Locks: ``network_authorize_many`` first locks every receivable of the batch, then every house
-  shard, each in id order, so batches never wait on each other in a cycle. A single
-  authorization locks its receivable, then its house shard: the same order.
+- Locks: a batch first locks what its messages will lock, each kind in id order: the
+  authorizations' rows (clears and reversals), then the receivables, then the house shards. A
+  single message locks in that order too (its row, its receivable, its house shard), so batches
+  and single messages never wait on each other in a cycle.
 - Errors: an error in one message rolls the whole statement back. When the server answered
   with an error (a SQLSTATE: nothing was committed), each message of the batch is sent again
   on its own, so only the one at fault fails. When the connection failed (no SQLSTATE: the
@@ -33,10 +35,11 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from psycopg import AsyncConnection
 from sqlalchemy.exc import DBAPIError
 
 from api.db import StatementPools
@@ -52,6 +55,8 @@ MAX_BATCH = 16
 
 Arguments = Mapping[str, Any]
 Row = dict[str, Any]
+One = Callable[[AsyncConnection, Arguments], Awaitable[Row]]
+Many = Callable[[AsyncConnection, Sequence[Arguments]], Awaitable[list[Row]]]
 
 
 @dataclass
@@ -69,19 +74,30 @@ class _Loop:
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
 
-class AuthorizationBatches:
-    """``network_authorize_once``'s rows, for authorizations sent one by one by the routes and
-    run together when they arrive together (see the module's docstring)."""
+class StatementBatches:
+    """One statement's rows (``one``: ``network_authorize_once`` or ``network_resolve_once``),
+    for messages sent one by one by the routes and run together (``many``) when they arrive
+    together (see the module's docstring)."""
 
-    def __init__(self, pools: StatementPools, *, max_in_flight: int = MAX_IN_FLIGHT, max_batch: int = MAX_BATCH):
+    def __init__(
+        self,
+        pools: StatementPools,
+        one: One,
+        many: Many,
+        *,
+        max_in_flight: int = MAX_IN_FLIGHT,
+        max_batch: int = MAX_BATCH,
+    ) -> None:
         self._pools = pools
+        self._one = one
+        self._many = many
         self.max_in_flight = max_in_flight
         self.max_batch = max_batch
         self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Loop] = weakref.WeakKeyDictionary()
 
-    async def authorize(self, arguments: Arguments) -> Row:
-        """The row of ``network_authorize_once`` (``outcome``, ``status_code``, ``body``) for
-        these arguments (``api.network.service``'s), once its statement has committed."""
+    async def run(self, arguments: Arguments) -> Row:
+        """The row of ``one`` for these arguments (``api.network.service``'s), once its
+        statement has committed."""
         loop = asyncio.get_running_loop()
         state = self._loops.get(loop)
         if state is None:
@@ -128,7 +144,7 @@ class AuthorizationBatches:
             return
         try:
             async with self._pools.connection() as connection:
-                rows = await repository.network_authorize_many(connection, [w.arguments for w in batch])
+                rows = await self._many(connection, [w.arguments for w in batch])
         except DBAPIError as error:
             if getattr(error.orig, "sqlstate", None) is None:
                 # The connection failed: whether the batch committed is unknown.
@@ -150,7 +166,7 @@ class AuthorizationBatches:
     async def _run_alone(self, waiting: _Waiting) -> None:
         try:
             async with self._pools.connection() as connection:
-                row = await repository.network_authorize_once(connection, waiting.arguments)
+                row = await self._one(connection, waiting.arguments)
         except BaseException as error:
             _fail(waiting, error)
             if not isinstance(error, Exception):
@@ -168,9 +184,30 @@ def _fail(waiting: _Waiting, error: BaseException) -> None:
             waiting.answer.set_exception(error)
 
 
-def batches_of(state: Any) -> AuthorizationBatches:
+def authorizations(pools: StatementPools, **limits: int) -> StatementBatches:
+    """Authorizations: ``network_authorize_once``, together ``network_authorize_many``."""
+    one, many = repository.network_authorize_once, repository.network_authorize_many
+    return StatementBatches(pools, one, many, **limits)
+
+
+def resolutions(pools: StatementPools, **limits: int) -> StatementBatches:
+    """Clears and reversals: ``network_resolve_once``, together ``network_resolve_many``."""
+    one, many = repository.network_resolve_once, repository.network_resolve_many
+    return StatementBatches(pools, one, many, **limits)
+
+
+@dataclass(frozen=True)
+class NetworkBatches:
+    """An app's batches: authorizations, and clears and reversals."""
+
+    authorizations: StatementBatches
+    resolutions: StatementBatches
+
+
+def batches_of(state: Any) -> NetworkBatches:
     """The app's batches (``app.state``), made on first use over its ``statement_pools``."""
-    batches: AuthorizationBatches | None = getattr(state, "authorization_batches", None)
+    batches: NetworkBatches | None = getattr(state, "network_batches", None)
     if batches is None:
-        batches = state.authorization_batches = AuthorizationBatches(state.statement_pools)
+        pools = state.statement_pools
+        batches = state.network_batches = NetworkBatches(authorizations(pools), resolutions(pools))
     return batches

@@ -110,8 +110,14 @@ _AUTHORIZE_MANY = (
     " %(merchant_mcc)s::text[], %(mcc_group)s::text[], %(merchant_country)s::text[],"
     " %(now)s::timestamptz[], %(currencies)s::text[], %(max_amount)s::bigint)"
 )
+_RESOLVE_MANY = (
+    "select message_index, outcome, max_amount, status_code, body from network_resolve_many("
+    "%(scope)s::text[], %(key)s::text[], %(lock)s::bigint[], %(fingerprint)s::text[],"
+    " %(ttl)s::interval[], %(id)s::text[], %(action)s::text[], %(amount)s::bigint[],"
+    " %(now)s::timestamptz[], %(transfer_id)s::text[], %(tipping)s::text[], %(tip_bps)s::integer)"
+)
 # The arguments that are the same for every message of a batch (the rules it checks).
-_SHARED = ("currencies", "max_amount")
+_SHARED = ("currencies", "max_amount", "tipping", "tip_bps")
 
 
 async def _one(connection: AsyncConnection, statement: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
@@ -137,16 +143,31 @@ async def network_authorize_many(
 ) -> list[dict[str, Any]]:
     """Per message, in order: ``outcome``, ``status_code``, ``body``, as ``network_authorize_once``
     answers it (``messages`` share their ``currencies`` and ``max_amount``)."""
+    return await _many(connection, _AUTHORIZE_MANY, messages)
+
+
+async def network_resolve_many(
+    connection: AsyncConnection, messages: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """Per message, in order: ``outcome``, ``max_amount``, ``status_code``, ``body``, as
+    ``network_resolve_once`` answers it (``messages`` share their ``tipping`` and ``tip_bps``)."""
+    return await _many(connection, _RESOLVE_MANY, messages)
+
+
+async def _many(
+    connection: AsyncConnection, statement: str, messages: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
     first = messages[0]
     arguments = {name: [m[name] for m in messages] for name in first if name not in _SHARED}
-    arguments |= {name: first[name] for name in _SHARED}
+    arguments |= {name: first[name] for name in _SHARED if name in first}
     try:
         async with connection.cursor(row_factory=dict_row) as cursor:
-            await cursor.execute(_AUTHORIZE_MANY, arguments)
+            await cursor.execute(statement, arguments)
             rows = await cursor.fetchall()
     except psycopg.Error as error:
-        raise DBAPIError.instance(_AUTHORIZE_MANY, None, error, psycopg.Error, hide_parameters=True) from error
-    assert [row.pop("message_index") for row in rows] == list(range(1, len(messages) + 1))
+        raise DBAPIError.instance(statement, None, error, psycopg.Error, hide_parameters=True) from error
+    if [row.pop("message_index") for row in rows] != list(range(1, len(messages) + 1)):
+        raise AssertionError("a batch's answers are not one per message, in order")
     return rows
 
 

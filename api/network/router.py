@@ -81,7 +81,7 @@ async def _authorize(
     # blocking read on the loop then); otherwise it is arithmetic.
     now = clock.now()
     answer = await service.authorize_batched(
-        batches_of(request.app.state), idempotency=idem, request=message, now=now
+        batches_of(request.app.state).authorizations, idempotency=idem, request=message, now=now
     )
     return _answer_response(answer)
 
@@ -90,15 +90,14 @@ async def _resolve(
     request: Request, authorization_id: str, action: str, amount: int, clock: Clock, idem: PendingIdempotency
 ) -> Response:
     now = clock.now()
-    async with request.app.state.statement_pools.connection() as connection:
-        answer = await service.resolve_once(
-            connection,
-            idempotency=idem,
-            authorization_id=authorization_id,
-            action=action,
-            amount=amount,
-            now=now,
-        )
+    answer = await service.resolve_batched(
+        batches_of(request.app.state).resolutions,
+        idempotency=idem,
+        authorization_id=authorization_id,
+        action=action,
+        amount=amount,
+        now=now,
+    )
     return _answer_response(answer)
 
 

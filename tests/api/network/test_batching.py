@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 
 from api.db import StatementPools
 from api.gateway.idempotency import lock_id
+from api.network import batching
 from api.network import service as network
-from api.network.batching import AuthorizationBatches
 from api.network.schemas import AuthorizationOut
 from cardportal.database import libpq_conninfo
 from tests.factories import GROCER, open_card_account
@@ -93,8 +93,8 @@ def test_authorizations_that_arrive_together_commit_together_and_answer_as_alone
     ]
 
     async def work(pools: StatementPools) -> list[dict[str, Any]]:
-        batches = AuthorizationBatches(pools, max_in_flight=1)
-        return await asyncio.gather(*(batches.authorize(m) for m in messages))
+        batches = batching.authorizations(pools, max_in_flight=1)
+        return await asyncio.gather(*(batches.run(m) for m in messages))
 
     rows = _run(database_url, work)
     outcomes = [row["outcome"] for row in rows]
@@ -119,12 +119,12 @@ def test_one_key_twice_in_a_wait_goes_in_two_statements_and_replays(
     again = first | {"id": "auth_other", "transfer_id": "tr_other"}  # a retry: same key and body
 
     async def work(pools: StatementPools) -> list[dict[str, Any]]:
-        batches = AuthorizationBatches(pools, max_in_flight=1)
+        batches = batching.authorizations(pools, max_in_flight=1)
         return await asyncio.gather(
-            batches.authorize(_arguments(app, card_b, 5_00)),
-            batches.authorize(first),
-            batches.authorize(again),
-            batches.authorize(_arguments(app, card_b, 6_00, key="key-2")),
+            batches.run(_arguments(app, card_b, 5_00)),
+            batches.run(first),
+            batches.run(again),
+            batches.run(_arguments(app, card_b, 6_00, key="key-2")),
         )
 
     rows = _run(database_url, work)
@@ -143,13 +143,13 @@ def test_a_message_that_fails_the_batch_fails_alone(
     others = [_arguments(app, card_a, 30_00), _arguments(app, card_b, 40_00)]
 
     async def work(pools: StatementPools) -> list[dict[str, Any] | BaseException]:
-        batches = AuthorizationBatches(pools, max_in_flight=1)
-        await batches.authorize(taken)
+        batches = batching.authorizations(pools, max_in_flight=1)
+        await batches.run(taken)
         return await asyncio.gather(
-            batches.authorize(_arguments(app, card_b, 1_00)),
-            batches.authorize(others[0]),
-            batches.authorize(duplicate),
-            batches.authorize(others[1]),
+            batches.run(_arguments(app, card_b, 1_00)),
+            batches.run(others[0]),
+            batches.run(duplicate),
+            batches.run(others[1]),
             return_exceptions=True,
         )
 
@@ -160,3 +160,50 @@ def test_a_message_that_fails_the_batch_fails_alone(
     assert [r["outcome"] for i, r in enumerate(results) if i != 2 and isinstance(r, dict)] == ["ok"] * 3
     # The batch was rolled back and its messages sent again, each in its own transaction.
     assert _committed_together(database_url, [m["id"] for m in others]) == 2
+
+
+def test_clears_and_reversals_that_arrive_together_commit_together_and_answer_as_alone(
+    app: FastAPI, database_url: str, cards: list[tuple[str, str]]
+) -> None:
+    (_, card_a), (_, card_b) = cards
+    holds = [_arguments(app, card_a, 10_00), _arguments(app, card_b, 20_00), _arguments(app, card_a, 30_00)]
+
+    def resolution(authorization_id: str, action: str, amount: int) -> dict[str, Any]:
+        return {
+            "scope": "network",
+            "key": None,
+            "lock": None,
+            "fingerprint": f"fingerprint-{authorization_id}-{action}",
+            "ttl": timedelta(hours=24),
+        } | network._resolve_arguments(authorization_id, action, amount, app.state.clock.now())
+
+    messages = [
+        resolution(holds[0]["id"], "clear", 12_00),  # more than the hold, and 5411 takes no tips
+        resolution(holds[1]["id"], "clear", 20_00),
+        resolution(holds[2]["id"], "reversed", 0),
+        resolution(holds[1]["id"], "reversed", 0),  # already cleared, earlier in the batch
+        resolution("auth_unknown", "clear", 1_00),
+    ]
+
+    async def work(pools: StatementPools) -> list[dict[str, Any]]:
+        for hold in holds:
+            assert (await batching.authorizations(pools).run(hold))["outcome"] == "ok"
+        batches = batching.resolutions(pools, max_in_flight=1)
+        return await asyncio.gather(*(batches.run(m) for m in messages))
+
+    rows = _run(database_url, work)
+    assert [row["outcome"] for row in rows] == [
+        "clear_exceeds_authorization",
+        "ok",
+        "ok",
+        "authorization_already_cleared",
+        "authorization_not_found",
+    ]
+    assert rows[0]["max_amount"] == 10_00
+    assert [json.loads(rows[i]["body"])["status"] for i in (1, 2)] == ["posted", "reversed"]
+    with psycopg.connect(libpq_conninfo(database_url)) as connection:
+        row = connection.execute(
+            "select count(distinct xmin::text) from transactions where id = any(%s)",
+            ([holds[1]["id"], holds[2]["id"]],),
+        ).fetchone()
+    assert row == (1,)
