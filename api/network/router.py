@@ -7,10 +7,11 @@ These are the hottest routes. Authorize, clear and reverse are each ONE
 autocommitted statement, awaited on the event loop through the app's async
 psycopg pool (``api.db.StatementPools``): the key's lock and look-up, the work,
 the answer built as JSON and stored for the key, all in the database
-(``api.network.service.authorize_once``, ``resolve_once``); the route sends the
+(``api.network.service.authorize_batched``, ``resolve_batched``); the route sends the
 answer's bytes as they are (a replay's too, with ``Idempotent-Replayed: true``).
-No session, no thread-pool hop, no separate commit. A well-formed message is
-read below FastAPI's dependency system (``api.network.lean``: the same checks,
+No session, no thread-pool hop, no separate commit. Messages that arrive while the
+previous statements run share the next one, and its commit (``api.network.batching``).
+A well-formed message is read below FastAPI's dependency system (``api.network.lean``: the same checks,
 then the same code); anything else goes through FastAPI's handler as before,
 with the body, the network key and the key's dependency checked by FastAPI, so
 the OpenAPI document and every 4xx are unchanged.
