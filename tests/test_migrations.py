@@ -106,6 +106,18 @@ def test_0017_adds_the_network_statements_and_its_downgrade_drops_them(fresh_dat
     assert _functions(fresh_database) == before
 
 
+def test_0020_adds_the_batched_network_statements_and_its_downgrade_drops_them(fresh_database: str) -> None:
+    """0020 adds two functions and changes none (api/migrations/replaceable.py)."""
+    migrate.upgrade(fresh_database, "0019")
+    before = _functions(fresh_database)
+    migrate.upgrade(fresh_database, "0020")
+    after = _functions(fresh_database)
+    assert set(after) - set(before) == {"network_authorize_many", "network_resolve_many"}
+    assert {name: after[name] for name in before} == before
+    migrate.downgrade(fresh_database, "0019")
+    assert _functions(fresh_database) == before
+
+
 def test_0016_fills_in_the_last_runs_day_from_each_accounts_delinquency(fresh_database: str) -> None:
     """A deployment upgraded to 0016 has the daily job's record of the last finished run's day
     (each delinquent account's state as of it, from ``account_billing``), that run marked

@@ -7,6 +7,8 @@ Where each rule lives:
   available credit it checks is the ledger's ``account_available_credit``, the hold the
   ledger's ``ledger_hold``); ``service`` passes it its arguments and documents the order;
 - clear, reverse and hold expiry, with the tip ceiling of a clear: ``sql/network_resolve.sql``;
+- the API's messages that arrive together, run in one statement and one commit
+  (``sql/network_authorize_many.sql``, ``sql/network_resolve_many.sql``): ``batching``;
 - bulk loads (the simulator's ``--bulk``): ``sql/network_batch.sql``, called by the simulator
   (``simulator.inprocess.authorize_batch``), not by this package;
 - a refund: ``service.refund``;

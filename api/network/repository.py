@@ -6,7 +6,7 @@ and the API's one-statement forms of them, ``network_authorize_once`` and
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -100,6 +100,26 @@ _RESOLVE_ONCE = (
 )
 
 
+# Several authorizations in one statement, one commit (api.network.batching): each message's
+# arguments as arrays, in order; each answer in its row.
+_AUTHORIZE_MANY = (
+    "select message_index, outcome, status_code, body from network_authorize_many("
+    "%(scope)s::text[], %(key)s::text[], %(lock)s::bigint[], %(fingerprint)s::text[],"
+    " %(ttl)s::interval[], %(id)s::text[], %(transfer_id)s::text[], %(card_id)s::text[],"
+    " %(amount)s::bigint[], %(currency)s::text[], %(merchant_name)s::text[],"
+    " %(merchant_mcc)s::text[], %(mcc_group)s::text[], %(merchant_country)s::text[],"
+    " %(now)s::timestamptz[], %(currencies)s::text[], %(max_amount)s::bigint)"
+)
+_RESOLVE_MANY = (
+    "select message_index, outcome, max_amount, status_code, body from network_resolve_many("
+    "%(scope)s::text[], %(key)s::text[], %(lock)s::bigint[], %(fingerprint)s::text[],"
+    " %(ttl)s::interval[], %(id)s::text[], %(action)s::text[], %(amount)s::bigint[],"
+    " %(now)s::timestamptz[], %(transfer_id)s::text[], %(tipping)s::text[], %(tip_bps)s::integer)"
+)
+# The arguments that are the same for every message of a batch (the rules it checks).
+_SHARED = ("currencies", "max_amount", "tipping", "tip_bps")
+
+
 async def _one(connection: AsyncConnection, statement: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
     try:
         async with connection.cursor(row_factory=dict_row) as cursor:
@@ -116,6 +136,39 @@ async def _one(connection: AsyncConnection, statement: str, arguments: Mapping[s
 async def network_authorize_once(connection: AsyncConnection, arguments: Mapping[str, Any]) -> dict[str, Any]:
     """``outcome``, ``status_code``, ``body`` (the answer's JSON text)."""
     return await _one(connection, _AUTHORIZE_ONCE, arguments)
+
+
+async def network_authorize_many(
+    connection: AsyncConnection, messages: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """Per message, in order: ``outcome``, ``status_code``, ``body``, as ``network_authorize_once``
+    answers it (``messages`` share their ``currencies`` and ``max_amount``)."""
+    return await _many(connection, _AUTHORIZE_MANY, messages)
+
+
+async def network_resolve_many(
+    connection: AsyncConnection, messages: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """Per message, in order: ``outcome``, ``max_amount``, ``status_code``, ``body``, as
+    ``network_resolve_once`` answers it (``messages`` share their ``tipping`` and ``tip_bps``)."""
+    return await _many(connection, _RESOLVE_MANY, messages)
+
+
+async def _many(
+    connection: AsyncConnection, statement: str, messages: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    first = messages[0]
+    arguments = {name: [m[name] for m in messages] for name in first if name not in _SHARED}
+    arguments |= {name: first[name] for name in _SHARED if name in first}
+    try:
+        async with connection.cursor(row_factory=dict_row) as cursor:
+            await cursor.execute(statement, arguments)
+            rows = await cursor.fetchall()
+    except psycopg.Error as error:
+        raise DBAPIError.instance(statement, None, error, psycopg.Error, hide_parameters=True) from error
+    if [row.pop("message_index") for row in rows] != list(range(1, len(messages) + 1)):
+        raise AssertionError("a batch's answers are not one per message, in order")
+    return rows
 
 
 async def network_resolve_once(connection: AsyncConnection, arguments: Mapping[str, Any]) -> dict[str, Any]:

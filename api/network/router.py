@@ -7,10 +7,11 @@ These are the hottest routes. Authorize, clear and reverse are each ONE
 autocommitted statement, awaited on the event loop through the app's async
 psycopg pool (``api.db.StatementPools``): the key's lock and look-up, the work,
 the answer built as JSON and stored for the key, all in the database
-(``api.network.service.authorize_once``, ``resolve_once``); the route sends the
+(``api.network.service.authorize_batched``, ``resolve_batched``); the route sends the
 answer's bytes as they are (a replay's too, with ``Idempotent-Replayed: true``).
-No session, no thread-pool hop, no separate commit. A well-formed message is
-read below FastAPI's dependency system (``api.network.lean``: the same checks,
+No session, no thread-pool hop, no separate commit. Messages that arrive while the
+previous statements run share the next one, and its commit (``api.network.batching``).
+A well-formed message is read below FastAPI's dependency system (``api.network.lean``: the same checks,
 then the same code); anything else goes through FastAPI's handler as before,
 with the body, the network key and the key's dependency checked by FastAPI, so
 the OpenAPI document and every 4xx are unchanged.
@@ -34,6 +35,7 @@ from api.errors import problem_responses
 from api.gateway.idempotency import PendingIdempotency
 from api.ids import PathId
 from api.network import service
+from api.network.batching import batches_of
 from api.network.lean import LEAN, LeanRoute, json_body, machine_caller, path_id
 from api.network.schemas import AuthorizationIn, AuthorizationOut, ClearIn, RefundIn, TransactionOut
 from api.responses import JSON, model_response
@@ -79,8 +81,9 @@ async def _authorize(
     # The clock reads the shared sandbox offset at most once per CLOCK_CACHE_SECONDS (a short
     # blocking read on the loop then); otherwise it is arithmetic.
     now = clock.now()
-    async with request.app.state.statement_pools.connection() as connection:
-        answer = await service.authorize_once(connection, idempotency=idem, request=message, now=now)
+    answer = await service.authorize_batched(
+        batches_of(request.app.state).authorizations, idempotency=idem, request=message, now=now
+    )
     return _answer_response(answer)
 
 
@@ -88,15 +91,14 @@ async def _resolve(
     request: Request, authorization_id: str, action: str, amount: int, clock: Clock, idem: PendingIdempotency
 ) -> Response:
     now = clock.now()
-    async with request.app.state.statement_pools.connection() as connection:
-        answer = await service.resolve_once(
-            connection,
-            idempotency=idem,
-            authorization_id=authorization_id,
-            action=action,
-            amount=amount,
-            now=now,
-        )
+    answer = await service.resolve_batched(
+        batches_of(request.app.state).resolutions,
+        idempotency=idem,
+        authorization_id=authorization_id,
+        action=action,
+        amount=amount,
+        now=now,
+    )
     return _answer_response(answer)
 
 

@@ -42,6 +42,7 @@ from api.ids import new_id
 from api.ledger import service as ledger
 from api.money import ISSUING_CURRENCIES
 from api.network import history, repository
+from api.network.batching import StatementBatches
 from api.network.models import Transaction
 
 # The largest single authorization we approve ($50,000): larger ones decline.
@@ -173,7 +174,24 @@ async def authorize_once(
 ) -> Answer:
     """``authorize`` and the Idempotency-Key's steps, one autocommitted statement; the answer."""
     arguments = idempotency.statement_arguments() | authorization_arguments(request, now)
-    answer = _answer(await repository.network_authorize_once(connection, arguments))
+    return _authorization_answer(await repository.network_authorize_once(connection, arguments))
+
+
+async def authorize_batched(
+    batches: StatementBatches,
+    *,
+    idempotency: PendingIdempotency,
+    request: AuthorizationRequest,
+    now: datetime,
+) -> Answer:
+    """``authorize_once``, its statement shared with the authorizations that arrive with it
+    (``api.network.batching``: one commit for them all); the same answer."""
+    arguments = idempotency.statement_arguments() | authorization_arguments(request, now)
+    return _authorization_answer(await batches.run(arguments))
+
+
+def _authorization_answer(row: dict[str, Any]) -> Answer:
+    answer = _answer(row)
     if answer is None:
         raise NotFound("No card with this id.", code="card_not_found")
     return answer
@@ -262,7 +280,27 @@ async def resolve_once(
     if action not in ("clear", "reversed"):
         raise ValueError(f"unknown action {action!r}")
     arguments = idempotency.statement_arguments() | _resolve_arguments(authorization_id, action, amount, now)
-    row = await repository.network_resolve_once(connection, arguments)
+    return _resolution_answer(await repository.network_resolve_once(connection, arguments))
+
+
+async def resolve_batched(
+    batches: StatementBatches,
+    *,
+    idempotency: PendingIdempotency,
+    authorization_id: str,
+    action: str,
+    amount: int,
+    now: datetime,
+) -> Answer:
+    """``resolve_once``, its statement shared with the clears and reversals that arrive with it
+    (``api.network.batching``: one commit for them all); the same answer."""
+    if action not in ("clear", "reversed"):
+        raise ValueError(f"unknown action {action!r}")
+    arguments = idempotency.statement_arguments() | _resolve_arguments(authorization_id, action, amount, now)
+    return _resolution_answer(await batches.run(arguments))
+
+
+def _resolution_answer(row: dict[str, Any]) -> Answer:
     answer = _answer(row)
     if answer is None:
         raise _resolve_error(row)
