@@ -636,31 +636,81 @@ def latest_alerts(limit: int = 10) -> list[dict[str, Any]]:
     ]
 
 
+# A Dagster storage that failed is not asked again for this long (each try of a dead server or
+# database costs a connection attempt, and a render waits for it).
+DAGSTER_RETRY_SECONDS = 30.0
+
+
+class DagsterStorage:
+    """Dagster's run storage as the dashboards' login: one small pool for the process, and the
+    last failure remembered for :data:`DAGSTER_RETRY_SECONDS` (a page does not retry a dead
+    storage on every render; it says why it shows no runs, and when it will look again)."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = sa.create_engine(
+            with_driver(url, "psycopg"),
+            pool_size=1,
+            max_overflow=1,
+            pool_recycle=1800,
+            connect_args={**reader_connect_args(), "connect_timeout": 3},
+        )
+        ping_when_idle(self.engine)
+        self._lock = threading.Lock()
+        self._failed_at: float | None = None
+        self._problem = ""
+
+    def problem(self) -> str | None:
+        """Why the last read failed, while that failure is remembered; None otherwise."""
+        with self._lock:
+            if self._failed_at is None or time.monotonic() - self._failed_at >= DAGSTER_RETRY_SECONDS:
+                return None
+            return self._problem
+
+    def runs(self, limit: int) -> pd.DataFrame | None:
+        """The last ``limit`` runs, or None when the storage is not readable (now or just before)."""
+        if self.problem() is not None:
+            return None
+        try:
+            with self.engine.connect() as conn:
+                frame = pd.read_sql_query(
+                    sa.text(
+                        "select run_id, pipeline_name as job, status, create_timestamp as created, "
+                        "update_timestamp as updated from runs order by create_timestamp desc limit :limit"
+                    ),
+                    conn,
+                    params={"limit": limit},
+                )
+        except (sa.exc.SQLAlchemyError, pd.errors.DatabaseError) as exc:
+            # No server, no table yet, or not granted yet (Dagster makes `runs` as it first starts;
+            # the platform grants the dashboards' login its columns then): pandas wraps the last two.
+            cause = getattr(exc, "orig", None) or exc.__cause__ or exc
+            with self._lock:
+                self._failed_at = time.monotonic()
+                self._problem = " ".join(str(cause).split())[:300] or type(cause).__name__
+            return None
+        with self._lock:
+            self._failed_at = None
+        return frame
+
+
+@st.cache_resource(show_spinner=False)
+def dagster_storage(url: str) -> DagsterStorage:
+    return DagsterStorage(url)
+
+
+def dagster_problem() -> str | None:
+    """Why Dagster's storage is not readable (its last failure, while remembered), else None."""
+    url = config().dagster_url
+    if not url:
+        return "no storage configured (DASHBOARDS_DAGSTER_URL)"
+    return dagster_storage(url).problem()
+
+
 @st.cache_data(ttl=60, show_spinner=False)
 def dagster_runs(limit: int = 15) -> pd.DataFrame | None:
     """The last Dagster runs from its storage database, as the dashboards' login (a few columns
-    of ``runs``, read-only), or None when it is not readable."""
+    of ``runs``, read-only), or None when it is not readable (:func:`dagster_problem` says why)."""
     url = config().dagster_url
     if not url:
         return None
-    try:
-        eng = sa.create_engine(
-            with_driver(url, "psycopg"),
-            poolclass=sa.pool.NullPool,
-            connect_args={**reader_connect_args(), "connect_timeout": 3},
-        )
-        with eng.connect() as conn:
-            frame = pd.read_sql_query(
-                sa.text(
-                    "select run_id, pipeline_name as job, status, create_timestamp as created, "
-                    "update_timestamp as updated from runs order by create_timestamp desc limit :limit"
-                ),
-                conn,
-                params={"limit": limit},
-            )
-        eng.dispose()
-        return frame
-    except (sa.exc.SQLAlchemyError, pd.errors.DatabaseError):
-        # No server, no table yet, or not granted yet (Dagster makes `runs` as it first starts;
-        # the platform grants the dashboards' login its columns then): pandas wraps the last two.
-        return None
+    return dagster_storage(url).runs(limit)
