@@ -195,10 +195,14 @@ def sign_in(email: str, password: str, otp: str | None = None, *, ip: str | None
         raise SignInRefused(f"The API at {api_url()} does not answer ({exc.__class__.__name__}).") from exc
 
 
+def renewal_due(principal: Principal) -> bool:
+    return time.monotonic() >= min(principal.expires_at, principal.renew_at or principal.expires_at)
+
+
 def renewed(principal: Principal, *, ip: str | None = None) -> Principal:
     """The principal with a fresh access token when due; :class:`SignInRefused` with the reason
     when the session is over (idle, revoked, the API gone)."""
-    if time.monotonic() < min(principal.expires_at, principal.renew_at or principal.expires_at):
+    if not renewal_due(principal):
         return principal
     try:
         with client(ip) as api:
@@ -226,6 +230,8 @@ def current() -> Principal | None:
     principal = st.session_state.get(SESSION_KEY)
     if not isinstance(principal, Principal):
         return None
+    if not renewal_due(principal):
+        return principal  # (the browser's address is looked up only for a renewal's request)
     try:
         fresh = renewed(principal, ip=client_ip())
     except SignInRefused as ended:

@@ -101,12 +101,20 @@ def _read(url: str, sql: str, params: dict[str, Any]) -> pd.DataFrame:
 
 
 # What changes the dashboards' figures: a publish of the marts, a report file registered, a dbt
-# build's test results recorded (reporting.*, cardportal.warehouse). Read once per script run.
-_VERSION_SQL = """
+# build's test results recorded (reporting.*, cardportal.warehouse). Read once per script run,
+# with the marts this login may read (the catalogue, not information_schema's slower views): one
+# round trip where a cold page paid two (issue 24).
+_MARTS_SQL = (
+    "select c.relname::text as relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+    "where n.nspname = :schema and c.relkind in ('r', 'v', 'm', 'p') "
+    "and has_table_privilege(c.oid, 'select')"
+)
+_VERSION_SQL = f"""
 select concat_ws('|',
     (select max(published_at) from reporting.published_days),
     (select max(created_at) from reporting.report_files),
-    (select max(recorded_at) from reporting.dbt_test_results)) as version
+    (select max(recorded_at) from reporting.dbt_test_results)) as version,
+    array({_MARTS_SQL}) as marts
 """
 # A script run is one thread (Streamlit starts one per run); a thread that reruns reuses the
 # version for at most this long.
@@ -114,19 +122,28 @@ _VERSION_SECONDS = 1.0
 _run = threading.local()
 
 
-def published_version() -> str:
-    """The warehouse's published version, read once per script run (one small query)."""
+def _published() -> tuple[str, frozenset[str]]:
+    """The warehouse's published version and the marts this login may read, read once per script
+    run (one small query)."""
     now = time.monotonic()
-    known = getattr(_run, "version", None)
+    known = getattr(_run, "published", None)
     if known is not None and now - known[0] < _VERSION_SECONDS:
-        return str(known[1])
+        return known[1]  # type: ignore[no-any-return]
+    url = config().warehouse_url
     try:
-        version = str(_read(config().warehouse_url, _VERSION_SQL, {})["version"].iloc[0])
+        row = _read(url, _VERSION_SQL, {"schema": MARTS}).iloc[0]
+        published = (str(row["version"]), frozenset(row["marts"]))
     except sa.exc.ProgrammingError:
         # A warehouse without the registry (never set up by the platform): five-minute buckets.
-        version = f"unversioned-{int(time.time() // 300)}"
-    _run.version = (now, version)
-    return version
+        marts = _read(url, _MARTS_SQL, {"schema": MARTS})
+        published = (f"unversioned-{int(time.time() // 300)}", frozenset(marts["relname"]))
+    _run.published = (now, published)
+    return published
+
+
+def published_version() -> str:
+    """The warehouse's published version, read once per script run (with :func:`existing_marts`)."""
+    return _published()[0]
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=MAX_ENTRIES, show_spinner=False)
@@ -139,21 +156,9 @@ def query(sql: str, params: tuple[tuple[str, Any], ...] = ()) -> pd.DataFrame:
     return _query(sql, params, published_version())
 
 
-@st.cache_data(ttl=TTL_SECONDS, max_entries=MAX_ENTRIES, show_spinner=False)
-def _existing_marts(version: str) -> frozenset[str]:  # noqa: ARG001 (the cache key)
-    frame = _read(
-        config().warehouse_url,
-        "select c.relname as table_name from pg_class c join pg_namespace n on n.oid = c.relnamespace "
-        "where n.nspname = :schema and c.relkind in ('r', 'v', 'm', 'p') "
-        "and has_table_privilege(c.oid, 'select')",
-        {"schema": MARTS},
-    )
-    return frozenset(frame["table_name"])
-
-
 def existing_marts() -> frozenset[str]:
-    """The marts this login may read (the catalogue, not information_schema's slower views)."""
-    return _existing_marts(published_version())
+    """The marts this login may read, as of this script run's :func:`published_version`."""
+    return _published()[1]
 
 
 def mart_exists(name: str) -> bool:
@@ -509,22 +514,18 @@ PUBLISHED_BY_DAY = ("fct_transactions", "fct_authorizations", "fct_payments")
 
 
 def freshness() -> pd.DataFrame:
-    # reltuples is -1 until a table is first analyzed (the marts are created whole and swapped
-    # in, so a new mart has not been): then the statistics' live row count, as exact as it gets
-    # without reading the table.
-    sizes = query(
-        "select c.relname as mart, "
-        "case when c.reltuples >= 0 then c.reltuples::bigint else coalesce(s.n_live_tup, 0) end "
-        "as estimated_rows "
-        "from pg_class c join pg_namespace n on n.oid = c.relnamespace "
-        "left join pg_stat_user_tables s on s.relid = c.oid "
-        "where n.nspname = :schema and c.relkind in ('r', 'v', 'm') order by 1",
-        (("schema", MARTS),),
-    )
-    # Every mart with a business date: the report tables' and dimensions' max() of their column
-    # (small tables). The big facts are published by day (pipelines/assets_publish.py): their
-    # latest day is the latest day published, read from the registry, since their max() read
-    # them whole (no index on the day) on every render of the page (issue 24).
+    """Each mart's estimated row count and latest business day, in one query.
+
+    The estimate is ``reltuples`` once the table has been analyzed, else (-1: the marts are
+    created whole and swapped in, so a new mart has not been) the statistics' live row count,
+    ``pg_stat_get_live_tuples`` (what ``pg_stat_user_tables.n_live_tup`` reads, without that
+    view's twenty other counters for every table): as exact as it gets without reading the table.
+    The latest day: the report tables' and dimensions' ``max()`` of their column (small tables);
+    for the big facts, published by day (pipelines/assets_publish.py), the latest day published,
+    read from the registry, since their ``max()`` read them whole (no index on the day) on every
+    render of the page (issue 24). An empty fact has no latest day, whatever was published.
+    """
+    readable = existing_marts()
     parts = [
         f"select '{mart}' as mart, "
         + (
@@ -534,14 +535,27 @@ def freshness() -> pd.DataFrame:
         )
         + " as latest_day"
         for mart, column in FRESHNESS_COLUMNS.items()
-        if mart_exists(mart)
+        if mart in readable
     ]
-    latest = query(" union all ".join(parts)) if parts else pd.DataFrame(columns=["mart", "latest_day"])
-    fresh = sizes.merge(latest, on="mart", how="left")
-    # An empty fact has no latest day, whatever was published.
-    empty_fact = fresh["mart"].isin(PUBLISHED_BY_DAY) & (fresh["estimated_rows"] <= 0)
-    fresh.loc[empty_fact, "latest_day"] = None
-    return fresh
+    latest = " union all ".join(parts) if parts else "select null::text as mart, null::date as latest_day"
+    published = ", ".join(f"'{mart}'" for mart in PUBLISHED_BY_DAY)
+    return query(
+        f"""
+        with sizes as (
+            select c.relname as mart,
+                   case when c.reltuples >= 0 then c.reltuples::bigint
+                        else pg_stat_get_live_tuples(c.oid) end as estimated_rows
+            from pg_class c join pg_namespace n on n.oid = c.relnamespace
+            where n.nspname = :schema and c.relkind in ('r', 'v', 'm')
+        )
+        select s.mart, s.estimated_rows,
+               case when s.mart in ({published}) and s.estimated_rows <= 0 then null
+                    else l.latest_day end as latest_day
+        from sizes s left join ({latest}) as l on l.mart = s.mart
+        order by 1
+        """,
+        (("schema", MARTS),),
+    )
 
 
 # Report files (reporting.report_files) ------------------------------------------------------
@@ -622,31 +636,81 @@ def latest_alerts(limit: int = 10) -> list[dict[str, Any]]:
     ]
 
 
+# A Dagster storage that failed is not asked again for this long (each try of a dead server or
+# database costs a connection attempt, and a render waits for it).
+DAGSTER_RETRY_SECONDS = 30.0
+
+
+class DagsterStorage:
+    """Dagster's run storage as the dashboards' login: one small pool for the process, and the
+    last failure remembered for :data:`DAGSTER_RETRY_SECONDS` (a page does not retry a dead
+    storage on every render; it says why it shows no runs, and when it will look again)."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = sa.create_engine(
+            with_driver(url, "psycopg"),
+            pool_size=1,
+            max_overflow=1,
+            pool_recycle=1800,
+            connect_args={**reader_connect_args(), "connect_timeout": 3},
+        )
+        ping_when_idle(self.engine)
+        self._lock = threading.Lock()
+        self._failed_at: float | None = None
+        self._problem = ""
+
+    def problem(self) -> str | None:
+        """Why the last read failed, while that failure is remembered; None otherwise."""
+        with self._lock:
+            if self._failed_at is None or time.monotonic() - self._failed_at >= DAGSTER_RETRY_SECONDS:
+                return None
+            return self._problem
+
+    def runs(self, limit: int) -> pd.DataFrame | None:
+        """The last ``limit`` runs, or None when the storage is not readable (now or just before)."""
+        if self.problem() is not None:
+            return None
+        try:
+            with self.engine.connect() as conn:
+                frame = pd.read_sql_query(
+                    sa.text(
+                        "select run_id, pipeline_name as job, status, create_timestamp as created, "
+                        "update_timestamp as updated from runs order by create_timestamp desc limit :limit"
+                    ),
+                    conn,
+                    params={"limit": limit},
+                )
+        except (sa.exc.SQLAlchemyError, pd.errors.DatabaseError) as exc:
+            # No server, no table yet, or not granted yet (Dagster makes `runs` as it first starts;
+            # the platform grants the dashboards' login its columns then): pandas wraps the last two.
+            cause = getattr(exc, "orig", None) or exc.__cause__ or exc
+            with self._lock:
+                self._failed_at = time.monotonic()
+                self._problem = " ".join(str(cause).split())[:300] or type(cause).__name__
+            return None
+        with self._lock:
+            self._failed_at = None
+        return frame
+
+
+@st.cache_resource(show_spinner=False)
+def dagster_storage(url: str) -> DagsterStorage:
+    return DagsterStorage(url)
+
+
+def dagster_problem() -> str | None:
+    """Why Dagster's storage is not readable (its last failure, while remembered), else None."""
+    url = config().dagster_url
+    if not url:
+        return "no storage configured (DASHBOARDS_DAGSTER_URL)"
+    return dagster_storage(url).problem()
+
+
 @st.cache_data(ttl=60, show_spinner=False)
 def dagster_runs(limit: int = 15) -> pd.DataFrame | None:
     """The last Dagster runs from its storage database, as the dashboards' login (a few columns
-    of ``runs``, read-only), or None when it is not readable."""
+    of ``runs``, read-only), or None when it is not readable (:func:`dagster_problem` says why)."""
     url = config().dagster_url
     if not url:
         return None
-    try:
-        eng = sa.create_engine(
-            with_driver(url, "psycopg"),
-            poolclass=sa.pool.NullPool,
-            connect_args={**reader_connect_args(), "connect_timeout": 3},
-        )
-        with eng.connect() as conn:
-            frame = pd.read_sql_query(
-                sa.text(
-                    "select run_id, pipeline_name as job, status, create_timestamp as created, "
-                    "update_timestamp as updated from runs order by create_timestamp desc limit :limit"
-                ),
-                conn,
-                params={"limit": limit},
-            )
-        eng.dispose()
-        return frame
-    except (sa.exc.SQLAlchemyError, pd.errors.DatabaseError):
-        # No server, no table yet, or not granted yet (Dagster makes `runs` as it first starts;
-        # the platform grants the dashboards' login its columns then): pandas wraps the last two.
-        return None
+    return dagster_storage(url).runs(limit)

@@ -79,10 +79,15 @@ ui.csv_download(fresh, "mart_freshness", key="csv_freshness")
 
 st.subheader("Last Dagster runs")
 runs = data.dagster_runs()
-if runs is None or runs.empty:
+if runs is None:
+    problem = (data.dagster_problem() or "").replace("`", "'")
     st.info(
-        f"No Dagster runs readable from its storage database; see the [Dagster UI]({cfg.dagster_ui_url})."
+        "No Dagster runs readable from its storage database"
+        + (f" (`{problem}`; not tried again for {data.DAGSTER_RETRY_SECONDS:.0f} s)" if problem else "")
+        + f"; see the [Dagster UI]({cfg.dagster_ui_url})."
     )
+elif runs.empty:
+    st.info(f"No Dagster run recorded yet; see the [Dagster UI]({cfg.dagster_ui_url}).")
 else:
     st.dataframe(runs, hide_index=True, key="dq_runs")
 

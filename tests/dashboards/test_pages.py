@@ -173,6 +173,7 @@ def check_data_quality(at: AppTest, d: Dashboards) -> None:
     assert "reconcile to the cent" in shown
     assert "suites passed" in shown  # the pipeline's Great Expectations results
     assert "No Dagster runs readable" in shown
+    assert "not tried again for" in shown  # why (no such database here), and for how long
     assert "No alerts in the sandbox outbox" in shown  # the world's run failed nothing
     frames = [frame.value for frame in at.dataframe]
     suites = next(f for f in frames if "suite" in f.columns)
