@@ -4,7 +4,12 @@ Production reads the system clock and refuses to move. The sandbox clock
 (like Stripe's test clocks) is the system clock plus an offset that only
 grows. With an engine, the offset lives in the one-row ``platform_clock``
 table, so every process (API workers, the CLI, the simulator) shares it and
-it survives restarts; each process re-reads it after ``cache_seconds``.
+it survives restarts. A move notifies every process (``NOTIFY cardportal_clock``, with the new
+offset, on the move's commit); a clock that listens (``start``: the API's, for its lifetime)
+keeps its offset until told, and one that does not (or whose listener lost its connection)
+re-reads it after ``cache_seconds`` (0: on every read). Before the listener, an API worker kept
+an old offset for up to a second after another worker's move: with two workers, purchases made
+just after a simulated day began were stamped on the day before.
 Without an engine (unit tests of pure services) the offset is in memory.
 
 Moving the clock and running what falls due on the days passed is
@@ -13,11 +18,13 @@ Moving the clock and running what falls due on the days passed is
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
+import psycopg
 from sqlalchemy import BigInteger, CheckConstraint, SmallInteger, func, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Mapped, mapped_column
@@ -41,6 +48,9 @@ class PlatformClock(Base):
     )
 
 
+log = logging.getLogger(__name__)
+
+CHANNEL = "cardportal_clock"
 _READ = text("select offset_us from platform_clock where id = 1")
 # The offset only ever grows: greatest() keeps it so under concurrent moves.
 _MOVE = text(
@@ -51,6 +61,7 @@ _MOVE = text(
     returning offset_us
     """
 )
+_NOTIFY = text(f"select pg_notify('{CHANNEL}', cast(:offset_us as text))")
 
 
 def _micros(delta: timedelta) -> int:
@@ -65,6 +76,10 @@ class Clock:
         self._offset = timedelta(0)
         self._read_at: float | None = None
         self._lock = threading.Lock()
+        self._listening = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._told = 0  # moves learnt (told, or made here): a read that overlapped one is stale
 
     def _system_now(self) -> datetime:
         return datetime.now(UTC)
@@ -74,14 +89,23 @@ class Clock:
             return self._offset
         stamp = time.monotonic()
         with self._lock:
-            fresh = self._read_at is not None and stamp - self._read_at < self._cache_seconds
-            if fresh:
-                return self._offset
+            if self._read_at is not None and self._cache_seconds > 0:
+                if self._listening.is_set() or stamp - self._read_at < self._cache_seconds:
+                    return self._offset
+            told = self._told
         with self._engine.connect() as connection:
             micros = connection.execute(_READ).scalar_one_or_none() or 0
         with self._lock:
-            self._offset, self._read_at = timedelta(microseconds=micros), stamp
+            # A move told while this read ran is newer than what it read: keep the move's.
+            if self._told == told:
+                self._offset, self._read_at = timedelta(microseconds=micros), stamp
             return self._offset
+
+    def _learn(self, micros: int) -> None:
+        """Keep the offset of a move: this process's own, or one it was told of."""
+        with self._lock:
+            self._offset, self._read_at = timedelta(microseconds=micros), time.monotonic()
+            self._told += 1
 
     def now(self) -> datetime:
         """Business time: the sandbox's moved clock, or the real one in production."""
@@ -113,11 +137,46 @@ class Clock:
             return self.now()
         with self._engine.begin() as connection:
             micros: int = connection.execute(_MOVE, {"offset_us": _micros(delta)}).scalar_one()
+            connection.execute(_NOTIFY, {"offset_us": micros})  # delivered on commit
             if also is not None:
                 also(connection)
-        with self._lock:
-            self._offset, self._read_at = timedelta(microseconds=micros), time.monotonic()
+        self._learn(micros)
         return self.now()
+
+    # --- the listener: every process told of a move on its commit ---------------------------
+
+    def start(self) -> None:
+        """Listen for moves (a movable clock with an engine; else nothing to hear)."""
+        if self._engine is not None and self._thread is None:
+            self._thread = threading.Thread(target=self._listen, name="sandbox-clock", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def wait_listening(self, timeout: float = 5.0) -> bool:
+        return self._listening.wait(timeout)
+
+    def _listen(self) -> None:
+        assert self._engine is not None
+        url = self._engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(url, autocommit=True) as conn:
+                    conn.execute(f"listen {CHANNEL}")
+                    # A move made before this listener was up was not heard: read afresh.
+                    self.forget()
+                    self._listening.set()
+                    while not self._stop.is_set():
+                        for note in conn.notifies(timeout=1.0):
+                            self._learn(int(note.payload))
+            except Exception:  # the connection is gone: fall back to cache_seconds, retry
+                log.warning("sandbox clock listener lost its connection; retrying", exc_info=True)
+            finally:
+                self._listening.clear()
+            self._stop.wait(1.0)
 
     @staticmethod
     def wall_now() -> datetime:

@@ -85,8 +85,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         token_versions.start()
+        app.state.clock.start()  # a sandbox's: every move heard at once (api.clock)
         async with statement_pools.serving():
             yield
+        app.state.clock.stop()
         token_versions.stop()
         app.state.credit_bureau.close()
         access_log.close()
