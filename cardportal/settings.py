@@ -107,7 +107,8 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list, alias="CORS_ORIGINS")
     idempotency_ttl_hours: int = Field(24, alias="IDEMPOTENCY_TTL_HOURS", ge=24)
 
-    # How long a process trusts its cached copy of the shared sandbox clock.
+    # How long a process trusts its cached copy of the shared sandbox clock when nothing tells
+    # it of moves (the API listens for them: api.clock; 0 reads it on every call).
     clock_cache_seconds: float = Field(1.0, alias="CLOCK_CACHE_SECONDS", ge=0)
     # The data platform: the salt of the warehouse's customer keys (a random key kept
     # under CARDPORTAL_HOME in sandbox), the first business day partitioned, and how
