@@ -18,19 +18,18 @@ Moving the clock and running what falls due on the days passed is
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
-import psycopg
 from sqlalchemy import BigInteger, CheckConstraint, SmallInteger, func, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.db import Base
 from api.errors import Forbidden, UnprocessableEntity
+from api.notices import Listener
 
 
 class PlatformClock(Base):
@@ -47,8 +46,6 @@ class PlatformClock(Base):
         CheckConstraint("offset_us >= 0", name="forward_only"),
     )
 
-
-log = logging.getLogger(__name__)
 
 CHANNEL = "cardportal_clock"
 _READ = text("select offset_us from platform_clock where id = 1")
@@ -76,9 +73,10 @@ class Clock:
         self._offset = timedelta(0)
         self._read_at: float | None = None
         self._lock = threading.Lock()
-        self._listening = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        # A sandbox's: told of every move (``start``).
+        self._listener: Listener | None = None
+        if self._engine is not None:
+            self._listener = Listener(self._engine, CHANNEL, self._told_of, self.forget, name="sandbox-clock")
         self._told = 0  # moves learnt (told, or made here): a read that overlapped one is stale
 
     def _system_now(self) -> datetime:
@@ -90,7 +88,9 @@ class Clock:
         stamp = time.monotonic()
         with self._lock:
             if self._read_at is not None and self._cache_seconds > 0:
-                if self._listening.is_set() or stamp - self._read_at < self._cache_seconds:
+                if (
+                    self._listener is not None and self._listener.listening
+                ) or stamp - self._read_at < self._cache_seconds:
                     return self._offset
             told = self._told
         with self._engine.connect() as connection:
@@ -100,6 +100,9 @@ class Clock:
             if self._told == told:
                 self._offset, self._read_at = timedelta(microseconds=micros), stamp
             return self._offset
+
+    def _told_of(self, payload: str) -> None:
+        self._learn(int(payload))
 
     def _learn(self, micros: int) -> None:
         """Keep the offset of a move: this process's own, or one it was told of."""
@@ -147,36 +150,15 @@ class Clock:
 
     def start(self) -> None:
         """Listen for moves (a movable clock with an engine; else nothing to hear)."""
-        if self._engine is not None and self._thread is None:
-            self._thread = threading.Thread(target=self._listen, name="sandbox-clock", daemon=True)
-            self._thread.start()
+        if self._listener is not None:
+            self._listener.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        if self._listener is not None:
+            self._listener.stop()
 
     def wait_listening(self, timeout: float = 5.0) -> bool:
-        return self._listening.wait(timeout)
-
-    def _listen(self) -> None:
-        assert self._engine is not None
-        url = self._engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        while not self._stop.is_set():
-            try:
-                with psycopg.connect(url, autocommit=True) as conn:
-                    conn.execute(f"listen {CHANNEL}")
-                    # A move made before this listener was up was not heard: read afresh.
-                    self.forget()
-                    self._listening.set()
-                    while not self._stop.is_set():
-                        for note in conn.notifies(timeout=1.0):
-                            self._learn(int(note.payload))
-            except Exception:  # the connection is gone: fall back to cache_seconds, retry
-                log.warning("sandbox clock listener lost its connection; retrying", exc_info=True)
-            finally:
-                self._listening.clear()
-            self._stop.wait(1.0)
+        return self._listener is not None and self._listener.wait_listening(timeout)
 
     @staticmethod
     def wall_now() -> datetime:

@@ -21,21 +21,18 @@ A token whose ``ver`` is not the user's current one, or whose user is inactive o
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 import weakref
 from dataclasses import dataclass
 
-import psycopg
 from sqlalchemy import event, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from api.auth.models import User
 from api.errors import Unauthorized
-
-log = logging.getLogger("cardportal.auth")
+from api.notices import Listener
 
 CHANNEL = "cardportal_auth"
 
@@ -80,9 +77,9 @@ class TokenVersions:
         self._fallback_seconds = fallback_seconds
         self._entries: dict[str, UserVersion] = {}
         self._lock = threading.Lock()
-        self._listening = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._listener = Listener(
+            engine, CHANNEL, lambda user_id: self.forget(user_id or None), self.forget, name="token-versions"
+        )
         self.reads = 0  # rows read from the database (a miss): for tests and the benchmark
         _CACHES.add(self)
 
@@ -92,7 +89,7 @@ class TokenVersions:
         entry = self._entries.get(user_id)
         if entry is None:
             return None
-        if not self._listening.is_set() and time.monotonic() - entry.read_at > self._fallback_seconds:
+        if not self._listener.listening and time.monotonic() - entry.read_at > self._fallback_seconds:
             return None
         return entry
 
@@ -129,32 +126,10 @@ class TokenVersions:
     # --- the listener --------------------------------------------------------------------------
 
     def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._listen, name="token-versions", daemon=True)
-            self._thread.start()
+        self._listener.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._listener.stop()
 
     def wait_listening(self, timeout: float = 5.0) -> bool:
-        return self._listening.wait(timeout)
-
-    def _listen(self) -> None:
-        url = self._engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        while not self._stop.is_set():
-            try:
-                with psycopg.connect(url, autocommit=True) as conn:
-                    conn.execute(f"listen {CHANNEL}")
-                    # Anything cached before this listener was up may be stale: read afresh.
-                    self.forget()
-                    self._listening.set()
-                    while not self._stop.is_set():
-                        for note in conn.notifies(timeout=1.0):
-                            self.forget(note.payload or None)
-            except Exception:  # the connection is gone: fall back to expiring entries, retry
-                log.warning("token-version listener lost its connection; retrying", exc_info=True)
-            finally:
-                self._listening.clear()
-            self._stop.wait(1.0)
+        return self._listener.wait_listening(timeout)
