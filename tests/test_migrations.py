@@ -107,12 +107,16 @@ def test_0017_adds_the_network_statements_and_its_downgrade_drops_them(fresh_dat
 
 
 def test_0020_adds_the_batched_network_statements_and_its_downgrade_drops_them(fresh_database: str) -> None:
-    """0020 adds two functions and changes none (api/migrations/replaceable.py)."""
+    """0020 adds three functions and changes none (api/migrations/replaceable.py)."""
     migrate.upgrade(fresh_database, "0019")
     before = _functions(fresh_database)
     migrate.upgrade(fresh_database, "0020")
     after = _functions(fresh_database)
-    assert set(after) - set(before) == {"network_authorize_many", "network_resolve_many"}
+    assert set(after) - set(before) == {
+        "ledger_lock_customers",
+        "network_authorize_many",
+        "network_resolve_many",
+    }
     assert {name: after[name] for name in before} == before
     migrate.downgrade(fresh_database, "0019")
     assert _functions(fresh_database) == before

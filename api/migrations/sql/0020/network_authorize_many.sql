@@ -21,20 +21,7 @@ declare
     i integer;
     answer record;
 begin
-    perform 1
-       from ledger_accounts l
-      where l.id in (select a.id || ':receivable'
-                       from cards c join accounts a on a.id = c.account_id
-                      where c.id = any(p_card_ids))
-      order by l.id
-        for update;
-    perform 1
-       from ledger_accounts l
-      where l.id in (select ledger_house('network_settlement', c.account_id)
-                       from cards c
-                      where c.id = any(p_card_ids))
-      order by l.id
-        for update;
+    perform ledger_lock_customers(array(select c.account_id from cards c where c.id = any(p_card_ids)));
     for i in 1 .. coalesce(array_length(p_ids, 1), 0) loop
         select o.outcome, o.status_code, o.body into answer
           from network_authorize_once(

@@ -27,18 +27,7 @@ begin
       where t.id = any(p_ids) and t.type = 'purchase'
       order by t.id
         for update;
-    perform 1
-       from ledger_accounts l
-      where l.id in (select t.account_id || ':receivable' from transactions t where t.id = any(p_ids))
-      order by l.id
-        for update;
-    perform 1
-       from ledger_accounts l
-      where l.id in (select ledger_house('network_settlement', t.account_id)
-                       from transactions t
-                      where t.id = any(p_ids))
-      order by l.id
-        for update;
+    perform ledger_lock_customers(array(select t.account_id from transactions t where t.id = any(p_ids)));
     for i in 1 .. coalesce(array_length(p_ids, 1), 0) loop
         select o.outcome, o.max_amount, o.status_code, o.body into answer
           from network_resolve_once(
