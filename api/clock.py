@@ -88,9 +88,8 @@ class Clock:
         stamp = time.monotonic()
         with self._lock:
             if self._read_at is not None and self._cache_seconds > 0:
-                if (
-                    self._listener is not None and self._listener.listening
-                ) or stamp - self._read_at < self._cache_seconds:
+                heard = self._listener is not None and self._listener.listening
+                if heard or stamp - self._read_at < self._cache_seconds:
                     return self._offset
             told = self._told
         with self._engine.connect() as connection:

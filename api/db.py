@@ -15,16 +15,18 @@ session, no thread-pool hop, no separate commit.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
+import psycopg
 from fastapi import Depends, Request
 from psycopg import AsyncConnection, OperationalError
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import BigInteger, DateTime, MetaData, create_engine, func
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from api.errors import AppError
@@ -48,6 +50,14 @@ class Base(DeclarativeBase):
 
 class CreatedAtMixin:
     created_at: Mapped[datetime] = mapped_column(server_default=func.now(), nullable=False)
+
+
+def driver_error(statement: str, params: Sequence[Any] | None, error: psycopg.Error) -> StatementError:
+    """A psycopg error of a statement sent below SQLAlchemy (the network's statements, the
+    ledger's function calls), as the engine raises it: SQLAlchemy's class for it
+    (IntegrityError, OperationalError...), its statement, never its values (``make_engine``
+    hides parameters; the gateway logs a DBAPIError without its message)."""
+    return DBAPIError.instance(statement, params, error, psycopg.Error, hide_parameters=True)
 
 
 def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> Engine:

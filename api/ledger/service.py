@@ -33,9 +33,9 @@ from enum import StrEnum
 
 import psycopg
 from sqlalchemy import bindparam, func, select
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from api.db import driver_error
 from api.ids import new_id
 from api.ledger.models import LedgerAccount, LedgerEntry
 from api.money import MAX_AMOUNT  # the ceiling on any amount; a larger one is a bug upstream
@@ -136,7 +136,7 @@ def _call(session: Session, statement: str, params: tuple[object, ...]) -> tuple
     try:
         row = driver.execute(statement, params).fetchone()
     except psycopg.Error as error:
-        raise DBAPIError.instance(statement, params, error, psycopg.Error, hide_parameters=True) from error
+        raise driver_error(statement, params, error) from error
     if row is None:
         raise LedgerError(f"no row from {statement.split('(')[0]}")
     return tuple(row)

@@ -14,11 +14,11 @@ import psycopg
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from sqlalchemy import Row, RowMapping, select, text
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from api.accounts.models import Account
 from api.cards.models import Card
+from api.db import driver_error
 from api.network.models import Transaction
 
 
@@ -120,17 +120,21 @@ _RESOLVE_MANY = (
 _SHARED = ("currencies", "max_amount", "tipping", "tip_bps")
 
 
-async def _one(connection: AsyncConnection, statement: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
+async def _rows(
+    connection: AsyncConnection, statement: str, arguments: Mapping[str, Any]
+) -> list[dict[str, Any]]:
     try:
         async with connection.cursor(row_factory=dict_row) as cursor:
             await cursor.execute(statement, arguments)
-            row = await cursor.fetchone()
+            return await cursor.fetchall()
     except psycopg.Error as error:
-        # As the engine's errors are: logged by their statement and SQLSTATE, never their values
-        # (api.db.make_engine hides parameters; the gateway logs a DBAPIError without its message).
-        raise DBAPIError.instance(statement, None, error, psycopg.Error, hide_parameters=True) from error
-    assert row is not None
-    return row
+        raise driver_error(statement, None, error) from error
+
+
+async def _one(connection: AsyncConnection, statement: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
+    rows = await _rows(connection, statement, arguments)
+    assert len(rows) == 1
+    return rows[0]
 
 
 async def network_authorize_once(connection: AsyncConnection, arguments: Mapping[str, Any]) -> dict[str, Any]:
@@ -160,12 +164,7 @@ async def _many(
     first = messages[0]
     arguments = {name: [m[name] for m in messages] for name in first if name not in _SHARED}
     arguments |= {name: first[name] for name in _SHARED if name in first}
-    try:
-        async with connection.cursor(row_factory=dict_row) as cursor:
-            await cursor.execute(statement, arguments)
-            rows = await cursor.fetchall()
-    except psycopg.Error as error:
-        raise DBAPIError.instance(statement, None, error, psycopg.Error, hide_parameters=True) from error
+    rows = await _rows(connection, statement, arguments)
     if [row.pop("message_index") for row in rows] != list(range(1, len(messages) + 1)):
         raise AssertionError("a batch's answers are not one per message, in order")
     return rows
