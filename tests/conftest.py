@@ -236,6 +236,20 @@ def _table_names(engine: Engine) -> list[str]:
 
 
 @pytest.fixture(autouse=True)
+def _stripe_client_kept() -> Iterator[None]:
+    """Each test leaves the process's Stripe client (``api.payments.gateway``) as it found it.
+
+    ``create_app`` configures the process's client from its settings; a test that builds an app
+    of its own (production settings: no ``STRIPE_API_BASE``, so Stripe's real address) would
+    otherwise leave later tests' daily job and autopay calling out of the machine."""
+    from api.payments import gateway
+
+    before = gateway.configured_client()
+    yield
+    gateway.configure(before)
+
+
+@pytest.fixture(autouse=True)
 def _clean_database(request: pytest.FixtureRequest) -> Iterator[None]:
     if "engine" not in request.fixturenames:
         yield

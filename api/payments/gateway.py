@@ -31,7 +31,8 @@ def build_client(settings: Settings) -> stripe.StripeClient:
     )
 
 
-def configure(client: stripe.StripeClient) -> None:
+def configure(client: stripe.StripeClient | None) -> None:
+    """Record the process's client (None: none, so the daily job skips Stripe)."""
     global _default
     _default = client
 
