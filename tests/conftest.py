@@ -235,18 +235,24 @@ def _table_names(engine: Engine) -> list[str]:
         return [row[0] for row in rows]
 
 
-@pytest.fixture(autouse=True)
-def _stripe_client_kept() -> Iterator[None]:
-    """Each test leaves the process's Stripe client (``api.payments.gateway``) as it found it.
-
-    ``create_app`` configures the process's client from its settings; a test that builds an app
-    of its own (production settings: no ``STRIPE_API_BASE``, so Stripe's real address) would
-    otherwise leave later tests' daily job and autopay calling out of the machine."""
+@pytest.fixture(scope="session")
+def _session_stripe(settings: Settings) -> Any:
+    """The Stripe client of the session's settings: the session's emulator."""
     from api.payments import gateway
 
-    before = gateway.configured_client()
-    yield
-    gateway.configure(before)
+    return gateway.build_client(settings)
+
+
+@pytest.fixture(autouse=True)
+def _stripe_client_is_the_sessions(_session_stripe: Any) -> None:
+    """Each test starts with the process's Stripe client (``api.payments.gateway``) on the
+    session's emulator. ``create_app`` configures the process's client from its settings: an app
+    built by a test or a fixture of any scope with production settings (no ``STRIPE_API_BASE``:
+    Stripe's real address) would otherwise leave later tests' daily job and autopay calling out
+    of the machine."""
+    from api.payments import gateway
+
+    gateway.configure(_session_stripe)
 
 
 @pytest.fixture(autouse=True)
