@@ -33,6 +33,7 @@ from api.gateway.access_log import AccessLogWriter
 from api.gateway.idempotency import IdempotentReplay
 from api.gateway.middleware import GatewayMiddleware
 from api.gateway.ratelimit import RateLimiter
+from api.network.lean import direct_routes
 from api.network.router import router as network_router
 from api.openapi_links import install as install_openapi_links
 from api.payments import gateway as stripe_gateway
@@ -213,6 +214,9 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
         network_api_key=settings.secret("network_api_key"),
         rate_limit_exempt_ips=settings.rate_limit_exempt_ips,
+        # The network's authorize, clear and reverse: well-formed messages answered by the
+        # gateway itself (api.network.lean).
+        direct_routes=direct_routes(network_router),
     )
     return app
 

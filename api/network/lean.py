@@ -1,30 +1,31 @@
-"""The network's well-formed messages, answered below FastAPI's dependency system.
+"""The network's well-formed messages, answered below FastAPI's routing and dependency system.
 
 The network is a machine caller that sends the same few well-formed messages all day;
 for each, FastAPI's dependency solving (the network key, the clock, the key's
 dependency, the body's validation) cost more of the API's CPU than the route's own
 work (a py-spy profile under the authorize load: ~18 % of the worker's GIL time in
-``solve_dependencies``). ``LeanRoute`` is the router's route class: before FastAPI's
-handler, it tries the route's lean reader (``LEAN``), which checks what the
-dependencies check, with the same functions where they are ours (``network_caller``,
-``request_fingerprint``, the key's ``_pending`` rules, the schema's validation as
-FastAPI runs it: ``json.loads`` then ``model_validate``), and calls the same code the
-route calls. Anything not plainly right (no or a wrong network key, a key header that
-breaks its rules, a body that is not ``application/json`` or not valid, a malformed
-id) makes the reader give up before any I/O, and FastAPI's own handler answers as it
-always did: every 4xx stays FastAPI's. The route, its parameters and so the OpenAPI
-document are unchanged; the gateway's middleware (request id, limits, access log)
-wraps both paths alike.
+``solve_dependencies``), and the routing and request wrapping around it about as much
+again. So each hot route has a lean reader (``LEAN``), and the gateway calls it directly
+for a request the route matches (``direct_routes``, ``api.gateway.middleware``). A reader
+checks what the dependencies check, with the same functions where they are ours
+(``network_caller``, ``request_fingerprint``, the key's ``_pending`` rules, the schema's
+validation as FastAPI runs it: ``json.loads`` then ``model_validate``), and calls the same
+code the route calls. Anything not plainly right (no or a wrong network key, a key header
+that breaks its rules, a body that is not ``application/json`` or not valid, a malformed
+id) makes the reader give up before any I/O, and the request goes through the app and
+FastAPI's own handler answers as it always did: every 4xx stays FastAPI's. The routes, their
+parameters and so the OpenAPI document are unchanged; the gateway's own work (request id,
+limits, headers, access log) is the same for both paths.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from fastapi import Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
@@ -43,22 +44,22 @@ LEAN: dict[Callable[..., Any], LeanReader] = {}
 _PATH_ID = re.compile(ID_PATTERN)
 
 
-class LeanRoute(APIRoute):
-    """An ``APIRoute`` that lets its endpoint's lean reader answer first, when there is one."""
+def direct_routes(router: APIRouter) -> list[tuple[APIRoute, LeanReader]]:
+    """The router's routes that have a lean reader, each with it, for the gateway
+    (``GatewayMiddleware(direct_routes=...)``). The reader is looked up in ``LEAN`` at each
+    call, so one replaced there (the tests count the calls) is the one called."""
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        full = super().get_route_handler()
-        endpoint = self.endpoint
+    def reader_of(endpoint: Callable[..., Any]) -> LeanReader:
+        async def read(request: Request) -> Response | None:
+            return await LEAN[endpoint](request)
 
-        async def handler(request: Request) -> Response:
-            reader = LEAN.get(endpoint)
-            if reader is not None:
-                response = await reader(request)
-                if response is not None:
-                    return response
-            return await full(request)
+        return read
 
-        return handler
+    return [
+        (route, reader_of(route.endpoint))
+        for route in router.routes
+        if isinstance(route, APIRoute) and route.endpoint in LEAN
+    ]
 
 
 async def machine_caller(request: Request) -> PendingIdempotency | None:

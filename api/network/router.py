@@ -11,8 +11,9 @@ the answer built as JSON and stored for the key, all in the database
 answer's bytes as they are (a replay's too, with ``Idempotent-Replayed: true``).
 No session, no thread-pool hop, no separate commit. Messages that arrive while the
 previous statements run share the next one, and its commit (``api.network.batching``).
-A well-formed message is read below FastAPI's dependency system (``api.network.lean``: the same checks,
-then the same code); anything else goes through FastAPI's handler as before,
+A well-formed message is answered by the gateway, below FastAPI's routing and dependency system
+(``api.network.lean``: the same checks, then the same code); anything else goes through FastAPI's
+handler as before,
 with the body, the network key and the key's dependency checked by FastAPI, so
 the OpenAPI document and every 4xx are unchanged.
 
@@ -36,11 +37,11 @@ from api.gateway.idempotency import PendingIdempotency
 from api.ids import PathId
 from api.network import service
 from api.network.batching import batches_of
-from api.network.lean import LEAN, LeanRoute, json_body, machine_caller, path_id
+from api.network.lean import LEAN, json_body, machine_caller, path_id
 from api.network.schemas import AuthorizationIn, AuthorizationOut, ClearIn, RefundIn, TransactionOut
 from api.responses import JSON, model_response
 
-router = APIRouter(prefix="/v1/network", tags=["network"], route_class=LeanRoute)
+router = APIRouter(prefix="/v1/network", tags=["network"])
 
 AuthorizationId = PathId
 _ERRORS = problem_responses(

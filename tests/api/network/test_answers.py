@@ -311,3 +311,100 @@ def test_well_formed_messages_take_the_lean_path_and_others_fastapis(
     for response in refused:
         assert response.headers["content-type"] == "application/problem+json", response.text
     assert all(answered is False for _, answered in lean_calls), lean_calls
+
+
+def _same_answer(direct: Any, through_app: Any) -> None:
+    """Two answers to the same message, one by the gateway's direct path and one through the
+    app: the same status, the same body but for the request's own id, the same headers that
+    matter."""
+    assert direct.status_code == through_app.status_code, (direct.text, through_app.text)
+    assert direct.headers["content-type"] == through_app.headers["content-type"]
+    assert direct.headers.get("idempotent-replayed") == through_app.headers.get("idempotent-replayed")
+    for response in (direct, through_app):
+        assert response.headers["x-request-id"]
+        assert response.headers["x-content-type-options"] == "nosniff"
+
+    def without_request(response: Any) -> Any:
+        body = response.json()
+        if isinstance(body, dict):
+            body.pop("request_id", None)
+            body.pop("instance", None)
+            body.pop("id", None)
+            body.pop("created_at", None)
+            body.pop("available_credit", None)  # the second message's hold is counted in it
+        return body
+
+    assert without_request(direct) == without_request(through_app)
+
+
+def test_the_gateway_answers_the_direct_routes_as_the_app_would(
+    api: TestClient, card: tuple[str, str], lean_calls: list[tuple[str, bool]], settings: Any
+) -> None:
+    """A well-formed message goes to its lean reader from the gateway; an ``Origin`` sends the
+    same message through the app (CORS is the app's). The answers match, errors included: an
+    error the reader raises is answered by the app's own handler."""
+    body = {"card_id": card[1], "amount": 5_00, "currency": "USD", "merchant": GROCER}
+    via_app = {"Origin": "https://elsewhere.test"}
+    unknown = body | {"card_id": "card_" + "0" * 26}
+
+    # Approved; a replay of the same key; an unknown card (404, raised by the service).
+    first = api.post("/v1/network/authorizations", headers=NET | {"Idempotency-Key": "d-1"}, json=body)
+    second = api.post(
+        "/v1/network/authorizations", headers=NET | via_app | {"Idempotency-Key": "a-1"}, json=body
+    )
+    _same_answer(first, second)
+    assert second.json()["available_credit"] == first.json()["available_credit"] - 5_00
+    replay_direct = api.post(
+        "/v1/network/authorizations", headers=NET | {"Idempotency-Key": "a-1"}, json=body
+    )
+    replay_app = api.post(
+        "/v1/network/authorizations", headers=NET | via_app | {"Idempotency-Key": "d-1"}, json=body
+    )
+    assert replay_direct.headers["idempotent-replayed"] == "true"
+    assert replay_direct.content == second.content
+    assert replay_app.content == first.content
+    _same_answer(replay_direct, replay_app)
+    missing_direct = api.post("/v1/network/authorizations", headers=NET, json=unknown)
+    missing_app = api.post("/v1/network/authorizations", headers=NET | via_app, json=unknown)
+    assert missing_direct.status_code == 404
+    assert missing_direct.json()["code"] == "card_not_found"
+    _same_answer(missing_direct, missing_app)
+
+    # Cleared, then cleared again: 409 (the authorization is not pending), raised by the service.
+    cleared = api.post(
+        f"/v1/network/authorizations/{first.json()['id']}/clear", headers=NET, json={"amount": 5_00}
+    )
+    assert cleared.status_code == 200, cleared.text
+    again_direct = api.post(
+        f"/v1/network/authorizations/{first.json()['id']}/clear", headers=NET, json={"amount": 5_00}
+    )
+    again_app = api.post(
+        f"/v1/network/authorizations/{first.json()['id']}/clear", headers=NET | via_app, json={"amount": 5_00}
+    )
+    assert again_direct.status_code == 409
+    _same_answer(again_direct, again_app)
+
+    # Only the messages without an Origin took the direct path (those that raised are not counted).
+    assert lean_calls == [("authorize", True), ("authorize", True), ("clear", True)]
+
+    # The access log names the matched route on the direct path, as the app's routing does.
+    from tests.api.gateway.test_access_log import _line
+
+    rid = "direct-" + first.json()["id"]
+    logged = api.post(
+        f"/v1/network/authorizations/{second.json()['id']}/reverse", headers=NET | {"X-Request-ID": rid}
+    )
+    assert logged.status_code == 200, logged.text
+    assert logged.headers["x-request-id"] == rid
+    _, record = _line(settings, rid)
+    assert record["route"] == "/v1/network/authorizations/{id}/reverse"
+    assert record["status"] == 200
+    assert record["role"] == "network"
+    rid = "direct-missing-" + first.json()["id"]
+    api.post("/v1/network/authorizations", headers=NET | {"X-Request-ID": rid}, json=unknown)
+    _, record = _line(settings, rid)
+    assert (record["route"], record["status"], record["error_code"]) == (
+        "/v1/network/authorizations",
+        404,
+        "card_not_found",
+    )
