@@ -122,6 +122,39 @@ def test_0020_adds_the_batched_network_statements_and_its_downgrade_drops_them(f
     assert _functions(fresh_database) == before
 
 
+def _settings(url: str) -> dict[str, tuple[str, list[str] | None]]:
+    """Each function's body and the settings its calls set (``proconfig``)."""
+    with psycopg.connect(libpq_conninfo(url)) as conn:
+        rows = conn.execute(
+            "select p.proname, p.prosrc, p.proconfig from pg_proc p"
+            " join pg_namespace n on n.oid = p.pronamespace where n.nspname = 'public'"
+        ).fetchall()
+    return {str(row[0]): (str(row[1]), row[2]) for row in rows}
+
+
+def test_0021_sets_key_lookups_on_the_hot_functions_and_its_downgrade_unsets_them(
+    fresh_database: str,
+) -> None:
+    """0021 changes four functions' settings, no body (api/migrations/replaceable.py)."""
+    hot = {
+        "network_authorize_once",
+        "network_resolve_once",
+        "network_authorize_many",
+        "network_resolve_many",
+    }
+    migrate.upgrade(fresh_database, "0020")
+    before = _settings(fresh_database)
+    migrate.upgrade(fresh_database, "0021")
+    after = _settings(fresh_database)
+    assert set(after) == set(before)
+    assert {name for name in after if after[name] != before[name]} == hot
+    for name in hot:
+        assert before[name][1] is None
+        assert after[name] == (before[name][0], ["enable_seqscan=off"])
+    migrate.downgrade(fresh_database, "0020")
+    assert _settings(fresh_database) == before
+
+
 def test_0016_fills_in_the_last_runs_day_from_each_accounts_delinquency(fresh_database: str) -> None:
     """A deployment upgraded to 0016 has the daily job's record of the last finished run's day
     (each delinquent account's state as of it, from ``account_billing``), that run marked

@@ -14,7 +14,12 @@ create or replace function network_authorize_many(
     p_merchant_names text[], p_merchant_mccs text[], p_mcc_groups text[], p_merchant_countries text[],
     p_nows timestamptz[], p_issuing_currencies text[], p_max_amount bigint
 ) returns table (message_index integer, outcome text, status_code integer, body text)
-language plpgsql volatile as $$
+language plpgsql volatile
+-- Key look-ups only, here and in the functions it calls: index scans whatever a table's size when
+-- the plan was cached (a plan cached while a table was small stayed a scan of it as it grew, until
+-- its next ANALYZE; migration 0021).
+set enable_seqscan = off
+as $$
 #variable_conflict use_column
 declare
     i integer;

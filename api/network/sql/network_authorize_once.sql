@@ -11,7 +11,12 @@ create or replace function network_authorize_once(
     p_merchant_name text, p_merchant_mcc text, p_mcc_group text, p_merchant_country text,
     p_now timestamptz, p_issuing_currencies text[], p_max_amount bigint
 ) returns table (outcome text, status_code integer, body text)
-language plpgsql volatile as $$
+language plpgsql volatile
+-- Key look-ups only, here and in the functions it calls: index scans whatever a table's size when
+-- the plan was cached (a plan cached while a table was small stayed a scan of it as it grew, until
+-- its next ANALYZE; migration 0021).
+set enable_seqscan = off
+as $$
 declare
     began record;
     a record;

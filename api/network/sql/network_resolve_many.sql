@@ -15,7 +15,12 @@ create or replace function network_resolve_many(
     p_ids text[], p_actions text[], p_amounts bigint[], p_nows timestamptz[], p_transfer_ids text[],
     p_tipping_mccs text[], p_tip_bps integer
 ) returns table (message_index integer, outcome text, max_amount bigint, status_code integer, body text)
-language plpgsql volatile as $$
+language plpgsql volatile
+-- Key look-ups only, here and in the functions it calls: index scans whatever a table's size when
+-- the plan was cached (a plan cached while a table was small stayed a scan of it as it grew, until
+-- its next ANALYZE; migration 0021).
+set enable_seqscan = off
+as $$
 #variable_conflict use_column
 declare
     i integer;

@@ -11,7 +11,12 @@ create or replace function network_resolve_once(
     p_authorization_id text, p_action text, p_amount bigint, p_now timestamptz, p_transfer_id text,
     p_tipping_mccs text[], p_tip_bps integer
 ) returns table (outcome text, max_amount bigint, status_code integer, body text)
-language plpgsql volatile as $$
+language plpgsql volatile
+-- Key look-ups only, here and in the functions it calls: index scans whatever a table's size when
+-- the plan was cached (a plan cached while a table was small stayed a scan of it as it grew, until
+-- its next ANALYZE; migration 0021).
+set enable_seqscan = off
+as $$
 declare
     began record;
     r record;
