@@ -58,17 +58,28 @@ class Listener:
         return self._listening.wait(timeout)
 
     def _listen(self) -> None:
+        # Down since the last failure: one warning (with its cause) per outage, not one a second.
+        down = False
         while not self._stop.is_set():
             try:
                 with psycopg.connect(self._url, autocommit=True) as conn:
                     conn.execute(f"listen {self._channel}")
                     self._on_listening()
                     self._listening.set()
+                    if down:
+                        log.warning("%s: listening again", self._name)
+                        down = False
                     while not self._stop.is_set():
                         for note in conn.notifies(timeout=1.0):
                             self._on_notice(note.payload)
             except Exception:  # the connection is gone: the cache falls back; retry
-                log.warning("%s: listener lost its connection; retrying", self._name, exc_info=True)
+                if not down:
+                    log.warning(
+                        "%s: listener lost its connection; retrying each second", self._name, exc_info=True
+                    )
+                    down = True
+                else:
+                    log.debug("%s: still not listening", self._name, exc_info=True)
             finally:
                 self._listening.clear()
             self._stop.wait(1.0)
