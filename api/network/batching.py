@@ -4,10 +4,10 @@ Under load, most of PostgreSQL's work per authorization was not the authorizatio
 statement and its transaction: the round trip, the transaction's start and commit, the
 commit's WAL flush and the wake-ups around it (bench/README.md, issue 24: PostgreSQL's CPU per
 authorization 1.0-1.2 ms one per statement, 0.60 four per statement, 0.48 eight). So on each
-event loop at most ``MAX_IN_FLIGHT`` authorization statements run at once; the authorizations
-that arrive meanwhile wait for the next free slot and then go together, up to ``MAX_BATCH``,
-as one ``network_authorize_many`` statement: one transaction, one commit. Clears and reversals
-likewise (``network_resolve_many``), in slots of their own. Nothing waits on a timer: a message
+event loop at most ``MAX_IN_FLIGHT`` authorization statements run at once (one); the
+authorizations that arrive meanwhile wait for the next free slot and then go together, up to
+``MAX_BATCH``, as one ``network_authorize_many`` statement: one transaction, one commit. Clears
+and reversals likewise (``network_resolve_many``), in slots of their own. Nothing waits on a timer: a message
 that finds a free slot goes at once (with those that arrived in the same turn of the loop), and
 one that goes alone is ``network_authorize_once`` (``network_resolve_once``), as before; a
 batch forms only while the slots are busy or requests arrive together.
@@ -45,10 +45,15 @@ from sqlalchemy.exc import DBAPIError
 from api.db import StatementPools
 from api.network import repository
 
-# Authorization statements running at once per event loop. Chosen by measurement (bench
-# `authorize`, bench/README.md issue 24): enough to overlap one batch's commit (its WAL flush)
-# with the next batch's work, few enough that batches form under load.
-MAX_IN_FLIGHT = 2
+# Authorization statements running at once per event loop (clears and reversals have their
+# own). Chosen by measurement (bench/README.md, issue 24, fourth round): with one, a batch
+# takes everything that arrived while the previous one ran, and a worker's authorization
+# batches never wait on each other's row locks. Alternating with two (same machine, 8 s
+# runs): authorize 1,779-2,105 against 1,672-1,709 auth/s, PostgreSQL's CPU per message
+# 0.42-0.47 against 0.50-0.51 ms; authorize+clear 704-807 against 707-757 pairs/s, 1.08-1.22
+# against 1.30-1.38 ms per pair. Two won before the gateway answered the network directly,
+# when the API's CPU per message was a third higher.
+MAX_IN_FLIGHT = 1
 # The most authorizations in one statement (its transaction holds their rows' locks until it
 # commits).
 MAX_BATCH = 16
