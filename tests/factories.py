@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
@@ -84,6 +86,47 @@ def open_card_account(
 
 NETWORK_HEADERS = {"X-Network-Key": "test-network-key"}
 GROCER = {"name": "Corner Grocer", "mcc": "5411", "country": "US"}
+
+
+def network_key(key: str | None = None, fingerprint: str = "f") -> dict[str, Any]:
+    """The Idempotency-Key's arguments of a network statement (``network_authorize_once``,
+    ``network_resolve_once`` and their batches), as the routes pass them: none by default."""
+    from api.gateway.idempotency import lock_id
+
+    return {
+        "scope": "network",
+        "key": key,
+        "lock": None if key is None else lock_id("network", key),
+        "fingerprint": fingerprint,
+        "ttl": timedelta(hours=24),
+    }
+
+
+def network_authorization(
+    card_id: str, amount: int, now: datetime, *, key: str | None = None, fingerprint: str = "f"
+) -> dict[str, Any]:
+    """One authorization's arguments (a grocer in the US, in USD), as ``api.network.service``
+    builds them for its statements."""
+    from api.network import service as network
+
+    request = network.AuthorizationRequest(
+        card_id=card_id,
+        amount=amount,
+        currency="USD",
+        merchant_name=GROCER["name"],
+        merchant_mcc=GROCER["mcc"],
+        merchant_country=GROCER["country"],
+    )
+    return network_key(key, fingerprint) | network.authorization_arguments(request, now)
+
+
+def network_resolution(
+    authorization_id: str, action: str, amount: int, now: datetime, *, fingerprint: str = "f"
+) -> dict[str, Any]:
+    """One clear (``action`` "clear") or reversal ("reversed")'s arguments, with no key."""
+    from api.network import service as network
+
+    return network_key(None, fingerprint) | network._resolve_arguments(authorization_id, action, amount, now)
 
 
 def scored_email(score: int, prefix: str = "applicant") -> str:

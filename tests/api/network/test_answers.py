@@ -28,7 +28,7 @@ from api.network.models import Transaction
 from api.network.schemas import AuthorizationOut, TransactionOut
 from cardportal.database import libpq_conninfo
 from tests.conftest import NETWORK_KEY, count_rows, make_settings
-from tests.factories import GROCER, open_card_account
+from tests.factories import GROCER, network_key, open_card_account
 
 NET = {"X-Network-Key": NETWORK_KEY}
 # Quotes, a backslash, a slash and characters beyond ASCII: escaped (or not) as pydantic does.
@@ -50,7 +50,7 @@ def raw(database_url: str) -> Iterator[psycopg.Connection[Any]]:
 
 
 def _no_key() -> dict[str, Any]:
-    return {"scope": "network", "key": None, "lock": None, "fingerprint": "f", "ttl": timedelta(hours=24)}
+    return network_key()
 
 
 def _authorize(

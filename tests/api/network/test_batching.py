@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable, Coroutine
-from datetime import timedelta
 from typing import Any, TypeVar
 
 import psycopg
@@ -21,12 +20,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from api.db import StatementPools
-from api.gateway.idempotency import lock_id
 from api.network import batching
-from api.network import service as network
 from api.network.schemas import AuthorizationOut
 from cardportal.database import libpq_conninfo
-from tests.factories import GROCER, open_card_account
+from tests.factories import network_authorization, network_resolution, open_card_account
 
 T = TypeVar("T")
 
@@ -43,21 +40,9 @@ def _run(database_url: str, work: Callable[[StatementPools], Coroutine[Any, Any,
 
 
 def _arguments(app: FastAPI, card_id: str, amount: int, key: str | None = None) -> dict[str, Any]:
-    request = network.AuthorizationRequest(
-        card_id=card_id,
-        amount=amount,
-        currency="USD",
-        merchant_name=GROCER["name"],
-        merchant_mcc=GROCER["mcc"],
-        merchant_country=GROCER["country"],
+    return network_authorization(
+        card_id, amount, app.state.clock.now(), key=key, fingerprint=f"fingerprint-{amount}"
     )
-    return {
-        "scope": "network",
-        "key": key,
-        "lock": None if key is None else lock_id("network", key),
-        "fingerprint": f"fingerprint-{amount}",
-        "ttl": timedelta(hours=24),
-    } | network.authorization_arguments(request, app.state.clock.now())
 
 
 def _committed_together(database_url: str, ids: list[str]) -> int:
@@ -169,13 +154,10 @@ def test_clears_and_reversals_that_arrive_together_commit_together_and_answer_as
     holds = [_arguments(app, card_a, 10_00), _arguments(app, card_b, 20_00), _arguments(app, card_a, 30_00)]
 
     def resolution(authorization_id: str, action: str, amount: int) -> dict[str, Any]:
-        return {
-            "scope": "network",
-            "key": None,
-            "lock": None,
-            "fingerprint": f"fingerprint-{authorization_id}-{action}",
-            "ttl": timedelta(hours=24),
-        } | network._resolve_arguments(authorization_id, action, amount, app.state.clock.now())
+        fingerprint = f"fingerprint-{authorization_id}-{action}"
+        return network_resolution(
+            authorization_id, action, amount, app.state.clock.now(), fingerprint=fingerprint
+        )
 
     messages = [
         resolution(holds[0]["id"], "clear", 12_00),  # more than the hold, and 5411 takes no tips

@@ -19,11 +19,11 @@ from fastapi import FastAPI
 from sqlalchemy.orm import Session
 
 from api.network import repository
-from api.network import service as network
 from cardportal.database import libpq_conninfo
-from tests.factories import GROCER, open_card_account
+from tests.factories import network_authorization, network_resolution, open_card_account
 
 NOW = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+LATER = NOW + timedelta(hours=1)
 # The connection's table scans so far (those not yet flushed to the shared statistics included):
 # read before and after the calls, in their transaction.
 SCANS = "select relname, seq_scan from pg_stat_xact_user_tables"
@@ -48,26 +48,6 @@ def cards(app: FastAPI, session: Session) -> list[str]:
     return [open_card_account(session, app, credit_limit=1_000_00)[2] for _ in range(3)]
 
 
-def _no_key() -> dict[str, Any]:
-    return {"scope": "network", "key": None, "lock": None, "fingerprint": "f", "ttl": timedelta(hours=24)}
-
-
-def _authorization(card_id: str, amount: int) -> dict[str, Any]:
-    request = network.AuthorizationRequest(
-        card_id=card_id,
-        amount=amount,
-        currency="USD",
-        merchant_name=GROCER["name"],
-        merchant_mcc=GROCER["mcc"],
-        merchant_country=GROCER["country"],
-    )
-    return _no_key() | network.authorization_arguments(request, NOW)
-
-
-def _resolution(authorization_id: str, action: str, amount: int) -> dict[str, Any]:
-    return _no_key() | network._resolve_arguments(authorization_id, action, amount, NOW + timedelta(hours=1))
-
-
 async def _network_scans(url: str, cards: list[str], *, reset: bool) -> set[str]:
     """Authorizations in a batch and alone, then their clears and a reversal the same way, in one
     transaction rolled back: the tables it scanned."""
@@ -75,15 +55,15 @@ async def _network_scans(url: str, cards: list[str], *, reset: bool) -> set[str]
         before = dict(await (await conn.execute(SCANS)).fetchall())
         if reset:
             await conn.execute(RESET)
-        batch = [_authorization(card, 20_00 + n) for n, card in enumerate(cards)]
+        batch = [network_authorization(card, 20_00 + n, NOW) for n, card in enumerate(cards)]
         rows = await repository.network_authorize_many(conn, batch)
         assert [row["outcome"] for row in rows] == ["ok"] * len(cards), rows
-        alone = _authorization(cards[0], 7_00)
+        alone = network_authorization(cards[0], 7_00, NOW)
         assert (await repository.network_authorize_once(conn, alone))["outcome"] == "ok"
-        clears = [_resolution(a["id"], "clear", a["amount"]) for a in batch]
+        clears = [network_resolution(a["id"], "clear", a["amount"], LATER) for a in batch]
         rows = await repository.network_resolve_many(conn, clears)
         assert [row["outcome"] for row in rows] == ["ok"] * len(cards), rows
-        reversal = _resolution(alone["id"], "reversed", 0)
+        reversal = network_resolution(alone["id"], "reversed", 0, LATER)
         assert (await repository.network_resolve_once(conn, reversal))["outcome"] == "ok"
         after = dict(await (await conn.execute(SCANS)).fetchall())
         await conn.rollback()
