@@ -16,8 +16,9 @@ and turn their answers into results or API errors. A refund stays in Python (rar
 and it goes through ``history.post``: the transfer and its history row).
 
 The API runs authorize, clear and reverse as ONE autocommitted statement each
-(``authorize_once``, ``resolve_once``: the functions ``network_authorize_once`` and
-``network_resolve_once``), which also begins the request's Idempotency-Key, builds the
+(``authorize_batched``, ``resolve_batched``: the functions ``network_authorize_once`` and
+``network_resolve_once``, several messages' in one statement when they arrive together),
+which also begins the request's Idempotency-Key, builds the
 answer's JSON and stores it for the key: one round trip where the session's unit of work
 made four (the key, the work, the stored answer, the commit). The answers are the bytes
 ``AuthorizationOut`` and ``TransactionOut`` serialise to (a test pins them).
@@ -29,7 +30,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from psycopg import AsyncConnection
 from sqlalchemy.orm import Session
 
 from api.accounts.models import Account
@@ -165,18 +165,6 @@ def _answer(row: dict[str, Any]) -> Answer | None:
     return None
 
 
-async def authorize_once(
-    connection: AsyncConnection,
-    *,
-    idempotency: PendingIdempotency,
-    request: AuthorizationRequest,
-    now: datetime,
-) -> Answer:
-    """``authorize`` and the Idempotency-Key's steps, one autocommitted statement; the answer."""
-    arguments = idempotency.statement_arguments() | authorization_arguments(request, now)
-    return _authorization_answer(await repository.network_authorize_once(connection, arguments))
-
-
 async def authorize_batched(
     batches: StatementBatches,
     *,
@@ -184,8 +172,9 @@ async def authorize_batched(
     request: AuthorizationRequest,
     now: datetime,
 ) -> Answer:
-    """``authorize_once``, its statement shared with the authorizations that arrive with it
-    (``api.network.batching``: one commit for them all); the same answer."""
+    """``authorize`` and the Idempotency-Key's steps, one autocommitted statement
+    (``network_authorize_once``) shared with the authorizations that arrive with it
+    (``api.network.batching``: one commit for them all); the answer."""
     arguments = idempotency.statement_arguments() | authorization_arguments(request, now)
     return _authorization_answer(await batches.run(arguments))
 
@@ -266,23 +255,6 @@ def reverse(
     return _resolve(session, authorization_id=authorization_id, action=reason, amount=0, now=now)
 
 
-async def resolve_once(
-    connection: AsyncConnection,
-    *,
-    idempotency: PendingIdempotency,
-    authorization_id: str,
-    action: str,
-    amount: int,
-    now: datetime,
-) -> Answer:
-    """``clear`` (``action`` "clear") or ``reverse`` ("reversed") and the Idempotency-Key's
-    steps, one autocommitted statement; the answer (the transaction, ``TransactionOut``)."""
-    if action not in ("clear", "reversed"):
-        raise ValueError(f"unknown action {action!r}")
-    arguments = idempotency.statement_arguments() | _resolve_arguments(authorization_id, action, amount, now)
-    return _resolution_answer(await repository.network_resolve_once(connection, arguments))
-
-
 async def resolve_batched(
     batches: StatementBatches,
     *,
@@ -292,8 +264,10 @@ async def resolve_batched(
     amount: int,
     now: datetime,
 ) -> Answer:
-    """``resolve_once``, its statement shared with the clears and reversals that arrive with it
-    (``api.network.batching``: one commit for them all); the same answer."""
+    """``clear`` (``action`` "clear") or ``reverse`` ("reversed") and the Idempotency-Key's
+    steps, one autocommitted statement (``network_resolve_once``) shared with the clears and
+    reversals that arrive with it (``api.network.batching``: one commit for them all); the
+    answer (the transaction, ``TransactionOut``)."""
     if action not in ("clear", "reversed"):
         raise ValueError(f"unknown action {action!r}")
     arguments = idempotency.statement_arguments() | _resolve_arguments(authorization_id, action, amount, now)

@@ -4,7 +4,8 @@
 -- pins it) and stored for the key (idempotency_save). The outcome says what the caller answers:
 -- 'ok' (200, the body), 'replayed' (the stored status and body), 'idempotency_key_in_use' (409),
 -- 'idempotency_key_reused' (422), 'card_not_found' (404). A null key skips the key's steps.
--- Called by api.network.service.authorize_once (POST /v1/network/authorizations).
+-- Called by api.network.batching for api.network.service.authorize_batched (POST
+-- /v1/network/authorizations), alone or for each message of network_authorize_many.
 create or replace function network_authorize_once(
     p_scope text, p_key text, p_lock bigint, p_fingerprint text, p_ttl interval,
     p_id text, p_transfer_id text, p_card_id text, p_amount bigint, p_currency text,

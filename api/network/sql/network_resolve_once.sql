@@ -5,7 +5,8 @@
 -- its error codes, and max_amount for clear_exceeds_authorization, with nothing written), or
 -- 'replayed' (the stored status and body), 'idempotency_key_in_use', 'idempotency_key_reused'.
 -- A null key skips the key's steps.
--- Called by api.network.service.resolve_once (POST /v1/network/authorizations/{id}/clear, /reverse).
+-- Called by api.network.batching for api.network.service.resolve_batched (POST
+-- /v1/network/authorizations/{id}/clear, /reverse), alone or for each message of network_resolve_many.
 create or replace function network_resolve_once(
     p_scope text, p_key text, p_lock bigint, p_fingerprint text, p_ttl interval,
     p_authorization_id text, p_action text, p_amount bigint, p_now timestamptz, p_transfer_id text,
