@@ -66,13 +66,14 @@ def test_models_match_the_migrated_schema(fresh_database: str) -> None:
     assert differences == []
 
 
-def _functions(url: str) -> dict[str, str]:
+def _functions(url: str) -> dict[str, tuple[str, list[str] | None]]:
+    """Each function's body and the settings its calls set (``proconfig``)."""
     with psycopg.connect(libpq_conninfo(url)) as conn:
         rows = conn.execute(
-            "select p.proname, p.prosrc from pg_proc p join pg_namespace n on n.oid = p.pronamespace"
-            " where n.nspname = 'public'"
+            "select p.proname, p.prosrc, p.proconfig from pg_proc p"
+            " join pg_namespace n on n.oid = p.pronamespace where n.nspname = 'public'"
         ).fetchall()
-    return {str(row[0]): str(row[1]) for row in rows}
+    return {str(row[0]): (str(row[1]), row[2]) for row in rows}
 
 
 def test_a_function_migration_downgrades_to_the_definitions_before_it(fresh_database: str) -> None:
@@ -122,16 +123,6 @@ def test_0020_adds_the_batched_network_statements_and_its_downgrade_drops_them(f
     assert _functions(fresh_database) == before
 
 
-def _settings(url: str) -> dict[str, tuple[str, list[str] | None]]:
-    """Each function's body and the settings its calls set (``proconfig``)."""
-    with psycopg.connect(libpq_conninfo(url)) as conn:
-        rows = conn.execute(
-            "select p.proname, p.prosrc, p.proconfig from pg_proc p"
-            " join pg_namespace n on n.oid = p.pronamespace where n.nspname = 'public'"
-        ).fetchall()
-    return {str(row[0]): (str(row[1]), row[2]) for row in rows}
-
-
 def test_0021_sets_key_lookups_on_the_hot_functions_and_its_downgrade_unsets_them(
     fresh_database: str,
 ) -> None:
@@ -143,16 +134,16 @@ def test_0021_sets_key_lookups_on_the_hot_functions_and_its_downgrade_unsets_the
         "network_resolve_many",
     }
     migrate.upgrade(fresh_database, "0020")
-    before = _settings(fresh_database)
+    before = _functions(fresh_database)
     migrate.upgrade(fresh_database, "0021")
-    after = _settings(fresh_database)
+    after = _functions(fresh_database)
     assert set(after) == set(before)
     assert {name for name in after if after[name] != before[name]} == hot
     for name in hot:
         assert before[name][1] is None
         assert after[name] == (before[name][0], ["enable_seqscan=off"])
     migrate.downgrade(fresh_database, "0020")
-    assert _settings(fresh_database) == before
+    assert _functions(fresh_database) == before
 
 
 def test_0016_fills_in_the_last_runs_day_from_each_accounts_delinquency(fresh_database: str) -> None:
